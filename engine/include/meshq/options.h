@@ -1,0 +1,44 @@
+// StoreOptions: how a QueueStore is laid out and tuned. Defaults are right for ~50-byte messages
+// over up to a million queues; each tunable says what it trades.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace meshq {
+
+// The largest message Put accepts. Messages larger than a block get a block of their own
+// (sized in 1 KiB units), so this bounds per-message memory, not the block size.
+inline constexpr size_t kMaxMessageSize = 1u << 20;  // 1 MiB
+// Queue names are 1..kMaxQueueNameSize bytes, any bytes.
+inline constexpr size_t kMaxQueueNameSize = 255;
+// A queue holds at most this many messages (offsets are 32-bit in the block index).
+inline constexpr uint64_t kMaxMessagesPerQueue = 0xFFFFFFFFull;
+
+struct StoreOptions {
+  // Directory holding the segment files and the metadata database. Required.
+  std::string dir;
+  // Create `dir` (and parents) when it does not exist.
+  bool create_if_missing = true;
+  // Number of segment files; a power of two. Fixed when the store is created.
+  uint32_t segment_count = 32;
+  // Target size of a block (header included), a multiple of 1024. Larger blocks mean fewer
+  // index entries and fewer reads for consumers; smaller ones cost less memory per open queue
+  // (each written queue keeps one open block in memory) and less bytes per random read.
+  uint32_t block_size = 4096;
+  // Size of each per-thread, per-segment staging chunk written to disk in one pwrite.
+  uint32_t write_chunk_size = 256 * 1024;
+  // Threads that write staged chunks to the segment files.
+  int flusher_threads = 2;
+  // Bytes staged for writing (submitted, not yet on disk) above which Put waits for the
+  // flushers: bounds memory when the disk is slower than the producers.
+  size_t max_pending_bytes = 256u << 20;
+  // Blocks of a queue prefetched (posix_fadvise WILLNEED) when a reader walks it forward. 0 = off.
+  uint32_t read_ahead_blocks = 4;
+  // A Get returns at most this many bytes of messages (always at least one message when any
+  // exists at the offset), whatever its max_count.
+  size_t max_get_bytes = 4u << 20;
+};
+
+}  // namespace meshq
