@@ -14,15 +14,24 @@ Status Status::IOError(std::string_view path, int err) {
 
 const char* Status::CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kInvalidArgument: return "Invalid argument";
-    case Code::kIOError: return "IO error";
-    case Code::kCorruption: return "Corruption";
-    case Code::kNotFound: return "Not found";
-    case Code::kBusy: return "Busy";
-    case Code::kClosed: return "Closed";
-    case Code::kTimedOut: return "Timed out";
-    case Code::kUnavailable: return "Unavailable";
+    case Code::kOk:
+      return "OK";
+    case Code::kInvalidArgument:
+      return "Invalid argument";
+    case Code::kIOError:
+      return "IO error";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kNotFound:
+      return "Not found";
+    case Code::kBusy:
+      return "Busy";
+    case Code::kClosed:
+      return "Closed";
+    case Code::kTimedOut:
+      return "Timed out";
+    case Code::kUnavailable:
+      return "Unavailable";
   }
   return "Unknown";
 }

@@ -26,6 +26,8 @@ struct StoreStats {
   uint64_t index_bytes = 0;          // memory of the queue catalogue and block lists
   uint64_t segment_bytes = 0;        // bytes reserved in segment files
   uint64_t pending_write_bytes = 0;  // staged, not yet written
+  uint64_t recovered_blocks = 0;     // adopted by the last Open's scan past the checkpoint
+  uint64_t discarded_blocks = 0;     // valid blocks the last Open's scan could not adopt
 };
 
 class QueueStore {

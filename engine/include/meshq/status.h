@@ -25,7 +25,9 @@ class Status {
   Status() noexcept = default;  // OK
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string_view msg) { return Status(Code::kInvalidArgument, msg); }
+  static Status InvalidArgument(std::string_view msg) {
+    return Status(Code::kInvalidArgument, msg);
+  }
   static Status IOError(std::string_view msg) { return Status(Code::kIOError, msg); }
   // An I/O failure of a named file, formatted "<path>: <strerror(err)>".
   static Status IOError(std::string_view path, int err);

@@ -1,0 +1,117 @@
+// MetadataStore over RocksDB.
+#include "metadata_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "coding.h"
+
+namespace meshq {
+
+namespace {
+Status FromRocks(const rocksdb::Status& s, const std::string& path) {
+  if (s.ok()) return Status::OK();
+  if (s.IsNotFound()) return Status::NotFound(s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(path + ": " + s.ToString());
+  if (s.IsBusy() || (s.IsIOError() && s.ToString().find("lock") != std::string::npos)) {
+    return Status::Busy(path + ": " + s.ToString());
+  }
+  return Status::IOError(path + ": " + s.ToString());
+}
+}  // namespace
+
+MetadataStore::MetadataStore() = default;
+MetadataStore::~MetadataStore() { Close(); }
+
+Status MetadataStore::Open(const std::string& path, bool read_only) {
+  path_ = path;
+  rocksdb::Options options;
+  options.create_if_missing = !read_only;
+  options.keep_log_file_num = 2;
+  options.max_log_file_size = 1 << 20;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Block-list deltas are written in large batches at Flush; a bigger memtable keeps them out of
+  // many tiny SST files.
+  options.write_buffer_size = 64 << 20;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &db)
+                                : rocksdb::DB::Open(options, path, &db);
+  if (!s.ok()) return FromRocks(s, path);
+  db_.reset(db);
+  return Status::OK();
+}
+
+void MetadataStore::Close() {
+  if (db_) {
+    db_->Close();
+    db_.reset();
+  }
+}
+
+Status MetadataStore::Get(std::string_view key, std::string* value) {
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), value);
+  return FromRocks(s, path_);
+}
+
+Status MetadataStore::Put(std::string_view key, std::string_view value, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Put(wo, rocksdb::Slice(key.data(), key.size()),
+                            rocksdb::Slice(value.data(), value.size())),
+                   path_);
+}
+
+Status MetadataStore::Scan(std::string_view prefix,
+                           const std::function<Status(std::string_view, std::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
+    Status s = fn(std::string_view(k.data(), k.size()),
+                  std::string_view(it->value().data(), it->value().size()));
+    if (!s.ok()) return s;
+  }
+  return FromRocks(it->status(), path_);
+}
+
+MetadataStore::Batch::Batch() : rep_(std::make_unique<rocksdb::WriteBatch>()) {}
+MetadataStore::Batch::~Batch() = default;
+void MetadataStore::Batch::Put(std::string_view key, std::string_view value) {
+  rep_->Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
+}
+size_t MetadataStore::Batch::count() const { return static_cast<size_t>(rep_->Count()); }
+
+Status MetadataStore::Write(Batch* batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, batch->rep()), path_);
+}
+
+std::string MetadataStore::QueueKey(std::string_view name) {
+  std::string k = "q/";
+  k.append(name);
+  return k;
+}
+
+std::string MetadataStore::BlocksKey(uint32_t queue_id, uint32_t first_block) {
+  std::string k = "b/";
+  PutBigEndian32(&k, queue_id);
+  PutBigEndian32(&k, first_block);
+  return k;
+}
+
+std::string MetadataStore::TailKey(uint32_t segment) {
+  std::string k = "t/";
+  PutBigEndian32(&k, segment);
+  return k;
+}
+
+std::string MetadataStore::UserKey(std::string_view key) {
+  std::string k = "u/";
+  k.append(key);
+  return k;
+}
+
+}  // namespace meshq

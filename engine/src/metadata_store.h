@@ -1,0 +1,72 @@
+// MetadataStore: the engine's RocksDB database (dir/meta). It holds index metadata only — never
+// message bytes. Key scheme (docs/engine-format.md):
+//   "o/format"                   -> format version (decimal text)
+//   "o/segments"                 -> segment count (decimal text)
+//   "o/salt"                     -> 8-byte checksum seed
+//   "q/" + name                  -> queue id (4 bytes big-endian)
+//   "b/" + id(be32) + first(be32)-> block-list delta: end offset (8 bytes LE) then BlockRefs
+//                                   (unit u32 LE, first_offset u32 LE) for blocks
+//                                   [first, first + n) of the queue
+//   "t/" + segment(be32)         -> checkpointed tail: every block below it is in a "b/" delta
+//   "u/" + key                   -> user metadata (QueueStore::PutMetadata)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "meshq/status.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace meshq {
+
+inline constexpr int kFormatVersion = 1;
+
+class MetadataStore {
+ public:
+  MetadataStore();
+  ~MetadataStore();
+  MetadataStore(const MetadataStore&) = delete;
+  MetadataStore& operator=(const MetadataStore&) = delete;
+
+  Status Open(const std::string& path, bool read_only);
+  void Close();
+
+  Status Get(std::string_view key, std::string* value);  // NotFound when absent
+  Status Put(std::string_view key, std::string_view value, bool sync);
+  // Calls fn(key, value) for every key starting with prefix, in key order; stops early and
+  // returns fn's first non-OK status.
+  Status Scan(std::string_view prefix,
+              const std::function<Status(std::string_view, std::string_view)>& fn);
+
+  // Accumulates writes and applies them atomically.
+  class Batch {
+   public:
+    Batch();
+    ~Batch();
+    void Put(std::string_view key, std::string_view value);
+    size_t count() const;
+    rocksdb::WriteBatch* rep() { return rep_.get(); }
+
+   private:
+    std::unique_ptr<rocksdb::WriteBatch> rep_;
+  };
+  Status Write(Batch* batch, bool sync);
+
+  static std::string QueueKey(std::string_view name);
+  static std::string BlocksKey(uint32_t queue_id, uint32_t first_block);
+  static std::string TailKey(uint32_t segment);
+  static std::string UserKey(std::string_view key);
+
+ private:
+  std::string path_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace meshq

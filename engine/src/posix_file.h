@@ -1,0 +1,51 @@
+// PosixFile: the one place that owns file descriptors. Full-length pread/pwrite (retrying short
+// transfers and EINTR), fdatasync, size, read-ahead hints, and an advisory lock; every error names
+// the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "meshq/status.h"
+
+namespace meshq {
+
+class PosixFile {
+ public:
+  PosixFile() = default;
+  ~PosixFile();
+  PosixFile(const PosixFile&) = delete;
+  PosixFile& operator=(const PosixFile&) = delete;
+
+  // Opens `path` read-write, creating it when `create` (sets *created when it did).
+  Status Open(const std::string& path, bool create, bool* created = nullptr);
+  // Opens read-only.
+  Status OpenReadOnly(const std::string& path);
+  void Close();
+  bool is_open() const { return fd_ >= 0; }
+  const std::string& path() const { return path_; }
+
+  // Reads up to n bytes at offset; *got < n only at end of file.
+  Status ReadAt(uint64_t offset, size_t n, char* dst, size_t* got) const;
+  // Writes exactly n bytes at offset.
+  Status WriteAt(uint64_t offset, const char* src, size_t n) const;
+  Status Sync() const;
+  Status Size(uint64_t* size) const;
+  // Asks the kernel to start reading [offset, offset+n) into the page cache; best effort.
+  void WillNeed(uint64_t offset, size_t n) const;
+  // Takes an exclusive advisory lock (flock); Busy when another open file holds it.
+  Status LockExclusive();
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// Creates `dir` and its parents. OK when it exists already.
+Status CreateDirs(const std::string& dir);
+bool PathExists(const std::string& path);
+// fsyncs a directory so that newly created entries in it survive a crash.
+Status SyncDir(const std::string& dir);
+
+}  // namespace meshq

@@ -1,0 +1,697 @@
+// The engine's implementation of QueueStore (see queue_store_impl.h for the shape).
+#include "queue_store_impl.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "block_format.h"
+#include "coding.h"
+#include "hash.h"
+#include "segment_scan.h"
+
+namespace meshq {
+
+namespace {
+
+std::atomic<uint64_t> g_next_store_uid{1};
+
+Status CheckQueueName(std::string_view queue) {
+  if (queue.empty()) return Status::InvalidArgument("queue name is empty");
+  if (queue.size() > kMaxQueueNameSize) {
+    return Status::InvalidArgument("queue name is " + std::to_string(queue.size()) +
+                                   " bytes; the maximum is " + std::to_string(kMaxQueueNameSize));
+  }
+  return Status::OK();
+}
+
+Status ValidateOptions(const StoreOptions& o) {
+  auto bad = [](const std::string& m) { return Status::InvalidArgument(m); };
+  if (o.dir.empty()) return bad("StoreOptions::dir is required");
+  if (o.segment_count == 0 || o.segment_count > 1024 ||
+      (o.segment_count & (o.segment_count - 1)) != 0) {
+    return bad("segment_count must be a power of two in [1, 1024], got " +
+               std::to_string(o.segment_count));
+  }
+  if (o.block_size < kBlockUnit || o.block_size > (1u << 20) || o.block_size % kBlockUnit != 0) {
+    return bad("block_size must be a multiple of 1024 in [1024, 1 MiB], got " +
+               std::to_string(o.block_size));
+  }
+  if (o.write_chunk_size < o.block_size || o.write_chunk_size > (64u << 20) ||
+      o.write_chunk_size % kBlockUnit != 0) {
+    return bad("write_chunk_size must be a multiple of 1024 in [block_size, 64 MiB], got " +
+               std::to_string(o.write_chunk_size));
+  }
+  if (o.flusher_threads < 1 || o.flusher_threads > 64) {
+    return bad("flusher_threads must be in [1, 64], got " + std::to_string(o.flusher_threads));
+  }
+  if (o.max_pending_bytes < o.write_chunk_size) {
+    return bad("max_pending_bytes must be at least write_chunk_size");
+  }
+  if (o.max_get_bytes == 0) return bad("max_get_bytes must be positive");
+  return Status::OK();
+}
+
+std::string Fixed64String(uint64_t v) {
+  std::string s(8, '\0');
+  EncodeFixed64(s.data(), v);
+  return s;
+}
+
+// Per-thread scratch buffers for the read path, so a Get does not allocate per block.
+thread_local std::string tl_block_buf;
+thread_local std::string tl_open_buf;
+
+}  // namespace
+
+Status QueueStore::Open(const StoreOptions& options, std::unique_ptr<QueueStore>* store) {
+  store->reset();
+  Status s = ValidateOptions(options);
+  if (!s.ok()) return s;
+  auto impl = std::make_unique<QueueStoreImpl>(options);
+  s = impl->Init();
+  if (!s.ok()) return s;
+  *store = std::move(impl);
+  return Status::OK();
+}
+
+std::string QueueStoreImpl::SegmentPath(const std::string& dir, uint32_t index) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "/segment-%04" PRIu32 ".dat", index);
+  return dir + name;
+}
+
+QueueStoreImpl::QueueStoreImpl(const StoreOptions& options)
+    : options_(options), uid_(g_next_store_uid.fetch_add(1)) {}
+
+QueueStoreImpl::~QueueStoreImpl() { Close(); }
+
+// ---------------------------------------------------------------------------------------------
+// Open and recovery
+
+Status QueueStoreImpl::Init() {
+  const std::string& dir = options_.dir;
+  if (!PathExists(dir)) {
+    if (!options_.create_if_missing) {
+      return Status::InvalidArgument(dir + ": does not exist (create_if_missing is false)");
+    }
+  }
+  Status s = CreateDirs(dir);
+  if (!s.ok()) return s;
+  s = lock_file_.Open(dir + "/LOCK", /*create=*/true);
+  if (!s.ok()) return s;
+  s = lock_file_.LockExclusive();
+  if (!s.ok()) return s;
+
+  const std::string meta_dir = dir + "/meta";
+  const bool has_meta = PathExists(meta_dir + "/CURRENT");
+  if (!has_meta && PathExists(SegmentPath(dir, 0))) {
+    return Status::InvalidArgument(dir +
+                                   ": has segment files but no meta/ database; not a meshq store "
+                                   "or its metadata was removed");
+  }
+  s = meta_.Open(meta_dir, /*read_only=*/false);
+  if (!s.ok()) return s;
+
+  std::string value;
+  s = meta_.Get("o/format", &value);
+  if (s.IsNotFound()) {
+    std::random_device rd;
+    salt_ = (uint64_t{rd()} << 32) ^ rd();
+    MetadataStore::Batch batch;
+    batch.Put("o/format", std::to_string(kFormatVersion));
+    batch.Put("o/segments", std::to_string(options_.segment_count));
+    batch.Put("o/salt", Fixed64String(salt_));
+    s = meta_.Write(&batch, /*sync=*/true);
+    if (!s.ok()) return s;
+  } else if (!s.ok()) {
+    return s;
+  } else {
+    if (value != std::to_string(kFormatVersion)) {
+      return Status::InvalidArgument(dir + ": unsupported format version " + value);
+    }
+    s = meta_.Get("o/segments", &value);
+    if (!s.ok()) return Status::Corruption(dir + ": metadata lacks o/segments");
+    if (value != std::to_string(options_.segment_count)) {
+      return Status::InvalidArgument(dir + ": store has " + value +
+                                     " segments but options.segment_count is " +
+                                     std::to_string(options_.segment_count));
+    }
+    s = meta_.Get("o/salt", &value);
+    if (!s.ok() || value.size() != 8) return Status::Corruption(dir + ": metadata lacks o/salt");
+    salt_ = DecodeFixed64(value.data());
+  }
+
+  bool created_any = false;
+  for (uint32_t i = 0; i < options_.segment_count; ++i) {
+    segments_.push_back(std::make_unique<Segment>(i, SegmentPath(dir, i)));
+    s = segments_.back()->Open();
+    if (!s.ok()) return s;
+    created_any |= segments_.back()->created();
+  }
+  if (created_any) {
+    s = SyncDir(dir);
+    if (!s.ok()) return s;
+  }
+
+  table_ = std::make_unique<QueueTable>(options_.segment_count);
+  s = Recover();
+  if (!s.ok()) return s;
+
+  pool_ = std::make_unique<ChunkPool>(options_.write_chunk_size);
+  flusher_ = std::make_unique<Flusher>(options_.flusher_threads, options_.max_pending_bytes);
+  slots_ = std::make_unique<WriterSlot[]>(kWriterSlots);
+  for (uint32_t i = 0; i < kWriterSlots; ++i) slots_[i].chunks.resize(options_.segment_count);
+  initialized_ = true;
+  return Status::OK();
+}
+
+Status QueueStoreImpl::Recover() {
+  // 1. Catalogue.
+  Status s = meta_.Scan("q/", [&](std::string_view key, std::string_view value) {
+    if (value.size() != 4) return Status::Corruption("catalogue entry with a bad value");
+    std::string_view name = key.substr(2);
+    uint32_t id = DecodeBigEndian32(value.data());
+    if (!table_->Insert(name, id)) return Status::Corruption("duplicate queue name or id");
+    table_->ById(id)->cataloged = true;
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+
+  // 2. Block-list deltas, in (queue id, first block) order.
+  s = meta_.Scan("b/", [&](std::string_view key, std::string_view value) {
+    if (key.size() != 10 || value.size() < 8 || (value.size() - 8) % sizeof(BlockRef) != 0) {
+      return Status::Corruption("malformed block-list entry");
+    }
+    uint32_t id = DecodeBigEndian32(key.data() + 2);
+    uint32_t first_block = DecodeBigEndian32(key.data() + 6);
+    Queue* q = id < table_->id_limit() ? table_->ById(id) : nullptr;
+    if (q == nullptr) return Status::Corruption("block list for unknown queue id");
+    if (first_block != q->blocks.size()) {
+      return Status::Corruption("gap in the block list of queue " + q->name);
+    }
+    size_t n = (value.size() - 8) / sizeof(BlockRef);
+    size_t old = q->blocks.size();
+    q->blocks.resize(old + n);
+    std::memcpy(q->blocks.data() + old, value.data() + 8, n * sizeof(BlockRef));
+    q->count = q->sealed_end = DecodeFixed64(value.data());
+    q->checkpointed_blocks = static_cast<uint32_t>(q->blocks.size());
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+
+  // 3. Adopt blocks written past each segment's checkpointed tail, queue by queue in offset order.
+  std::vector<uint64_t> tails(segments_.size(), 0);
+  std::vector<std::pair<uint32_t, ScannedBlock>> found;  // (segment, block)
+  for (auto& seg : segments_) {
+    std::string value;
+    s = meta_.Get(MetadataStore::TailKey(seg->index()), &value);
+    if (s.ok() && value.size() == 8) {
+      tails[seg->index()] = DecodeFixed64(value.data());
+    } else if (!s.IsNotFound() && !s.ok()) {
+      return s;
+    }
+    std::vector<ScannedBlock> blocks;
+    ScanCounts counts;
+    s = ScanSegmentFile(seg->file(), tails[seg->index()], salt_, &blocks, &counts);
+    if (!s.ok()) return s;
+    for (auto& b : blocks) found.emplace_back(seg->index(), b);
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    if (a.second.header.queue_id != b.second.header.queue_id) {
+      return a.second.header.queue_id < b.second.header.queue_id;
+    }
+    return a.second.header.first_offset < b.second.header.first_offset;
+  });
+  for (const auto& [seg, b] : found) {
+    const uint32_t id = b.header.queue_id;
+    Queue* q = id < table_->id_limit() ? table_->ById(id) : nullptr;
+    // A block is adopted only when it continues its queue exactly and lives in the queue's own
+    // segment; anything else is a leftover of a write that was never acknowledged by Flush.
+    if (q == nullptr || q->segment != seg || b.header.first_offset != q->count) {
+      ++discarded_blocks_;
+      continue;
+    }
+    q->blocks.push_back({static_cast<uint32_t>(b.offset / kBlockUnit),
+                         static_cast<uint32_t>(b.header.first_offset)});
+    q->count += b.header.count;
+    q->sealed_end = q->count;
+    ++recovered_blocks_;
+  }
+
+  // 4. New writes go past everything in the files, and the adopted blocks are checkpointed, so
+  // a later recovery never rescans (or re-adopts) what this one saw.
+  MetadataStore::Batch batch;
+  for (auto& seg : segments_) {
+    uint64_t size = 0;
+    s = seg->file().Size(&size);
+    if (!s.ok()) return s;
+    uint64_t end = std::max(tails[seg->index()], (size + kBlockUnit - 1) / kBlockUnit * kBlockUnit);
+    seg->set_reserved_end(end);
+    batch.Put(MetadataStore::TailKey(seg->index()), Fixed64String(end));
+  }
+  if (recovered_blocks_ > 0) {
+    uint32_t limit = table_->id_limit();
+    for (uint32_t id = 0; id < limit; ++id) {
+      Queue* q = table_->ById(id);
+      if (q == nullptr || q->blocks.size() == q->checkpointed_blocks) continue;
+      std::string value = Fixed64String(q->sealed_end);
+      value.append(reinterpret_cast<const char*>(q->blocks.data() + q->checkpointed_blocks),
+                   (q->blocks.size() - q->checkpointed_blocks) * sizeof(BlockRef));
+      batch.Put(MetadataStore::BlocksKey(id, q->checkpointed_blocks), value);
+      q->checkpointed_blocks = static_cast<uint32_t>(q->blocks.size());
+    }
+  }
+  return meta_.Write(&batch, /*sync=*/true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer slots and call guards
+
+QueueStoreImpl::WriterSlot& QueueStoreImpl::MySlot() {
+  struct Cache {
+    uint64_t uid = 0;
+    uint32_t slot = 0;
+  };
+  thread_local Cache cache;
+  if (cache.uid == uid_) return slots_[cache.slot];
+  thread_local std::unordered_map<uint64_t, uint32_t> assigned;
+  auto it = assigned.find(uid_);
+  uint32_t slot;
+  if (it == assigned.end()) {
+    slot = next_slot_.fetch_add(1, std::memory_order_relaxed) % kWriterSlots;
+    assigned.emplace(uid_, slot);
+  } else {
+    slot = it->second;
+  }
+  cache = {uid_, slot};
+  return slots_[slot];
+}
+
+QueueStoreImpl::OpGuard::OpGuard(QueueStoreImpl* store) {
+  if (!store->initialized_) {
+    slot_ = nullptr;
+    ok_ = false;
+    return;
+  }
+  slot_ = &store->MySlot();
+  // Dekker-style pairing with Close: Close sets closed_ then waits for active == 0; a call
+  // increments active then checks closed_. Both sides use sequentially consistent operations.
+  slot_->active.fetch_add(1, std::memory_order_seq_cst);
+  ok_ = !store->closed_.load(std::memory_order_seq_cst);
+}
+
+QueueStoreImpl::OpGuard::~OpGuard() {
+  if (slot_ != nullptr) slot_->active.fetch_sub(1, std::memory_order_release);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Put
+
+Status QueueStoreImpl::Put(std::string_view queue, std::string_view message) {
+  Status s = CheckQueueName(queue);
+  if (!s.ok()) return s;
+  if (message.size() > kMaxMessageSize) {
+    return Status::InvalidArgument("message is " + std::to_string(message.size()) +
+                                   " bytes; the maximum is " + std::to_string(kMaxMessageSize));
+  }
+  OpGuard guard(this);
+  if (!guard.ok()) return Status::Closed("Put on a closed store");
+  if (flusher_->has_error()) {
+    // Fail fast while writes are failing (e.g. disk full): the flusher keeps retrying in the
+    // background and Puts succeed again once a retry goes through.
+    return Status::IOError("background write failed; message not accepted: " +
+                           flusher_->error().ToString());
+  }
+  if (flusher_->over_limit()) {
+    s = flusher_->WaitForRoom();
+    if (!s.ok()) return s;
+  }
+  const uint64_t hash = HashQueueName(queue);
+  Queue* q = table_->FindOrCreate(queue, hash);
+  if (q == nullptr) return Status::InvalidArgument("the store has reached 2^32-1 queues");
+  std::lock_guard<SpinLock> lock(q->mu);
+  return PutLocked(q, message, guard.slot());
+}
+
+Status QueueStoreImpl::PutLocked(Queue* q, std::string_view message, WriterSlot& slot) {
+  if (q->count >= kMaxMessagesPerQueue) {
+    return Status::InvalidArgument("queue " + q->name + " is full (2^32-1 messages)");
+  }
+  const uint32_t capacity = options_.block_size - kBlockHeaderSize;
+  const size_t framed = FramedMessageSize(message.size());
+  if (q->open_len + framed > capacity) {
+    if (q->open_count > 0) {
+      Status s = SealOpenBlock(q, slot);
+      if (!s.ok()) return s;
+    }
+    if (framed > capacity) {
+      // Larger than a block: it gets a block of its own, sized in whole units.
+      char prefix[kMaxVarint32Length];
+      char* end = EncodeVarint32(prefix, static_cast<uint32_t>(message.size()));
+      uint32_t unit = 0;
+      Status s =
+          StageBlock(slot, q, q->count, 1,
+                     std::string_view(prefix, static_cast<size_t>(end - prefix)), message, &unit);
+      if (!s.ok()) return s;
+      q->blocks.push_back({unit, static_cast<uint32_t>(q->count)});
+      q->count++;
+      q->sealed_end = q->count;
+      return Status::OK();
+    }
+  }
+  if (q->open_buf == nullptr) {
+    q->open_buf = static_cast<char*>(std::malloc(capacity));
+    if (q->open_buf == nullptr) return Status::IOError("out of memory for an open block");
+    q->open_cap = capacity;
+  }
+  char* end = AppendFramedMessage(q->open_buf + q->open_len, message);
+  q->open_len = static_cast<uint32_t>(end - q->open_buf);
+  q->open_count++;
+  q->count++;
+  return Status::OK();
+}
+
+Status QueueStoreImpl::SealOpenBlock(Queue* q, WriterSlot& slot) {
+  uint32_t unit = 0;
+  Status s = StageBlock(slot, q, q->sealed_end, q->open_count,
+                        std::string_view(q->open_buf, q->open_len), {}, &unit);
+  if (!s.ok()) return s;
+  q->blocks.push_back({unit, static_cast<uint32_t>(q->sealed_end)});
+  q->sealed_end += q->open_count;
+  q->open_count = 0;
+  q->open_len = 0;
+  return Status::OK();
+}
+
+Status QueueStoreImpl::StageBlock(WriterSlot& slot, Queue* q, uint64_t first, uint32_t count,
+                                  std::string_view payload_prefix, std::string_view payload_rest,
+                                  uint32_t* unit) {
+  const auto payload_len = static_cast<uint32_t>(payload_prefix.size() + payload_rest.size());
+  const uint32_t bytes = BlockHeader::StoredBytes(payload_len);
+  Segment* seg = segments_[q->segment].get();
+  std::lock_guard<SpinLock> lock(slot.mu);
+  std::shared_ptr<WriteChunk>& chunk = slot.chunks[q->segment];
+  if (!chunk || chunk->capacity - chunk->used < bytes) {
+    if (chunk) flusher_->Submit(std::move(chunk));
+    std::shared_ptr<WriteChunk> fresh = pool_->New(bytes);
+    uint64_t base = 0;
+    if (!seg->Reserve(fresh->capacity, &base)) {
+      chunk.reset();
+      return Status::IOError(seg->path() + ": segment is full (4 TiB)");
+    }
+    fresh->segment = seg;
+    fresh->base = base;
+    seg->AddInFlight(fresh);
+    chunk = std::move(fresh);
+  }
+  char* dst = chunk->data + chunk->used;
+  char* payload = dst + kBlockHeaderSize;
+  std::memcpy(payload, payload_prefix.data(), payload_prefix.size());
+  if (!payload_rest.empty()) {
+    std::memcpy(payload + payload_prefix.size(), payload_rest.data(), payload_rest.size());
+  }
+  EncodeBlock(dst, q->id, first, count, std::string_view(payload, payload_len), salt_);
+  *unit = static_cast<uint32_t>((chunk->base + chunk->used) / kBlockUnit);
+  chunk->used += bytes;
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Get
+
+Status QueueStoreImpl::ReadBlockOf(const Queue* q, const BlockRef& ref, std::string* buf,
+                                   BlockHeader* h) {
+  Segment* seg = segments_[q->segment].get();
+  Status s = seg->ReadBlock(uint64_t{ref.unit} * kBlockUnit, salt_, buf, h, options_.block_size);
+  if (!s.ok()) return s;
+  if (h->queue_id != q->id || h->first_offset != ref.first_offset) {
+    return Status::Corruption(seg->path() + " at offset " +
+                              std::to_string(uint64_t{ref.unit} * kBlockUnit) +
+                              ": block belongs to another queue or offset than the index says");
+  }
+  return Status::OK();
+}
+
+Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max_count,
+                           MessageBatch* out) {
+  out->Clear();
+  out->set_first_offset(offset);
+  Status s = CheckQueueName(queue);
+  if (!s.ok()) return s;
+  OpGuard guard(this);
+  if (!guard.ok()) return Status::Closed("Get on a closed store");
+  if (max_count == 0) return Status::OK();
+  Queue* q = table_->Find(queue, HashQueueName(queue));
+  if (q == nullptr) return Status::OK();
+
+  uint64_t pos = offset;
+  uint64_t remaining = max_count;
+  bool full = false;  // max_get_bytes reached
+  auto append = [&](std::string_view m) {
+    if (!out->empty() && out->bytes() + m.size() > options_.max_get_bytes) {
+      full = true;
+      return false;
+    }
+    out->Append(m);
+    ++pos;
+    --remaining;
+    return remaining > 0;
+  };
+
+  constexpr size_t kRefsPerRound = 16;
+  BlockRef refs[kRefsPerRound];
+  BlockRef prefetch[16];
+  while (remaining > 0 && !full) {
+    size_t nrefs = 0, nprefetch = 0;
+    bool open_part = false;
+    uint64_t open_first = 0;
+    uint32_t open_count = 0;
+    {
+      std::lock_guard<SpinLock> lock(q->mu);
+      if (pos >= q->count) break;
+      remaining = std::min(remaining, q->count - pos);
+      if (pos < q->sealed_end) {
+        size_t i = FindBlock(q->blocks, pos);
+        const uint64_t want_end = pos + remaining;
+        for (;
+             i < q->blocks.size() && nrefs < kRefsPerRound && q->blocks[i].first_offset < want_end;
+             ++i) {
+          refs[nrefs++] = q->blocks[i];
+        }
+        // Read-ahead: a reader that will finish the last block it reads walks forward next.
+        const size_t next = i;
+        const bool walks_on = next < q->blocks.size() && q->blocks[next].first_offset <= want_end;
+        if (options_.read_ahead_blocks > 0 && walks_on) {
+          size_t from = std::max<size_t>(next, q->prefetched);
+          size_t to = std::min<size_t>(next + std::min<uint32_t>(options_.read_ahead_blocks, 16),
+                                       q->blocks.size());
+          for (size_t j = from; j < to; ++j) prefetch[nprefetch++] = q->blocks[j];
+          if (to > q->prefetched) q->prefetched = static_cast<uint32_t>(to);
+        }
+      } else {
+        open_part = true;
+        open_first = q->sealed_end;
+        open_count = q->open_count;
+        tl_open_buf.assign(q->open_buf, q->open_len);
+      }
+    }
+
+    if (open_part) {
+      BlockMessageIterator it(tl_open_buf.data(), static_cast<uint32_t>(tl_open_buf.size()),
+                              open_count);
+      std::string_view m;
+      bool error = false;
+      for (uint64_t o = open_first; it.Next(&m, &error); ++o) {
+        if (o < pos) continue;
+        if (!append(m)) break;
+      }
+      break;  // the open block is the end of the queue as of this read
+    }
+
+    Segment* seg = segments_[q->segment].get();
+    for (size_t j = 0; j < nprefetch; ++j) {
+      seg->file().WillNeed(uint64_t{prefetch[j].unit} * kBlockUnit, options_.block_size);
+    }
+    for (size_t r = 0; r < nrefs && remaining > 0 && !full; ++r) {
+      BlockHeader h;
+      s = ReadBlockOf(q, refs[r], &tl_block_buf, &h);
+      if (!s.ok()) {
+        out->Clear();
+        return s;
+      }
+      BlockMessageIterator it(tl_block_buf.data() + kBlockHeaderSize, h.payload_len, h.count);
+      std::string_view m;
+      bool error = false;
+      uint64_t o = h.first_offset;
+      bool more = true;
+      while (more && it.Next(&m, &error)) {
+        if (o++ < pos) continue;
+        more = append(m);
+      }
+      if (error) {
+        out->Clear();
+        return Status::Corruption(seg->path() + ": malformed message framing in block at offset " +
+                                  std::to_string(uint64_t{refs[r].unit} * kBlockUnit));
+      }
+      if (!more) break;
+    }
+  }
+  return Status::OK();
+}
+
+uint64_t QueueStoreImpl::QueueSize(std::string_view queue) {
+  if (!CheckQueueName(queue).ok()) return 0;
+  OpGuard guard(this);
+  if (!guard.ok()) return 0;
+  Queue* q = table_->Find(queue, HashQueueName(queue));
+  if (q == nullptr) return 0;
+  std::lock_guard<SpinLock> lock(q->mu);
+  return q->count;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flush, Close
+
+Status QueueStoreImpl::Flush() {
+  OpGuard guard(this);
+  if (!guard.ok()) return Status::Closed("Flush on a closed store");
+  return FlushInternal();
+}
+
+Status QueueStoreImpl::FlushInternal() {
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
+  flusher_->RetryFailed();
+  WriterSlot& slot = MySlot();
+
+  // 1. Seal every open block and collect the block-list entries not yet checkpointed. The
+  // batch is only written after the blocks it names are durable.
+  MetadataStore::Batch batch;
+  std::vector<std::pair<Queue*, uint32_t>> advanced;
+  std::vector<Queue*> new_queues;
+  const uint32_t limit = table_->id_limit();
+  for (uint32_t id = 0; id < limit; ++id) {
+    Queue* q = table_->ById(id);
+    if (q == nullptr) continue;
+    std::lock_guard<SpinLock> lock(q->mu);
+    if (q->open_count > 0) {
+      Status s = SealOpenBlock(q, slot);
+      if (!s.ok()) return s;
+    }
+    const auto n = static_cast<uint32_t>(q->blocks.size());
+    if (n == q->checkpointed_blocks) continue;
+    if (!q->cataloged) {
+      std::string v;
+      PutBigEndian32(&v, q->id);
+      batch.Put(MetadataStore::QueueKey(q->name), v);
+      new_queues.push_back(q);
+    }
+    std::string value = Fixed64String(q->sealed_end);
+    value.append(reinterpret_cast<const char*>(q->blocks.data() + q->checkpointed_blocks),
+                 (n - q->checkpointed_blocks) * sizeof(BlockRef));
+    batch.Put(MetadataStore::BlocksKey(q->id, q->checkpointed_blocks), value);
+    advanced.emplace_back(q, n);
+  }
+
+  // 2. Every chunk reserved below these tails is submitted by step 3.
+  std::vector<uint64_t> tails;
+  for (auto& seg : segments_) tails.push_back(seg->reserved_end());
+
+  // 3. Hand every slot's partly filled chunks to the flusher and wait for all writes so far.
+  for (uint32_t i = 0; i < kWriterSlots; ++i) {
+    WriterSlot& ws = slots_[i];
+    std::lock_guard<SpinLock> lock(ws.mu);
+    for (auto& chunk : ws.chunks) {
+      if (chunk && chunk->used > 0) flusher_->Submit(std::move(chunk));
+      chunk.reset();
+    }
+  }
+  Status s = flusher_->WaitWritten(flusher_->next_seq());
+  if (!s.ok()) return s;
+  for (auto& seg : segments_) {
+    s = seg->SyncIfDirty();
+    if (!s.ok()) return s;
+  }
+
+  // 4. Checkpoint.
+  for (auto& seg : segments_) {
+    batch.Put(MetadataStore::TailKey(seg->index()), Fixed64String(tails[seg->index()]));
+  }
+  s = meta_.Write(&batch, /*sync=*/true);
+  if (!s.ok()) return s;
+  for (auto& [q, n] : advanced) q->checkpointed_blocks = n;
+  for (Queue* q : new_queues) q->cataloged = true;
+  return Status::OK();
+}
+
+Status QueueStoreImpl::Close() {
+  std::lock_guard<std::mutex> close_lock(close_mu_);
+  if (!initialized_ || closed_.load()) return Status::OK();
+  closed_.store(true, std::memory_order_seq_cst);
+  for (uint32_t i = 0; i < kWriterSlots; ++i) {
+    while (slots_[i].active.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+  }
+  Status s = FlushInternal();
+  Shutdown();
+  return s;
+}
+
+void QueueStoreImpl::Shutdown() {
+  flusher_->Stop();
+  meta_.Close();
+  for (auto& seg : segments_) seg->file().Close();
+  lock_file_.Close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata and stats
+
+Status QueueStoreImpl::PutMetadata(std::string_view key, std::string_view value) {
+  if (key.empty() || key.size() > 255) {
+    return Status::InvalidArgument("metadata key must be 1..255 bytes");
+  }
+  if (value.size() > (1u << 20)) return Status::InvalidArgument("metadata value over 1 MiB");
+  OpGuard guard(this);
+  if (!guard.ok()) return Status::Closed("PutMetadata on a closed store");
+  return meta_.Put(MetadataStore::UserKey(key), value, /*sync=*/true);
+}
+
+Status QueueStoreImpl::GetMetadata(std::string_view key, std::string* value) {
+  if (key.empty() || key.size() > 255) {
+    return Status::InvalidArgument("metadata key must be 1..255 bytes");
+  }
+  OpGuard guard(this);
+  if (!guard.ok()) return Status::Closed("GetMetadata on a closed store");
+  Status s = meta_.Get(MetadataStore::UserKey(key), value);
+  if (s.IsNotFound()) return Status::NotFound("metadata key not found");
+  return s;
+}
+
+StoreStats QueueStoreImpl::GetStats() {
+  StoreStats st;
+  OpGuard guard(this);
+  if (!guard.ok()) return st;
+  const uint32_t limit = table_->id_limit();
+  for (uint32_t id = 0; id < limit; ++id) {
+    Queue* q = table_->ById(id);
+    if (q == nullptr) continue;
+    std::lock_guard<SpinLock> lock(q->mu);
+    st.queues++;
+    st.messages += q->count;
+    st.blocks += q->blocks.size();
+    st.open_block_bytes += q->open_cap;
+    st.index_bytes += q->blocks.capacity() * sizeof(BlockRef);
+  }
+  st.index_bytes += table_->ApproximateBytes();
+  for (auto& seg : segments_) st.segment_bytes += seg->reserved_end();
+  st.pending_write_bytes = flusher_->pending_bytes();
+  st.recovered_blocks = recovered_blocks_;
+  st.discarded_blocks = discarded_blocks_;
+  return st;
+}
+
+}  // namespace meshq

@@ -1,0 +1,101 @@
+// QueueStoreImpl: the engine. Put appends to the queue's open block under the queue's spin
+// lock; a full block is sealed into the calling thread's writer slot (per-segment staging chunks),
+// and full chunks go to the flusher. Get reads sealed blocks from staging memory or the segment
+// file and the open block from memory. Flush seals everything, waits for the writes, syncs, and
+// checkpoints the new block-list entries to RocksDB.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "flusher.h"
+#include "meshq/queue_store.h"
+#include "metadata_store.h"
+#include "posix_file.h"
+#include "queue_table.h"
+#include "segment.h"
+#include "spin_lock.h"
+#include "write_chunk.h"
+
+namespace meshq {
+
+class QueueStoreImpl final : public QueueStore {
+ public:
+  explicit QueueStoreImpl(const StoreOptions& options);
+  ~QueueStoreImpl() override;
+
+  Status Init();
+
+  Status Put(std::string_view queue, std::string_view message) override;
+  Status Get(std::string_view queue, uint64_t offset, uint64_t max_count,
+             MessageBatch* out) override;
+  Status Flush() override;
+  Status Close() override;
+  Status PutMetadata(std::string_view key, std::string_view value) override;
+  Status GetMetadata(std::string_view key, std::string* value) override;
+  uint64_t QueueSize(std::string_view queue) override;
+  StoreStats GetStats() override;
+
+  static std::string SegmentPath(const std::string& dir, uint32_t index);
+
+ private:
+  // A writer's staging area: one chunk per segment, plus the count of calls in progress
+  // (Close waits for it to drop to zero). Threads are spread over slots, so a slot's lock is
+  // normally uncontended.
+  struct alignas(64) WriterSlot {
+    SpinLock mu;
+    std::atomic<int64_t> active{0};
+    std::vector<std::shared_ptr<WriteChunk>> chunks;
+  };
+  static constexpr uint32_t kWriterSlots = 64;
+
+  // Marks a call in progress on this thread's slot; ok() is false once the store is closed.
+  class OpGuard {
+   public:
+    explicit OpGuard(QueueStoreImpl* store);
+    ~OpGuard();
+    bool ok() const { return ok_; }
+    WriterSlot& slot() { return *slot_; }
+
+   private:
+    WriterSlot* slot_;
+    bool ok_;
+  };
+
+  WriterSlot& MySlot();
+  Status PutLocked(Queue* q, std::string_view message, WriterSlot& slot);
+  // Seals q's open block (q->mu held).
+  Status SealOpenBlock(Queue* q, WriterSlot& slot);
+  // Stages one block of q into the slot's chunk for q's segment; *unit gets its location.
+  Status StageBlock(WriterSlot& slot, Queue* q, uint64_t first, uint32_t count,
+                    std::string_view payload_prefix, std::string_view payload_rest, uint32_t* unit);
+  Status FlushInternal();
+  Status Recover();
+  Status ReadBlockOf(const Queue* q, const BlockRef& ref, std::string* buf, BlockHeader* h);
+  void Shutdown();
+
+  const StoreOptions options_;
+  const uint64_t uid_;
+  uint64_t salt_ = 0;
+  uint64_t recovered_blocks_ = 0;
+  uint64_t discarded_blocks_ = 0;
+
+  // Declared first so it outlives every chunk held by the members below.
+  std::unique_ptr<ChunkPool> pool_;
+  std::atomic<bool> closed_{false};
+  bool initialized_ = false;
+  PosixFile lock_file_;
+  MetadataStore meta_;
+  std::vector<std::unique_ptr<Segment>> segments_;
+  std::unique_ptr<QueueTable> table_;
+  std::unique_ptr<Flusher> flusher_;
+  std::unique_ptr<WriterSlot[]> slots_;
+  std::atomic<uint32_t> next_slot_{0};
+  std::mutex flush_mu_;
+  std::mutex close_mu_;
+};
+
+}  // namespace meshq

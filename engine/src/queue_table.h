@@ -1,0 +1,70 @@
+// QueueTable: queue name -> Queue, sharded so that lookups from many threads do not share a
+// lock, plus a dense directory by queue id for Flush and recovery to walk.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "queue.h"
+
+namespace meshq {
+
+class QueueTable {
+ public:
+  explicit QueueTable(uint32_t segment_count) : segment_mask_(segment_count - 1) {}
+  ~QueueTable();
+  QueueTable(const QueueTable&) = delete;
+  QueueTable& operator=(const QueueTable&) = delete;
+
+  Queue* Find(std::string_view name, uint64_t hash) const;
+  // Finds or creates; a new queue gets the next id. nullptr when the id space is exhausted.
+  Queue* FindOrCreate(std::string_view name, uint64_t hash);
+  // Creates a queue with a known id (recovery). False when the name or id is taken.
+  bool Insert(std::string_view name, uint32_t id);
+
+  // Ids are dense in [0, id_limit()); ById may return nullptr for an id being created.
+  uint32_t id_limit() const { return next_id_.load(std::memory_order_acquire); }
+  Queue* ById(uint32_t id) const {
+    Queue** page = pages_[id >> kPageBits].load(std::memory_order_acquire);
+    if (page == nullptr) return nullptr;
+    return reinterpret_cast<std::atomic<Queue*>*>(page)[id & kPageMask].load(
+        std::memory_order_acquire);
+  }
+  uint32_t segment_of(uint64_t hash) const { return static_cast<uint32_t>(hash) & segment_mask_; }
+  // Approximate heap bytes of the catalogue (maps and Queue objects, not block lists).
+  uint64_t ApproximateBytes() const;
+
+ private:
+  struct Key {
+    std::string_view name;
+    uint64_t hash;
+    bool operator==(const Key& o) const { return name == o.name; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return k.hash; }
+  };
+  struct alignas(64) Shard {
+    mutable std::shared_mutex mu;
+    std::unordered_map<Key, Queue*, KeyHash> map;
+  };
+  static constexpr int kShardBits = 8;
+  static constexpr uint32_t kPageBits = 16;
+  static constexpr uint32_t kPageMask = (1u << kPageBits) - 1;
+  static constexpr uint32_t kPages = 1u << 16;  // 2^32 ids
+
+  Shard& shard_for(uint64_t hash) const { return shards_[(hash >> 56) & ((1 << kShardBits) - 1)]; }
+  void SetById(uint32_t id, Queue* q);
+
+  const uint32_t segment_mask_;
+  mutable std::array<Shard, 1 << kShardBits> shards_;
+  std::atomic<uint32_t> next_id_{0};
+  std::mutex pages_mu_;
+  std::unique_ptr<std::atomic<Queue**>[]> pages_ { new std::atomic<Queue**>[ kPages ]() };
+};
+
+}  // namespace meshq

@@ -1,0 +1,67 @@
+// Segment: one of the store's segment files. Space is reserved by atomically advancing the
+// reserved end (writers never share a range); chunks not yet on disk are registered in the
+// in-flight table so a block can always be read, from memory or from the file.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "block_format.h"
+#include "posix_file.h"
+#include "write_chunk.h"
+
+namespace meshq {
+
+// The largest segment addressable by 32-bit unit numbers in the block index.
+inline constexpr uint64_t kMaxSegmentBytes = uint64_t{0xFFFFFFFF} * kBlockUnit;
+
+class Segment {
+ public:
+  Segment(uint32_t index, std::string path) : index_(index), path_(std::move(path)) {}
+
+  Status Open() { return file_.Open(path_, /*create=*/true, &created_); }
+  bool created() const { return created_; }
+  uint32_t index() const { return index_; }
+  const std::string& path() const { return path_; }
+  PosixFile& file() { return file_; }
+
+  void set_reserved_end(uint64_t end) { reserved_end_.store(end, std::memory_order_relaxed); }
+  uint64_t reserved_end() const { return reserved_end_.load(std::memory_order_acquire); }
+
+  // Reserves `bytes` (a multiple of 1 KiB) at the end of the segment; false when the segment
+  // would outgrow the 32-bit unit index.
+  bool Reserve(uint32_t bytes, uint64_t* base) {
+    uint64_t b = reserved_end_.fetch_add(bytes, std::memory_order_acq_rel);
+    if (b + bytes > kMaxSegmentBytes) return false;
+    *base = b;
+    return true;
+  }
+
+  void AddInFlight(const std::shared_ptr<WriteChunk>& chunk);
+  void RemoveInFlight(const WriteChunk* chunk);
+
+  // Reads the whole block starting at byte `offset` into *buf and verifies it; Corruption names
+  // the file and offset when the block is missing, truncated, or fails its checksum.
+  Status ReadBlock(uint64_t offset, uint64_t salt, std::string* buf, BlockHeader* header,
+                   size_t first_read);
+
+  void MarkDirty() { dirty_.store(true, std::memory_order_release); }
+  // fdatasync when anything was written since the last sync.
+  Status SyncIfDirty();
+
+ private:
+  const uint32_t index_;
+  const std::string path_;
+  PosixFile file_;
+  bool created_ = false;
+  std::atomic<uint64_t> reserved_end_{0};
+  std::atomic<bool> dirty_{false};
+  std::mutex in_flight_mu_;
+  std::map<uint64_t, std::shared_ptr<WriteChunk>> in_flight_;  // by base offset
+};
+
+}  // namespace meshq

@@ -1,0 +1,37 @@
+// Segment scan: finds the valid blocks in a region of a segment file. Recovery uses it to adopt
+// blocks written after the last checkpoint; `meshq verify` uses it to check whole segments.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "block_format.h"
+#include "posix_file.h"
+
+namespace meshq {
+
+struct ScannedBlock {
+  uint64_t offset;  // byte offset in the segment
+  BlockHeader header;
+};
+
+struct ScanCounts {
+  uint64_t bytes = 0;      // bytes examined
+  uint64_t blocks = 0;     // valid blocks found
+  uint64_t bad_units = 0;  // 1 KiB units with a magic but a bad header/checksum/truncation
+};
+
+// Pure function over bytes. `buf` holds file bytes starting at file offset `base` (1 KiB
+// aligned). Appends every valid block that starts at a 1 KiB boundary to *out and returns how
+// many bytes were fully examined (a multiple of 1 KiB). A block that runs past the end of `buf`
+// stops the scan there (so the caller can continue from that offset with more bytes), unless
+// `at_eof`, in which case it counts as bad and scanning continues after it.
+size_t ScanBlocks(const char* buf, size_t len, uint64_t base, uint64_t salt, bool at_eof,
+                  std::vector<ScannedBlock>* out, ScanCounts* counts);
+
+// Scans [from, end of file) of a segment file.
+Status ScanSegmentFile(const PosixFile& file, uint64_t from, uint64_t salt,
+                       std::vector<ScannedBlock>* out, ScanCounts* counts);
+
+}  // namespace meshq
