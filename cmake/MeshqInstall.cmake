@@ -2,14 +2,14 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(MESHQ_EXPORTED_TARGETS "")
+set(MESHQ_EXPORTED_TARGETS meshq_status)
 foreach(tgt meshq_engine meshq_bridge meshq_agent)
   if(TARGET ${tgt})
     list(APPEND MESHQ_EXPORTED_TARGETS ${tgt})
   endif()
 endforeach()
 
-if(MESHQ_EXPORTED_TARGETS)
+if(TARGET meshq_engine OR TARGET meshq_agent OR TARGET meshq_bridge)
   install(TARGETS ${MESHQ_EXPORTED_TARGETS} meshq_warnings EXPORT meshqTargets
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
