@@ -364,10 +364,15 @@ Status QueueStoreImpl::PutLocked(Queue* q, std::string_view message, WriterSlot&
       return Status::OK();
     }
   }
-  if (q->open_buf == nullptr) {
-    q->open_buf = static_cast<char*>(std::malloc(capacity));
-    if (q->open_buf == nullptr) return Status::IOError("out of memory for an open block");
-    q->open_cap = capacity;
+  if (q->open_len + framed > q->open_cap) {
+    // Open blocks grow geometrically up to the block payload size: with a million queues most
+    // of them small, a full-size buffer per queue would cost block_size x queues of memory.
+    size_t cap = std::max<size_t>({size_t{q->open_cap} * 2, 256, q->open_len + framed});
+    cap = std::min<size_t>(cap, capacity);
+    char* grown = static_cast<char*>(std::realloc(q->open_buf, cap));
+    if (grown == nullptr) return Status::IOError("out of memory for an open block");
+    q->open_buf = grown;
+    q->open_cap = static_cast<uint32_t>(cap);
   }
   char* end = AppendFramedMessage(q->open_buf + q->open_len, message);
   q->open_len = static_cast<uint32_t>(end - q->open_buf);

@@ -6,9 +6,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <shared_mutex>
+#include <mutex>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 #include "queue.h"
 
@@ -40,24 +40,35 @@ class QueueTable {
   uint64_t ApproximateBytes() const;
 
  private:
-  struct Key {
-    std::string_view name;
-    uint64_t hash;
-    bool operator==(const Key& o) const { return name == o.name; }
+  // Each shard is an open-addressing table of (hash, Queue*) read without any lock: readers
+  // load the current table and probe; writers insert under the shard mutex, storing the hash
+  // before publishing the pointer. Growing copies into a table twice the size and publishes it;
+  // old tables stay alive (readers may still probe them) until the QueueTable is destroyed.
+  struct Slot {
+    std::atomic<uint64_t> hash{0};
+    std::atomic<Queue*> queue{nullptr};
   };
-  struct KeyHash {
-    size_t operator()(const Key& k) const { return k.hash; }
+  struct Table {
+    explicit Table(size_t capacity) : mask(capacity - 1), slots(new Slot[capacity]) {}
+    const size_t mask;
+    std::unique_ptr<Slot[]> slots;
+    size_t size = 0;
   };
   struct alignas(64) Shard {
-    mutable std::shared_mutex mu;
-    std::unordered_map<Key, Queue*, KeyHash> map;
+    std::atomic<Table*> table{nullptr};
+    std::mutex mu;                            // writers
+    std::vector<std::unique_ptr<Table>> all;  // current one last
   };
   static constexpr int kShardBits = 8;
+  static constexpr size_t kInitialSlots = 64;
   static constexpr uint32_t kPageBits = 16;
   static constexpr uint32_t kPageMask = (1u << kPageBits) - 1;
   static constexpr uint32_t kPages = 1u << 16;  // 2^32 ids
 
   Shard& shard_for(uint64_t hash) const { return shards_[(hash >> 56) & ((1 << kShardBits) - 1)]; }
+  static Queue* Probe(const Table* t, std::string_view name, uint64_t hash);
+  // Inserts q into the shard's current table, growing it first when half full (shard.mu held).
+  static void InsertLocked(Shard& shard, Queue* q);
   void SetById(uint32_t id, Queue* q);
 
   const uint32_t segment_mask_;
