@@ -15,6 +15,11 @@ if(TARGET meshq_engine OR TARGET meshq_agent OR TARGET meshq_bridge)
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
           INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   install(EXPORT meshqTargets NAMESPACE meshq:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/meshq)
+  if(TARGET meshq_agent OR TARGET meshq_bridge)
+    set(MESHQ_NEEDS_BOOST TRUE)
+  else()
+    set(MESHQ_NEEDS_BOOST FALSE)
+  endif()
   configure_package_config_file(cmake/meshqConfig.cmake.in
                                 ${CMAKE_CURRENT_BINARY_DIR}/meshqConfig.cmake
                                 INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/meshq)
