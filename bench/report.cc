@@ -1,0 +1,200 @@
+// Report: fixed-width table and JSON over the same figures.
+#include "report.h"
+
+#include <boost/json.hpp>
+#include <cstdio>
+
+#include "progress_meter.h"
+
+namespace meshq::bench {
+namespace {
+
+std::string Format(const char* fmt, double a) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), fmt, a);
+  return buf;
+}
+
+std::string Micros(uint64_t nanos) { return Format("%.1f", static_cast<double>(nanos) / 1e3); }
+
+std::string Mb(uint64_t bytes) { return Format("%.0f", static_cast<double>(bytes) / 1e6); }
+
+const PhaseResult* FindPhase(const StoreRun& run, Phase phase) {
+  for (const PhaseResult& p : run.phases) {
+    if (p.phase == phase) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+uint64_t StoreRun::TotalMessages() const {
+  uint64_t n = 0;
+  for (const PhaseResult& p : phases) n += p.messages;
+  return n;
+}
+
+double StoreRun::TotalSeconds() const {
+  double s = 0;
+  for (const PhaseResult& p : phases) s += p.seconds;
+  return s;
+}
+
+double StoreRun::Score() const {
+  const double s = TotalSeconds();
+  return s > 0 ? static_cast<double>(TotalMessages()) / s : 0;
+}
+
+double LimitRatio(const PhaseResult& phase, const DiskLimits& limits) {
+  switch (phase.phase) {
+    case Phase::kSend:
+      return limits.seq_write_mbps > 0 ? phase.MegabytesPerSecond() / limits.seq_write_mbps : 0;
+    case Phase::kCheck:
+      return limits.rand_read_iops > 0 && phase.seconds > 0
+                 ? phase.operations / phase.seconds / limits.rand_read_iops
+                 : 0;
+    case Phase::kConsume:
+      return limits.seq_read_mbps > 0 ? phase.MegabytesPerSecond() / limits.seq_read_mbps : 0;
+  }
+  return 0;
+}
+
+void PrintReport(const BenchReport& report, std::ostream& out) {
+  const BenchConfig& c = report.config;
+  char line[320];
+  std::snprintf(line, sizeof(line),
+                "\nmeshq-bench --profile %s: %u queues, %s messages of %u-%u bytes, %d threads, "
+                "seed %llu\ndata in %s%s\n",
+                c.profile.c_str(), c.workload.queues,
+                HumanCount(static_cast<double>(c.workload.messages)).c_str(), c.min_size,
+                c.max_size, c.threads, static_cast<unsigned long long>(c.seed), report.dir.c_str(),
+                report.memory_filesystem ? "  (WARNING: tmpfs/ramfs — this measures memory)" : "");
+  out << line;
+  if (report.limits) {
+    const DiskLimits& l = *report.limits;
+    std::snprintf(line, sizeof(line),
+                  "disk limits (fio, %s): seq write %.0f MB/s, seq read %.0f MB/s, 4 KiB random "
+                  "read %.0f IOPS at %d threads\n",
+                  l.fs.c_str(), l.seq_write_mbps, l.seq_read_mbps, l.rand_read_iops, l.threads);
+    out << line;
+  }
+  for (const StoreRun& run : report.runs) {
+    out << "\nstore: " << StoreKindName(run.store) << "\n";
+    std::snprintf(line, sizeof(line), "%-8s %12s %8s %11s %8s %24s %9s %9s %7s  %s\n", "phase",
+                  "messages", "seconds", "msgs/s", "MB/s", "latency p50/p99/p999 us", "peak RSS",
+                  "written", "limit", "cache");
+    out << line;
+    for (const PhaseResult& p : run.phases) {
+      const std::string latency = Micros(p.latency.Percentile(0.5)) + "/" +
+                                  Micros(p.latency.Percentile(0.99)) + "/" +
+                                  Micros(p.latency.Percentile(0.999));
+      const std::string ratio =
+          report.limits ? Format("%.0f%%", 100 * LimitRatio(p, *report.limits)) : "-";
+      std::snprintf(line, sizeof(line), "%-8s %12llu %8.2f %11.0f %8.1f %24s %7sMB %7sMB %7s  %s\n",
+                    PhaseName(p.phase), static_cast<unsigned long long>(p.messages), p.seconds,
+                    p.MessagesPerSecond(), p.MegabytesPerSecond(), latency.c_str(),
+                    Mb(p.peak_rss_bytes).c_str(), Mb(p.disk_write_bytes).c_str(), ratio.c_str(),
+                    p.cache.c_str());
+      out << line;
+    }
+    std::snprintf(line, sizeof(line),
+                  "score %.0f msgs/s (%llu messages / %.2f s); data on disk %s MB; %llu "
+                  "mismatches%s\n",
+                  run.Score(), static_cast<unsigned long long>(run.TotalMessages()),
+                  run.TotalSeconds(), Mb(run.data_bytes).c_str(),
+                  static_cast<unsigned long long>(run.mismatches),
+                  run.status.ok() ? "" : ("; ERROR " + run.status.ToString()).c_str());
+    out << line;
+    if (!run.fault.empty()) out << "fault injected on purpose: " << run.fault << "\n";
+  }
+  if (report.limits) {
+    out << "limit: send = MB/s / fio seq write; check = Gets/s / fio 4 KiB random-read IOPS; "
+           "consume = MB/s / fio seq read\n";
+  }
+  // meshq/RocksDB ratios, when both ran.
+  const StoreRun* meshq = nullptr;
+  const StoreRun* rocks = nullptr;
+  for (const StoreRun& run : report.runs) {
+    (run.store == StoreKind::kMeshq ? meshq : rocks) = &run;
+  }
+  if (meshq && rocks) {
+    out << "\nmeshq / rocksdb (msgs/s):";
+    for (const PhaseResult& p : meshq->phases) {
+      const PhaseResult* r = FindPhase(*rocks, p.phase);
+      if (r && r->MessagesPerSecond() > 0) {
+        out << "  " << PhaseName(p.phase) << " "
+            << Format("%.2fx", p.MessagesPerSecond() / r->MessagesPerSecond());
+      }
+    }
+    if (rocks->Score() > 0) out << "  score " << Format("%.2fx", meshq->Score() / rocks->Score());
+    out << "\n";
+  }
+}
+
+boost::json::value ReportToJson(const BenchReport& report) {
+  const BenchConfig& c = report.config;
+  boost::json::object root;
+  root["profile"] = c.profile;
+  root["queues"] = c.workload.queues;
+  root["messages"] = c.workload.messages;
+  root["threads"] = c.threads;
+  root["min_size"] = c.min_size;
+  root["max_size"] = c.max_size;
+  root["seed"] = c.seed;
+  root["dir"] = report.dir;
+  root["memory_filesystem"] = report.memory_filesystem;
+  if (report.limits) {
+    const DiskLimits& l = *report.limits;
+    root["limits"] = {{"seq_write_MBps", l.seq_write_mbps},
+                      {"seq_read_MBps", l.seq_read_mbps},
+                      {"rand_read_iops", l.rand_read_iops},
+                      {"rand_read_MBps", l.rand_read_mbps},
+                      {"threads", l.threads},
+                      {"fs", l.fs}};
+  }
+  boost::json::array runs;
+  for (const StoreRun& run : report.runs) {
+    boost::json::object r;
+    r["store"] = StoreKindName(run.store);
+    boost::json::array phases;
+    for (const PhaseResult& p : run.phases) {
+      boost::json::object o;
+      o["phase"] = PhaseName(p.phase);
+      o["messages"] = p.messages;
+      o["operations"] = p.operations;
+      o["payload_bytes"] = p.payload_bytes;
+      o["seconds"] = p.seconds;
+      o["msgs_per_s"] = p.MessagesPerSecond();
+      o["MB_per_s"] = p.MegabytesPerSecond();
+      o["latency_ns"] = {{"p50", p.latency.Percentile(0.5)},
+                         {"p99", p.latency.Percentile(0.99)},
+                         {"p999", p.latency.Percentile(0.999)},
+                         {"samples", p.latency.count()}};
+      o["peak_rss_bytes"] = p.peak_rss_bytes;
+      o["peak_rss_phase_only"] = p.peak_rss_own;
+      o["disk_write_bytes"] = p.disk_write_bytes;
+      o["mismatches"] = p.mismatches;
+      o["cache"] = p.cache;
+      if (report.limits) o["limit_ratio"] = LimitRatio(p, *report.limits);
+      if (!p.status.ok()) o["error"] = p.status.ToString();
+      phases.push_back(std::move(o));
+    }
+    r["phases"] = std::move(phases);
+    r["total_messages"] = run.TotalMessages();
+    r["total_seconds"] = run.TotalSeconds();
+    r["score"] = run.Score();
+    r["data_bytes"] = run.data_bytes;
+    r["mismatches"] = run.mismatches;
+    boost::json::array reports;
+    for (const std::string& m : run.mismatch_reports) reports.emplace_back(m);
+    r["mismatch_reports"] = std::move(reports);
+    r["ok"] = run.ok();
+    if (!run.status.ok()) r["error"] = run.status.ToString();
+    if (!run.fault.empty()) r["fault_injected"] = run.fault;
+    runs.push_back(std::move(r));
+  }
+  root["runs"] = std::move(runs);
+  return root;
+}
+
+}  // namespace meshq::bench

@@ -1,0 +1,48 @@
+// Report: the final table on stdout and the same figures as JSON (--json).
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "bench_config.h"
+#include "disk_limits.h"
+#include "phase.h"
+
+namespace meshq::bench {
+
+// One store's run of the phases.
+struct StoreRun {
+  StoreKind store = StoreKind::kMeshq;
+  std::vector<PhaseResult> phases;
+  uint64_t data_bytes = 0;  // on disk after the run (du of its directory)
+  uint64_t mismatches = 0;
+  std::vector<std::string> mismatch_reports;
+  Status status;      // open/close or store errors
+  std::string fault;  // when a fault was injected on purpose: what
+
+  uint64_t TotalMessages() const;
+  double TotalSeconds() const;
+  // The contest's score: messages of all phases / seconds of all phases.
+  double Score() const;
+  bool ok() const { return status.ok() && mismatches == 0; }
+};
+
+struct BenchReport {
+  BenchConfig config;
+  std::string dir;
+  bool memory_filesystem = false;
+  std::optional<DiskLimits> limits;
+  std::vector<StoreRun> runs;
+};
+
+// The phase's throughput as a fraction of the matching disk limit: send MB/s of sequential
+// write, check Gets/s of 4 KiB random-read IOPS, consume MB/s of sequential read.
+double LimitRatio(const PhaseResult& phase, const DiskLimits& limits);
+
+void PrintReport(const BenchReport& report, std::ostream& out);
+boost::json::value ReportToJson(const BenchReport& report);
+
+}  // namespace meshq::bench
