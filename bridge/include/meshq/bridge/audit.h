@@ -1,0 +1,18 @@
+// Audit of request-reply traffic: reads a service's stored request queue and the reply queues
+// its requests name, through a broker, pairs each request with its reply by correlation id, and
+// reports counts, the latency distribution and every unanswered or late call.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace meshq::bridge {
+
+// Runs `meshq audit` with its arguments (without the program and subcommand names):
+//   --broker HOST:PORT --service S [--since UNIX_SECONDS] [--limit N]
+// Writes the report to `out`, usage and errors to `err`. Returns the process exit code:
+// 0 all calls answered in time, 1 some unanswered or late, 2 bad usage or broker unreachable.
+int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace meshq::bridge

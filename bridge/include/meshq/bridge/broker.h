@@ -1,0 +1,47 @@
+// Broker: a TCP server hosting one QueueStore for many clients, speaking the frames of
+// docs/broker-protocol.md. One io_context per thread, one object per connection.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "meshq/status.h"
+
+namespace meshq::bridge {
+
+struct BrokerOptions {
+  std::string dir;                 // the QueueStore's directory (required)
+  std::string bind = "127.0.0.1";  // loopback unless told otherwise
+  uint16_t port = 0;               // 0 = an ephemeral port (see Broker::port())
+  int threads = 2;                 // io threads, each with its own io_context
+  // A group whose last member left less than this long ago still counts as having consumers
+  // (a responder restarting is not "no responders"); also applied to groups that existed before
+  // the broker started, for this long after the start.
+  std::chrono::milliseconds responder_grace{3000};
+  // Dedupe ids remembered (and replayed from the journal after a restart).
+  size_t dedupe_window = 1u << 20;
+  // A connection whose unsent responses exceed this stops being read until they drain.
+  size_t max_outbound_bytes = 8u << 20;
+  // How often dirty consumer-group offsets are written to the store's metadata.
+  std::chrono::milliseconds offset_commit_interval{20};
+};
+
+class Broker {
+ public:
+  // Opens the store, recovers dedupe state and binds the listening socket.
+  static Status Open(const BrokerOptions& options, std::unique_ptr<Broker>* broker);
+  virtual ~Broker() = default;
+
+  // The bound port (the ephemeral one when options.port was 0).
+  virtual uint16_t port() const = 0;
+  // Serves until SIGTERM/SIGINT or Shutdown(), then persists offsets, flushes and closes the
+  // store. Returns the first error of that shutdown.
+  virtual Status Run() = 0;
+  // Makes Run return. Thread-safe.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace meshq::bridge

@@ -1,0 +1,78 @@
+// Broker frames: the fixed 16-byte header every message on a broker connection starts with, and
+// the pure decoder that splits a byte stream into frames. Layouts: docs/broker-protocol.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace meshq::bridge {
+
+// Frame types. Requests go client -> broker; each is answered by exactly one response frame with
+// the same request id, of type (request type | kResponseBit), or kError.
+enum class FrameType : uint8_t {
+  kPut = 0x01,
+  kGet = 0x02,
+  kFetch = 0x03,
+  kGroupFetch = 0x04,
+  kAck = 0x05,
+  kPing = 0x06,
+  kPutReply = 0x81,
+  kMessages = 0x82,  // answers kGet, kFetch and kGroupFetch
+  kAckReply = 0x85,
+  kPong = 0x86,
+  kError = 0xFF,
+};
+inline constexpr uint8_t kResponseBit = 0x80;
+
+// Flags of a kPut frame.
+inline constexpr uint8_t kPutFlagFlush = 0x01;  // acknowledge only after a Flush
+inline constexpr uint8_t kPutFlagRequireConsumers =
+    0x02;                                       // fail with kNoConsumers if no group member
+inline constexpr uint8_t kPutFlagReply = 0x04;  // dedupe ids settle requests (replies)
+// Flags of a kAck frame.
+inline constexpr uint8_t kAckFlagSync = 0x01;  // answer after the committed offset is durable
+
+// Status byte of a response header: 0 is OK, 1..8 are meshq::Status codes, and these are
+// broker-specific.
+inline constexpr uint8_t kStatusNoConsumers = 100;
+inline constexpr uint8_t kStatusBadFrame = 101;
+
+inline constexpr size_t kFrameHeaderSize = 16;
+// Bodies above this are refused: bounds what one connection can make the broker buffer.
+inline constexpr uint32_t kMaxFrameBody = 16u << 20;
+
+struct FrameHeader {
+  uint32_t body_length = 0;
+  FrameType type = FrameType::kPing;
+  uint8_t flags = 0;
+  uint8_t status = 0;  // responses only
+  uint64_t request_id = 0;
+};
+
+struct Frame {
+  FrameHeader header;
+  std::string_view body;  // points into the decoded input
+};
+
+enum class DecodeOutcome { kFrame, kNeedMore, kOversized, kUnknownType };
+
+struct DecodeResult {
+  DecodeOutcome outcome = DecodeOutcome::kNeedMore;
+  Frame frame;          // valid when outcome == kFrame
+  size_t consumed = 0;  // bytes of input the frame occupies (header + body) when kFrame
+};
+
+// True for every FrameType value above.
+bool IsKnownFrameType(uint8_t type);
+
+// Decodes the first frame of `input`. Pure: no I/O, no allocation. kNeedMore when `input` holds
+// less than one whole frame; kOversized / kUnknownType as soon as the header shows it (the stream
+// cannot be resynchronised after either, so the connection is closed).
+DecodeResult DecodeFrame(std::string_view input, uint32_t max_body = kMaxFrameBody);
+
+// Appends a header followed by `body` to *out.
+void AppendFrame(const FrameHeader& header, std::string_view body, std::string* out);
+
+}  // namespace meshq::bridge

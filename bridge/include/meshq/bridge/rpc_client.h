@@ -1,0 +1,124 @@
+// RpcClient: the requester side of request-reply over the broker. A call is a message in the
+// service's request queue; its reply comes back through this client's own reply queue, which the
+// client long-polls (the broker pushes replies as they are stored). Pending calls live in a
+// table keyed by request id with a per-call deadline; a sweeper fails the expired ones.
+//
+// Guarantees: a call is answered exactly once (reply, or an error). Retries reuse the request id,
+// so the broker stores a retried request once and answers a retry of a settled call with the
+// stored reply. With no live responder for the service the call fails at once with
+// kNoResponders. A client started with the id of an earlier one collects that one's replies
+// (see Collect) while their deadlines last.
+//
+// Runs on the one thread of the io_context it is given; call it and get callbacks there.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "meshq/bridge/broker_client.h"
+#include "meshq/bridge/rpc_message.h"
+
+namespace meshq::bridge {
+
+enum class CallError : uint8_t {
+  kNone = 0,
+  kNoResponders,  // no live responder serves the service: nothing was queued
+  kTimedOut,      // no reply before the deadline
+  kHandlerError,  // the responder's handler reported an error (payload = its message)
+  kBrokerError,   // the broker refused the request (bad name, I/O error) or the client shut down
+};
+const char* CallErrorName(CallError e);
+
+struct CallResult {
+  CallError error = CallError::kNone;
+  std::string payload;  // the reply (kNone), or what failed
+  uint64_t request_id = 0;
+  uint32_t attempts = 0;  // how many times the request was sent
+};
+
+struct CallOptions {
+  std::chrono::milliseconds timeout{1000};
+  // 0 = a fresh random id. Passing the id of an earlier call retries it: it runs at most once.
+  uint64_t request_id = 0;
+  uint64_t trace_id = 0;  // 0 = the request id
+  std::string_view method;
+};
+
+struct RpcClientOptions {
+  BrokerAddress broker;
+  // Names the reply queue ("rpc.rep.<client_id>"); unique per live client instance.
+  std::string client_id;
+  // Have the broker acknowledge a request only after a Flush (a broker kill -9 then loses no
+  // acknowledged request); otherwise once it is in the engine.
+  bool flush_requests = true;
+  std::chrono::milliseconds sweep_interval{5};
+  uint32_t reply_batch = 256;
+};
+
+class RpcClient : public std::enable_shared_from_this<RpcClient> {
+ public:
+  using Callback = std::function<void(CallResult)>;
+
+  static std::shared_ptr<RpcClient> Create(boost::asio::io_context& io, RpcClientOptions options);
+  void Start();
+  // Fails pending calls with kBrokerError and closes the connection.
+  void Shutdown();
+
+  // Sends `payload` to `service`; `done` runs exactly once. Returns the request id.
+  uint64_t Call(std::string_view service, std::string_view payload, const CallOptions& options,
+                Callback done);
+  // Waits up to `timeout` for the reply to `request_id`, sent earlier by an instance with this
+  // client id (e.g. before a restart); kTimedOut when none arrives.
+  void Collect(uint64_t request_id, std::chrono::milliseconds timeout, Callback done);
+
+  size_t pending() const { return pending_.size(); }
+  const std::string& reply_queue() const { return reply_queue_; }
+
+ private:
+  struct Pending {
+    std::vector<Callback> waiters;
+    std::chrono::steady_clock::time_point deadline;
+    std::string service;  // empty for Collect
+    std::string request;  // encoded request, attempt field rewritten per send
+    uint32_t attempts = 0;
+    bool acked = false;  // the broker holds the request
+  };
+  struct Orphan {  // a reply no pending call was waiting for (yet)
+    ReplyStatus status;
+    std::string payload;
+    std::chrono::steady_clock::time_point expires;
+  };
+
+  RpcClient(boost::asio::io_context& io, RpcClientOptions options);
+  void SendRequest(uint64_t id);
+  void OnConnection(bool up);
+  void FetchReplies();
+  void OnReply(const RpcReply& reply);
+  void FetchStoredReply(uint64_t id, std::string_view queue, uint64_t offset);
+  void Complete(uint64_t id, CallResult result);
+  void ArmSweep();
+  void Sweep();
+  uint64_t NewRequestId();
+
+  boost::asio::io_context& io_;
+  const RpcClientOptions options_;
+  const std::string reply_queue_;
+  std::shared_ptr<BrokerClient> broker_;
+  boost::asio::steady_timer sweep_timer_;
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::multimap<std::chrono::steady_clock::time_point, uint64_t> deadlines_;
+  std::unordered_map<uint64_t, Orphan> orphans_;
+  bool fetching_ = false;
+  bool shut_down_ = false;
+  uint64_t id_state_;
+};
+
+}  // namespace meshq::bridge

@@ -1,0 +1,58 @@
+// The RPC envelopes stored in the broker's queues: a request (in the service's request queue
+// "rpc.req.<service>") and its reply (in the requester's reply queue "rpc.rep.<client id>").
+// Both carry the correlation id (= the request id, also the broker dedupe id), the trace id and
+// the deadline, so the stored queues alone are enough to audit the calls.
+// Times are microseconds since the Unix epoch (system clock). Layouts: docs/broker-protocol.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "meshq/status.h"
+
+namespace meshq::bridge {
+
+inline constexpr uint8_t kRpcRequestKind = 1;
+inline constexpr uint8_t kRpcReplyKind = 2;
+// The consumer group every RPC queue is consumed with.
+inline constexpr std::string_view kRpcGroup = "rpc";
+
+std::string RequestQueueName(std::string_view service);
+std::string ReplyQueueName(std::string_view client_id);
+
+struct RpcRequest {
+  uint64_t request_id = 0;  // correlation id; the same for every attempt of one call
+  uint64_t trace_id = 0;
+  uint64_t deadline_us = 0;
+  uint64_t sent_us = 0;  // when the first attempt was sent
+  uint32_t attempt = 1;
+  std::string_view reply_to;  // the requester's reply queue
+  std::string_view method;
+  std::string_view payload;
+};
+
+enum class ReplyStatus : uint8_t {
+  kOk = 0,
+  kHandlerError = 1,  // the handler reported an error; payload is its message
+};
+
+struct RpcReply {
+  uint64_t request_id = 0;
+  uint64_t trace_id = 0;
+  uint64_t deadline_us = 0;
+  uint64_t replied_us = 0;
+  ReplyStatus status = ReplyStatus::kOk;
+  std::string_view payload;
+};
+
+void EncodeRpcRequest(const RpcRequest& request, std::string* out);
+// Corruption for truncated input or another kind; views point into `in`.
+Status DecodeRpcRequest(std::string_view in, RpcRequest* out);
+void EncodeRpcReply(const RpcReply& reply, std::string* out);
+Status DecodeRpcReply(std::string_view in, RpcReply* out);
+
+// Microseconds since the Unix epoch, now.
+uint64_t UnixMicros();
+
+}  // namespace meshq::bridge

@@ -1,0 +1,102 @@
+// RpcServer: the responder side of request-reply over the broker. Every RpcServer of a service
+// consumes the service's request queue in one consumer group, so each request is handled by
+// exactly one of them; while one is connected (or left less than the broker's grace period
+// ago) callers do not get "no responders".
+//
+// Per request: one past its deadline is dropped unexecuted; one whose reply this server still
+// remembers (a redelivery, e.g. after the broker restarted before our ack was durable) gets
+// that reply again instead of running twice; otherwise the handler runs and its reply is stored
+// in the requester's reply queue (marked as settling the request, so the broker never hands the
+// request out again), and then the request is acked.
+//
+// Runs on the one thread of the io_context it is given; the handler is called there and may
+// respond later, from any thread.
+#pragma once
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "meshq/bridge/broker_client.h"
+#include "meshq/bridge/rpc_message.h"
+
+namespace meshq::bridge {
+
+// A request as the handler sees it (owned copies).
+struct RpcCall {
+  uint64_t request_id = 0;
+  uint64_t trace_id = 0;
+  uint64_t deadline_us = 0;
+  uint32_t attempt = 0;
+  std::string method;
+  std::string payload;
+};
+
+struct RpcServerOptions {
+  BrokerAddress broker;
+  std::string service;
+  // Requests handed to the handler and not yet answered, at most.
+  uint32_t max_in_flight = 256;
+  // Have the broker acknowledge a reply only after a Flush, so the "settled" mark survives a
+  // broker kill -9 (a redelivery then is not executed again).
+  bool flush_replies = true;
+};
+
+class RpcServer : public std::enable_shared_from_this<RpcServer> {
+ public:
+  // Call exactly once per request.
+  using Respond = std::function<void(ReplyStatus status, std::string payload)>;
+  using Handler = std::function<void(const RpcCall& call, Respond respond)>;
+
+  struct Stats {
+    std::atomic<uint64_t> handled{0};   // handler invocations
+    std::atomic<uint64_t> expired{0};   // dropped: deadline passed before handling
+    std::atomic<uint64_t> replayed{0};  // answered again from remembered replies
+  };
+
+  static std::shared_ptr<RpcServer> Create(boost::asio::io_context& io, RpcServerOptions options,
+                                           Handler handler);
+  void Start();
+  // Stops taking requests and closes the connection; requests not yet answered go back to the
+  // group (another server, or this one restarted, handles them).
+  void Shutdown();
+
+  const Stats& stats() const { return stats_; }
+  size_t in_flight() const { return executing_.size(); }
+
+ private:
+  struct Remembered {
+    std::string reply_to;
+    std::string reply;  // encoded RpcReply
+    std::chrono::steady_clock::time_point expires;
+  };
+
+  RpcServer(boost::asio::io_context& io, RpcServerOptions options, Handler handler);
+  void OnConnection(bool up);
+  void FetchRequests();
+  void OnRequest(uint64_t offset, std::string_view stored);
+  void SendReply(uint64_t request_id, uint64_t offset, const Remembered& reply);
+  void Finish(uint64_t request_id, uint64_t offset, ReplyStatus status, std::string payload,
+              uint64_t trace_id, uint64_t deadline_us, std::string reply_to);
+  void ArmSweep();
+
+  boost::asio::io_context& io_;
+  const RpcServerOptions options_;
+  const std::string request_queue_;
+  const Handler handler_;
+  std::shared_ptr<BrokerClient> broker_;
+  boost::asio::steady_timer sweep_timer_;
+  std::unordered_set<uint64_t> executing_;
+  std::unordered_map<uint64_t, Remembered> replies_;  // the dedupe window, until deadlines pass
+  bool fetching_ = false;
+  bool shut_down_ = false;
+  Stats stats_;
+};
+
+}  // namespace meshq::bridge

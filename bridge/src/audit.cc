@@ -1,0 +1,191 @@
+// Audit: pairs stored requests with stored replies and reports on them.
+#include "meshq/bridge/audit.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <unordered_map>
+
+#include "meshq/bridge/blocking_broker_client.h"
+#include "meshq/bridge/rpc_message.h"
+
+namespace meshq::bridge {
+namespace {
+
+constexpr uint32_t kReadBatch = 1000;
+
+struct AuditedCall {
+  uint64_t offset = 0;
+  uint64_t sent_us = 0;
+  uint64_t deadline_us = 0;
+  uint32_t attempt = 0;
+  std::string reply_to;
+  bool answered = false;
+  bool handler_error = false;
+  uint64_t replied_us = 0;
+  uint32_t replies = 0;
+};
+
+// Reads a whole queue through the broker, calling `each` per message payload.
+template <typename Fn>
+Status ReadQueue(BlockingBrokerClient& client, const std::string& queue, Fn each) {
+  std::vector<OwnedMessage> batch;
+  uint64_t offset = 0;
+  for (;;) {
+    Status s = client.Get(queue, offset, kReadBatch, &batch);
+    if (!s.ok()) return s;
+    if (batch.empty()) return Status::OK();
+    for (const OwnedMessage& m : batch) each(m);
+    offset = batch.back().offset + 1;
+  }
+}
+
+std::string Micros(uint64_t us) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f ms", static_cast<double>(us) / 1000.0);
+  return buf;
+}
+
+std::string Hex(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+  return buf;
+}
+
+}  // namespace
+
+int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string broker, service;
+  uint64_t since_us = 0;
+  size_t limit = 100;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i + 1 >= args.size()) {
+      err << "audit: " << a << " needs a value\n";
+      return 2;
+    }
+    const std::string& v = args[++i];
+    if (a == "--broker") {
+      broker = v;
+    } else if (a == "--service") {
+      service = v;
+    } else if (a == "--since") {
+      since_us = std::strtoull(v.c_str(), nullptr, 10) * 1000000ull;
+    } else if (a == "--limit") {
+      limit = std::strtoull(v.c_str(), nullptr, 10);
+    } else {
+      err << "audit: unknown argument " << a << "\n";
+      return 2;
+    }
+  }
+  BrokerAddress address;
+  if (service.empty() || !ParseBrokerAddress(broker, &address)) {
+    err << "usage: meshq audit --broker HOST:PORT --service S [--since UNIX_SECONDS] "
+           "[--limit N]\n";
+    return 2;
+  }
+  BlockingBrokerClient client(address);
+  Status s = client.Connect(std::chrono::seconds(3));
+  if (!s.ok()) {
+    err << "audit: " << broker << ": " << s.ToString() << "\n";
+    return 2;
+  }
+
+  std::map<uint64_t, AuditedCall> calls;  // by request id
+  uint64_t malformed = 0;
+  const std::string request_queue = RequestQueueName(service);
+  s = ReadQueue(client, request_queue, [&](const OwnedMessage& m) {
+    RpcRequest r;
+    if (!DecodeRpcRequest(m.payload, &r).ok()) return ++malformed, void();
+    if (r.sent_us < since_us) return;
+    AuditedCall& c = calls[r.request_id];
+    c.offset = m.offset;
+    c.sent_us = r.sent_us;
+    c.deadline_us = r.deadline_us;
+    c.attempt = r.attempt;
+    c.reply_to = std::string(r.reply_to);
+  });
+  if (!s.ok()) {
+    err << "audit: reading " << request_queue << ": " << s.ToString() << "\n";
+    return 2;
+  }
+  std::vector<std::string> reply_queues;
+  for (const auto& [id, c] : calls) reply_queues.push_back(c.reply_to);
+  std::sort(reply_queues.begin(), reply_queues.end());
+  reply_queues.erase(std::unique(reply_queues.begin(), reply_queues.end()), reply_queues.end());
+  for (const std::string& q : reply_queues) {
+    s = ReadQueue(client, q, [&](const OwnedMessage& m) {
+      RpcReply r;
+      if (!DecodeRpcReply(m.payload, &r).ok()) return ++malformed, void();
+      auto it = calls.find(r.request_id);
+      if (it == calls.end()) return;  // another service's call, or before --since
+      AuditedCall& c = it->second;
+      if (++c.replies == 1) {
+        c.answered = true;
+        c.replied_us = r.replied_us;
+        c.handler_error = r.status != ReplyStatus::kOk;
+      }
+    });
+    if (!s.ok()) {
+      err << "audit: reading " << q << ": " << s.ToString() << "\n";
+      return 2;
+    }
+  }
+
+  const uint64_t now = UnixMicros();
+  uint64_t answered = 0, handler_errors = 0, late = 0, timed_out = 0, waiting = 0, duplicates = 0;
+  std::vector<uint64_t> latencies;
+  std::vector<std::pair<uint64_t, const AuditedCall*>> listed;
+  for (const auto& [id, c] : calls) {
+    if (c.replies > 1) duplicates += c.replies - 1;
+    if (c.answered) {
+      ++answered;
+      if (c.handler_error) ++handler_errors;
+      latencies.push_back(c.replied_us > c.sent_us ? c.replied_us - c.sent_us : 0);
+      if (c.replied_us > c.deadline_us) {
+        ++late;
+        listed.emplace_back(id, &c);
+      }
+    } else if (now > c.deadline_us) {
+      ++timed_out;
+      listed.emplace_back(id, &c);
+    } else {
+      ++waiting;
+    }
+  }
+  std::sort(latencies.begin(), latencies.end());
+  auto pct = [&](double p) {
+    if (latencies.empty()) return uint64_t{0};
+    size_t i = static_cast<size_t>(p * static_cast<double>(latencies.size() - 1) + 0.5);
+    return latencies[std::min(i, latencies.size() - 1)];
+  };
+
+  out << "service " << service << " (" << request_queue << ", " << reply_queues.size()
+      << " reply queues)\n";
+  out << "requests " << calls.size() << "  answered " << answered << " (handler errors "
+      << handler_errors << ")  answered late " << late << "  unanswered past deadline " << timed_out
+      << "  still within deadline " << waiting << "  duplicate replies " << duplicates
+      << "  malformed " << malformed << "\n";
+  if (!latencies.empty()) {
+    out << "latency p50 " << Micros(pct(0.50)) << "  p90 " << Micros(pct(0.90)) << "  p99 "
+        << Micros(pct(0.99)) << "  p99.9 " << Micros(pct(0.999)) << "  max "
+        << Micros(latencies.back()) << "\n";
+  }
+  size_t shown = 0;
+  for (const auto& [id, c] : listed) {
+    if (shown++ == limit) {
+      out << "... " << listed.size() - limit << " more\n";
+      break;
+    }
+    out << (c->answered ? "LATE       " : "UNANSWERED ") << Hex(id) << "  offset " << c->offset
+        << "  attempt " << c->attempt << "  reply-to " << c->reply_to << "  deadline "
+        << (c->answered ? "missed by " + Micros(c->replied_us - c->deadline_us)
+                        : "passed " + Micros(now - c->deadline_us) + " ago")
+        << "\n";
+  }
+  return (late == 0 && timed_out == 0 && duplicates == 0) ? 0 : 1;
+}
+
+}  // namespace meshq::bridge

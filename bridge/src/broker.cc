@@ -1,0 +1,127 @@
+// Broker: opens the store, accepts connections on io thread 0 and spreads them round-robin over
+// the io threads, and shuts down cleanly on SIGTERM/SIGINT.
+#include "meshq/bridge/broker.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <thread>
+#include <vector>
+
+#include "broker_connection.h"
+#include "broker_core.h"
+#include "meshq/queue_store.h"
+
+namespace meshq::bridge {
+namespace asio = boost::asio;
+
+namespace {
+
+class BrokerImpl final : public Broker {
+ public:
+  explicit BrokerImpl(const BrokerOptions& options) : options_(options) {}
+
+  ~BrokerImpl() override {
+    contexts_.clear();  // connections go before the core they use
+    core_.reset();
+    if (store_) store_->Close();
+  }
+
+  Status Init() {
+    StoreOptions so;
+    so.dir = options_.dir;
+    Status s = QueueStore::Open(so, &store_);
+    if (!s.ok()) return s;
+    core_ = std::make_unique<BrokerCore>(store_.get(), options_);
+    s = core_->Recover();
+    if (!s.ok()) return s;
+    int n = std::max(1, options_.threads);
+    for (int i = 0; i < n; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
+    try {
+      asio::ip::tcp::endpoint ep(asio::ip::make_address(options_.bind), options_.port);
+      acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(*contexts_[0]);
+      acceptor_->open(ep.protocol());
+      acceptor_->set_option(asio::socket_base::reuse_address(true));
+      acceptor_->bind(ep);
+      acceptor_->listen();
+      port_ = acceptor_->local_endpoint().port();
+    } catch (const boost::system::system_error& e) {
+      return Status::IOError(options_.bind + ":" + std::to_string(options_.port) + ": " +
+                             e.code().message());
+    }
+    return Status::OK();
+  }
+
+  uint16_t port() const override { return port_; }
+
+  Status Run() override {
+    asio::signal_set signals(*contexts_[0], SIGTERM, SIGINT);
+    signals.async_wait([this](boost::system::error_code ec, int) {
+      if (!ec) Shutdown();
+    });
+    Accept();
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < contexts_.size(); ++i) {
+      threads.emplace_back([ctx = contexts_[i].get()] {
+        auto guard = asio::make_work_guard(*ctx);
+        ctx->run();
+      });
+    }
+    {
+      auto guard = asio::make_work_guard(*contexts_[0]);
+      contexts_[0]->run();
+    }
+    for (auto& ctx : contexts_) ctx->stop();
+    for (auto& t : threads) t.join();
+    acceptor_.reset();
+    // Durable state first (offsets, a last Flush), then the store.
+    core_->committer().Stop();
+    Status s = core_->PersistOffsets();
+    Status c = store_->Close();
+    return s.ok() ? c : s;
+  }
+
+  void Shutdown() override {
+    for (auto& ctx : contexts_) ctx->stop();
+  }
+
+ private:
+  void Accept() {
+    asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
+    acceptor_->async_accept(
+        target, [this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+          if (ec == asio::error::operation_aborted) return;
+          if (!ec) {
+            ConnectionId id = ++next_connection_;
+            // Start on the socket's own thread: the connection never runs on another.
+            asio::post(socket.get_executor(), [this, id, s = std::move(socket)]() mutable {
+              std::make_shared<BrokerConnection>(std::move(s), core_.get(), id,
+                                                 options_.max_outbound_bytes)
+                  ->Start();
+            });
+          }
+          Accept();
+        });
+  }
+
+  const BrokerOptions options_;
+  std::unique_ptr<QueueStore> store_;
+  std::unique_ptr<BrokerCore> core_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  uint16_t port_ = 0;
+  size_t next_context_ = 0;
+  std::atomic<ConnectionId> next_connection_{0};
+};
+
+}  // namespace
+
+Status Broker::Open(const BrokerOptions& options, std::unique_ptr<Broker>* broker) {
+  if (options.dir.empty()) return Status::InvalidArgument("broker: --dir is required");
+  auto impl = std::make_unique<BrokerImpl>(options);
+  Status s = impl->Init();
+  if (!s.ok()) return s;
+  *broker = std::move(impl);
+  return Status::OK();
+}
+
+}  // namespace meshq::bridge

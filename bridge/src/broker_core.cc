@@ -1,0 +1,290 @@
+// BrokerCore: PUT with dedupe, reads, consumer groups and their offsets.
+#include "broker_core.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "byte_order.h"
+#include "meshq/bridge/frame.h"
+#include "stored_message.h"
+
+namespace meshq::bridge {
+namespace {
+
+// Bounds one answer: the frame limit is 16 MiB, the engine's Get returns at most 4 MiB.
+constexpr uint32_t kMaxMessagesPerAnswer = 4096;
+constexpr size_t kMaxAnswerBytes = 4u << 20;
+
+std::string GroupMapKey(std::string_view queue, std::string_view group) {
+  std::string key(queue);
+  key.push_back('\0');
+  key.append(group);
+  return key;
+}
+
+}  // namespace
+
+std::string GroupMetadataKey(std::string_view queue, std::string_view group) {
+  return "g/" + GroupMapKey(queue, group);
+}
+
+BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options)
+    : store_(store),
+      options_(options),
+      started_(std::chrono::steady_clock::now()),
+      dedupe_(store, options.dedupe_window),
+      queue_locks_(64) {
+  committer_ = std::make_unique<Committer>(
+      store, [this] { return PersistOffsets(); }, options.offset_commit_interval);
+}
+
+BrokerCore::~BrokerCore() { committer_->Stop(); }
+
+Status BrokerCore::Recover() { return dedupe_.Recover(); }
+
+std::mutex& BrokerCore::QueueLock(std::string_view queue) {
+  return queue_locks_[std::hash<std::string_view>()(queue) % queue_locks_.size()];
+}
+
+Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* reply_body,
+                       bool* no_consumers) {
+  *no_consumers = false;
+  if (request.queue.empty() || request.queue.size() > kMaxQueueNameSize ||
+      request.queue == kDedupeJournalQueue) {
+    return Status::InvalidArgument("bad queue name");
+  }
+  if (flags & kPutFlagRequireConsumers) {
+    std::shared_ptr<ConsumerGroup> g;
+    Status s = GetGroup(request.queue, request.group, &g);
+    if (!s.ok()) return s;
+    if (!HasLiveMembers(*g)) {
+      *no_consumers = true;
+      return Status::OK();
+    }
+  }
+  const bool is_reply = flags & kPutFlagReply;
+  std::vector<PutResult> results(request.messages.size());
+  std::vector<std::string> reply_queues;  // owns the reply_queue views of `results`
+  reply_queues.reserve(request.messages.size());
+  std::string stored;
+  Status status;
+  {
+    std::lock_guard lock(QueueLock(request.queue));
+    uint64_t offset = store_->QueueSize(request.queue);
+    for (size_t i = 0; i < request.messages.size() && status.ok(); ++i) {
+      const PutMessage& m = request.messages[i];
+      PutResult& r = results[i];
+      std::optional<DedupeWindow::Entry> seen;
+      if (m.dedupe_id != 0) {
+        seen = is_reply ? dedupe_.FindReply(m.dedupe_id) : dedupe_.ClaimRequest(m.dedupe_id);
+      }
+      if (seen) {
+        r.outcome = seen->replied ? PutOutcome::kReplied : PutOutcome::kDuplicate;
+        r.reply_offset = seen->reply_offset;
+        reply_queues.push_back(std::move(seen->reply_queue));
+        r.reply_queue = reply_queues.back();
+        continue;
+      }
+      EncodeStoredMessage(m.dedupe_id, is_reply ? kMessageFlagReply : 0, m.payload, &stored);
+      status = store_->Put(request.queue, stored);
+      if (!status.ok()) {
+        if (m.dedupe_id != 0 && !is_reply) dedupe_.Release(m.dedupe_id);
+        break;
+      }
+      r.offset = offset++;
+      if (m.dedupe_id != 0) {
+        status = is_reply ? dedupe_.RecordReply(m.dedupe_id, request.queue, r.offset)
+                          : dedupe_.JournalRequest(m.dedupe_id);
+      }
+    }
+  }
+  watch_.Notify(request.queue);
+  if (!status.ok()) return status;
+  EncodePutReply(results, reply_body);
+  return Status::OK();
+}
+
+Status BrokerCore::Read(const ReadRequest& request, std::string* reply_body, uint32_t* count) {
+  *count = 0;
+  MessageBatch batch;
+  uint32_t max = std::min(request.max_count, kMaxMessagesPerAnswer);
+  Status s = store_->Get(request.queue, request.offset, max, &batch);
+  if (!s.ok()) return s;
+  size_t begin = reply_body->size();
+  BeginMessagesReply(store_->QueueSize(request.queue), reply_body);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Message m;
+    m.offset = request.offset + i;
+    if (!DecodeStoredMessage(batch[i], &m.dedupe_id, &m.flags, &m.payload)) {
+      return Status::Corruption("stored message without broker envelope");
+    }
+    AppendMessage(m, reply_body);
+  }
+  *count = static_cast<uint32_t>(batch.size());
+  FinishMessagesReply(begin, *count, reply_body);
+  return Status::OK();
+}
+
+Status BrokerCore::GetGroup(std::string_view queue, std::string_view group,
+                            std::shared_ptr<ConsumerGroup>* out) {
+  if (queue.empty() || queue.size() > kMaxQueueNameSize || group.empty() ||
+      queue.size() + group.size() > 250) {
+    return Status::InvalidArgument("bad queue or group name");
+  }
+  std::string key = GroupMapKey(queue, group);
+  std::lock_guard lock(groups_mu_);
+  auto it = groups_.find(key);
+  if (it != groups_.end()) {
+    *out = it->second;
+    return Status::OK();
+  }
+  auto g = std::make_shared<ConsumerGroup>();
+  g->queue = std::string(queue);
+  g->group = std::string(group);
+  g->metadata_key = GroupMetadataKey(queue, group);
+  std::string value;
+  Status s = store_->GetMetadata(g->metadata_key, &value);
+  if (s.ok()) {
+    if (value.size() != 8) return Status::Corruption("group offset of " + g->metadata_key);
+    g->next = g->persisted = LoadU64(value.data());
+    g->had_persisted_offset = true;
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+  groups_.emplace(std::move(key), g);
+  *out = std::move(g);
+  return Status::OK();
+}
+
+bool BrokerCore::HasLiveMembers(ConsumerGroup& g) {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(g.mu);
+  if (!g.members.empty()) return true;
+  if (g.ever_had_member) return now - g.last_member_left < options_.responder_grace;
+  return g.had_persisted_offset && now - started_ < options_.responder_grace;
+}
+
+Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& request,
+                              std::string* reply_body, uint32_t* count) {
+  *count = 0;
+  std::shared_ptr<ConsumerGroup> g;
+  Status s = GetGroup(request.queue, request.group, &g);
+  if (!s.ok()) return s;
+  std::lock_guard lock(g->mu);
+  if (g->members.insert(conn).second) {
+    g->ever_had_member = true;
+    std::lock_guard glock(groups_mu_);
+    memberships_[conn].push_back(g);
+  }
+  const uint32_t max = std::min(request.max_count, kMaxMessagesPerAnswer);
+  size_t begin = reply_body->size();
+  uint64_t size = store_->QueueSize(g->queue);
+  BeginMessagesReply(size, reply_body);
+  MessageBatch batch;
+  // Hands out one stored message unless the request it carries is already settled by a reply
+  // (a redelivery after a restart): that one counts as acked without running again.
+  auto deliver = [&](uint64_t offset, std::string_view stored) -> Status {
+    Message m;
+    m.offset = offset;
+    if (!DecodeStoredMessage(stored, &m.dedupe_id, &m.flags, &m.payload)) {
+      return Status::Corruption("stored message without broker envelope");
+    }
+    if (m.dedupe_id != 0 && !(m.flags & kMessageFlagReply) && dedupe_.FindReply(m.dedupe_id)) {
+      return Status::OK();
+    }
+    g->in_flight[offset] = conn;
+    AppendMessage(m, reply_body);
+    ++*count;
+    return Status::OK();
+  };
+  while (*count < max && !g->redeliver.empty() && reply_body->size() - begin < kMaxAnswerBytes) {
+    uint64_t offset = *g->redeliver.begin();
+    g->redeliver.erase(g->redeliver.begin());
+    s = store_->Get(g->queue, offset, 1, &batch);
+    if (s.ok() && !batch.empty()) s = deliver(offset, batch[0]);
+    if (!s.ok()) break;
+  }
+  while (s.ok() && *count < max && g->next < size && reply_body->size() - begin < kMaxAnswerBytes) {
+    s = store_->Get(g->queue, g->next, std::min<uint64_t>(max - *count, size - g->next), &batch);
+    if (!s.ok() || batch.empty()) break;
+    for (size_t i = 0; i < batch.size() && s.ok(); ++i) s = deliver(g->next + i, batch[i]);
+    g->next += batch.size();
+  }
+  g->UpdateDirtyLocked();
+  FinishMessagesReply(begin, *count, reply_body);
+  return s;
+}
+
+Status BrokerCore::Ack(const AckRequest& request, uint64_t* committed) {
+  std::shared_ptr<ConsumerGroup> g;
+  Status s = GetGroup(request.queue, request.group, &g);
+  if (!s.ok()) return s;
+  std::lock_guard lock(g->mu);
+  for (uint64_t offset : request.offsets) {
+    g->in_flight.erase(offset);
+    g->redeliver.erase(offset);
+  }
+  g->UpdateDirtyLocked();
+  *committed = g->CommittedLocked();
+  return Status::OK();
+}
+
+void BrokerCore::ConnectionClosed(ConnectionId conn) {
+  std::vector<std::shared_ptr<ConsumerGroup>> groups;
+  {
+    std::lock_guard lock(groups_mu_);
+    auto it = memberships_.find(conn);
+    if (it == memberships_.end()) return;
+    groups.swap(it->second);
+    memberships_.erase(it);
+  }
+  for (auto& g : groups) {
+    bool handed_back = false;
+    {
+      std::lock_guard lock(g->mu);
+      g->members.erase(conn);
+      if (g->members.empty()) g->last_member_left = std::chrono::steady_clock::now();
+      for (auto it = g->in_flight.begin(); it != g->in_flight.end();) {
+        if (it->second == conn) {
+          g->redeliver.insert(it->first);
+          it = g->in_flight.erase(it);
+          handed_back = true;
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (handed_back) watch_.Notify(g->queue);
+  }
+}
+
+Status BrokerCore::PersistOffsets() {
+  std::vector<std::shared_ptr<ConsumerGroup>> groups;
+  {
+    std::lock_guard lock(groups_mu_);
+    groups.reserve(groups_.size());
+    for (auto& [key, g] : groups_) groups.push_back(g);
+  }
+  Status first;
+  for (auto& g : groups) {
+    uint64_t committed;
+    {
+      std::lock_guard lock(g->mu);
+      if (!g->dirty) continue;
+      committed = g->CommittedLocked();
+    }
+    char value[8];
+    StoreU64(value, committed);
+    Status s = store_->PutMetadata(g->metadata_key, std::string_view(value, sizeof(value)));
+    if (!s.ok()) {
+      if (first.ok()) first = s;
+      continue;
+    }
+    std::lock_guard lock(g->mu);
+    g->persisted = committed;
+    g->UpdateDirtyLocked();
+  }
+  return first;
+}
+
+}  // namespace meshq::bridge

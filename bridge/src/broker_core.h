@@ -1,0 +1,70 @@
+// BrokerCore: what the broker does for each request, independent of sockets: stores PUTs with
+// their dedupe rules, reads queues, hands out consumer-group messages, takes acks, and tracks
+// which connections are members of which groups. Thread-safe; shared by all io threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "committer.h"
+#include "consumer_group.h"
+#include "dedupe_window.h"
+#include "meshq/bridge/broker.h"
+#include "meshq/bridge/broker_protocol.h"
+#include "meshq/queue_store.h"
+#include "queue_watch.h"
+
+namespace meshq::bridge {
+
+class BrokerCore {
+ public:
+  BrokerCore(QueueStore* store, const BrokerOptions& options);
+  ~BrokerCore();
+
+  // Replays the dedupe journal. Call once before serving.
+  Status Recover();
+
+  // Stores the messages of a PUT and writes the PUT reply body. *no_consumers is set (and
+  // nothing stored) when kPutFlagRequireConsumers is given and the group has no live member.
+  Status Put(const PutRequest& request, uint8_t flags, std::string* reply_body, bool* no_consumers);
+  // GET/FETCH: writes a MESSAGES body; *count is how many messages it holds.
+  Status Read(const ReadRequest& request, std::string* reply_body, uint32_t* count);
+  // GROUP_FETCH on behalf of connection `conn` (which becomes a member of the group).
+  Status GroupFetch(ConnectionId conn, const GroupFetchRequest& request, std::string* reply_body,
+                    uint32_t* count);
+  // ACK: *committed is the group's committed offset afterwards.
+  Status Ack(const AckRequest& request, uint64_t* committed);
+  // Hands the connection's in-flight messages back to their groups and drops its memberships.
+  void ConnectionClosed(ConnectionId conn);
+
+  // Writes every changed committed offset to the store's metadata.
+  Status PersistOffsets();
+
+  QueueWatch& watch() { return watch_; }
+  Committer& committer() { return *committer_; }
+
+ private:
+  Status GetGroup(std::string_view queue, std::string_view group,
+                  std::shared_ptr<ConsumerGroup>* out);
+  bool HasLiveMembers(ConsumerGroup& g);
+  std::mutex& QueueLock(std::string_view queue);
+
+  QueueStore* const store_;
+  const BrokerOptions options_;
+  const SteadyTime started_;
+  DedupeWindow dedupe_;
+  QueueWatch watch_;
+  std::vector<std::mutex> queue_locks_;  // striped: keeps a PUT's messages contiguous
+
+  std::mutex groups_mu_;
+  std::unordered_map<std::string, std::shared_ptr<ConsumerGroup>> groups_;
+  std::unordered_map<ConnectionId, std::vector<std::shared_ptr<ConsumerGroup>>> memberships_;
+
+  std::unique_ptr<Committer> committer_;  // last: its thread uses the members above
+};
+
+}  // namespace meshq::bridge

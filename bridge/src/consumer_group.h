@@ -1,0 +1,51 @@
+// ConsumerGroup: one group's position in one queue. Messages are handed out from `next` (or
+// from those handed back), each to one member connection, and stay in flight until acked; when
+// a member's connection closes its in-flight messages are handed back for redelivery. The
+// committed offset is the lowest offset not yet acked; it is what survives a restart (metadata
+// key "g/<queue>\0<group>"), so unacked messages are delivered again after one.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+namespace meshq::bridge {
+
+using ConnectionId = uint64_t;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct ConsumerGroup {
+  // Loaded state.
+  std::string queue;
+  std::string group;
+  std::string metadata_key;
+  bool had_persisted_offset = false;  // the group existed before this broker started
+
+  std::mutex mu;  // guards everything below
+  uint64_t next = 0;
+  std::map<uint64_t, ConnectionId> in_flight;
+  std::set<uint64_t> redeliver;
+  std::unordered_set<ConnectionId> members;
+  bool ever_had_member = false;
+  SteadyTime last_member_left{};
+  uint64_t persisted = 0;  // committed offset last written to metadata
+  bool dirty = false;
+
+  uint64_t CommittedLocked() const {
+    uint64_t c = next;
+    if (!in_flight.empty()) c = std::min(c, in_flight.begin()->first);
+    if (!redeliver.empty()) c = std::min(c, *redeliver.begin());
+    return c;
+  }
+  void UpdateDirtyLocked() { dirty = CommittedLocked() != persisted; }
+};
+
+std::string GroupMetadataKey(std::string_view queue, std::string_view group);
+
+}  // namespace meshq::bridge

@@ -1,0 +1,57 @@
+// DedupeWindow: the broker's memory of recent dedupe ids, so a retried PUT (same id) is stored
+// once and a request already settled by a reply is neither stored again nor delivered again.
+// Every change is journaled to an engine queue and made durable by the same Flush as the data it
+// describes, so the window survives a restart (the last `capacity` entries are replayed).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "meshq/queue_store.h"
+
+namespace meshq::bridge {
+
+inline constexpr std::string_view kDedupeJournalQueue = "__meshq.dedupe";
+
+class DedupeWindow {
+ public:
+  struct Entry {
+    bool replied = false;
+    uint64_t reply_offset = 0;
+    std::string reply_queue;
+  };
+
+  DedupeWindow(QueueStore* store, size_t capacity) : store_(store), capacity_(capacity) {}
+
+  // Replays the tail of the journal. Call once, before serving.
+  Status Recover();
+
+  // Records `id` as seen when it is new and returns nullopt; otherwise returns its entry and
+  // records nothing. Thread-safe.
+  std::optional<Entry> ClaimRequest(uint64_t id);
+  // Forgets a claim whose message could not be stored.
+  void Release(uint64_t id);
+  // Journals the claim of `id` (call after the message itself was Put).
+  Status JournalRequest(uint64_t id);
+
+  // The entry of `id` when it is settled by a reply.
+  std::optional<Entry> FindReply(uint64_t id);
+  // Records and journals that the reply to `id` is stored at queue/offset.
+  Status RecordReply(uint64_t id, std::string_view queue, uint64_t offset);
+
+ private:
+  void InsertLocked(uint64_t id, Entry entry);
+
+  QueueStore* const store_;
+  const size_t capacity_;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, Entry> entries_;
+  std::deque<uint64_t> order_;  // insertion order, for eviction beyond capacity_
+};
+
+}  // namespace meshq::bridge

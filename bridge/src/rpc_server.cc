@@ -1,0 +1,156 @@
+// RpcServer: request long-poll, deadline drops, reply replay, handler dispatch.
+#include "meshq/bridge/rpc_server.h"
+
+namespace meshq::bridge {
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+constexpr uint32_t kRequestWaitMs = 1000;
+// Replies are remembered this long past their request's deadline (clock skew, late retries).
+constexpr auto kReplyMemorySlack = std::chrono::seconds(5);
+}  // namespace
+
+std::shared_ptr<RpcServer> RpcServer::Create(asio::io_context& io, RpcServerOptions options,
+                                             Handler handler) {
+  return std::shared_ptr<RpcServer>(new RpcServer(io, std::move(options), std::move(handler)));
+}
+
+RpcServer::RpcServer(asio::io_context& io, RpcServerOptions options, Handler handler)
+    : io_(io),
+      options_(std::move(options)),
+      request_queue_(RequestQueueName(options_.service)),
+      handler_(std::move(handler)),
+      broker_(BrokerClient::Create(io, options_.broker)),
+      sweep_timer_(io) {}
+
+void RpcServer::Start() {
+  broker_->SetConnectionCallback([weak = weak_from_this()](bool up) {
+    if (auto self = weak.lock()) self->OnConnection(up);
+  });
+  broker_->Start();
+  ArmSweep();
+}
+
+void RpcServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  sweep_timer_.cancel();
+  broker_->Close();
+}
+
+void RpcServer::OnConnection(bool up) {
+  if (!up) {
+    fetching_ = false;
+    return;
+  }
+  FetchRequests();
+}
+
+void RpcServer::FetchRequests() {
+  if (fetching_ || shut_down_ || !broker_->connected()) return;
+  if (executing_.size() >= options_.max_in_flight) return;  // resumed when one finishes
+  fetching_ = true;
+  uint32_t room = options_.max_in_flight - static_cast<uint32_t>(executing_.size());
+  broker_->GroupFetch(request_queue_, kRpcGroup, room, kRequestWaitMs,
+                      [weak = weak_from_this()](const Status& s, const MessagesReply& reply) {
+                        auto self = weak.lock();
+                        if (!self) return;
+                        self->fetching_ = false;
+                        if (!s.ok()) return;  // reconnect restarts the loop
+                        for (const Message& m : reply.messages) {
+                          self->OnRequest(m.offset, m.payload);
+                        }
+                        self->FetchRequests();
+                      });
+}
+
+void RpcServer::OnRequest(uint64_t offset, std::string_view stored) {
+  RpcRequest r;
+  if (!DecodeRpcRequest(stored, &r).ok()) {
+    // Not ours to run; acked so it does not block the group's committed offset forever.
+    broker_->Ack(request_queue_, kRpcGroup, {offset}, false, {});
+    return;
+  }
+  auto remembered = replies_.find(r.request_id);
+  if (remembered != replies_.end()) {
+    ++stats_.replayed;
+    SendReply(r.request_id, offset, remembered->second);
+    return;
+  }
+  // A redelivery of a request still running here: that run's ack covers this same offset.
+  if (executing_.count(r.request_id)) return;
+  if (UnixMicros() > r.deadline_us) {
+    ++stats_.expired;
+    broker_->Ack(request_queue_, kRpcGroup, {offset}, false, {});
+    return;
+  }
+  executing_.insert(r.request_id);
+  ++stats_.handled;
+  RpcCall call{r.request_id,          r.trace_id, r.deadline_us, r.attempt, std::string(r.method),
+               std::string(r.payload)};
+  Respond respond = [weak = weak_from_this(), ex = io_.get_executor(), id = r.request_id, offset,
+                     trace = r.trace_id, deadline = r.deadline_us,
+                     reply_to = std::string(r.reply_to)](ReplyStatus status,
+                                                         std::string payload) mutable {
+    asio::dispatch(ex, [weak, id, offset, trace, deadline, reply_to = std::move(reply_to), status,
+                        payload = std::move(payload)]() mutable {
+      if (auto self = weak.lock()) {
+        self->Finish(id, offset, status, std::move(payload), trace, deadline, std::move(reply_to));
+      }
+    });
+  };
+  handler_(call, std::move(respond));
+}
+
+void RpcServer::Finish(uint64_t request_id, uint64_t offset, ReplyStatus status,
+                       std::string payload, uint64_t trace_id, uint64_t deadline_us,
+                       std::string reply_to) {
+  RpcReply reply;
+  reply.request_id = request_id;
+  reply.trace_id = trace_id;
+  reply.deadline_us = deadline_us;
+  reply.replied_us = UnixMicros();
+  reply.status = status;
+  reply.payload = payload;
+  Remembered& m = replies_[request_id];
+  m.reply_to = std::move(reply_to);
+  m.reply.clear();
+  EncodeRpcReply(reply, &m.reply);
+  uint64_t now = UnixMicros();
+  m.expires = SteadyClock::now() +
+              std::chrono::microseconds(deadline_us > now ? deadline_us - now : 0) +
+              kReplyMemorySlack;
+  executing_.erase(request_id);
+  SendReply(request_id, offset, m);
+  FetchRequests();
+}
+
+void RpcServer::SendReply(uint64_t request_id, uint64_t offset, const Remembered& reply) {
+  if (!broker_->connected()) return;  // the broker redelivers the request; we replay then
+  uint8_t flags = kPutFlagReply | (options_.flush_replies ? kPutFlagFlush : 0);
+  std::vector<PutMessage> messages{{request_id, reply.reply}};
+  broker_->Put(reply.reply_to, messages, flags, {},
+               [weak = weak_from_this(), offset](const Status& s, const PutAnswer&) {
+                 auto self = weak.lock();
+                 if (!self || !s.ok()) return;  // not acked: redelivered, then replayed
+                 self->broker_->Ack(self->request_queue_, kRpcGroup, {offset}, false, {});
+               });
+}
+
+void RpcServer::ArmSweep() {
+  if (shut_down_) return;
+  sweep_timer_.expires_after(std::chrono::milliseconds(200));
+  sweep_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    if (!self) return;
+    auto now = SteadyClock::now();
+    for (auto it = self->replies_.begin(); it != self->replies_.end();) {
+      it = it->second.expires <= now ? self->replies_.erase(it) : std::next(it);
+    }
+    self->ArmSweep();
+  });
+}
+
+}  // namespace meshq::bridge

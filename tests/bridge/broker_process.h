@@ -1,0 +1,46 @@
+// BrokerProcess: runs the real meshq-broker binary for a test, on an ephemeral loopback port
+// (or a given one, to restart on the same address), in a temporary directory that outlives
+// restarts. Every wait is bounded; the destructor kills what is still running.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "meshq/bridge/broker_client.h"
+
+namespace meshq::bridge::testing {
+
+class BrokerProcess {
+ public:
+  // Creates a fresh store directory (removed by the destructor).
+  BrokerProcess();
+  ~BrokerProcess();
+
+  // Starts the broker (port 0 = ephemeral, or the last port to restart on the same address)
+  // and waits for its "listening on" line. False (with a test failure) when it does not come.
+  bool Start(std::vector<std::string> extra_args = {});
+  bool Restart(std::vector<std::string> extra_args = {});
+  // Sends `sig` and waits (bounded) for the exit; returns the exit status from waitpid.
+  int Stop(int sig);
+
+  uint16_t port() const { return port_; }
+  BrokerAddress address() const { return BrokerAddress{"127.0.0.1", port_}; }
+  const std::string& dir() const { return dir_; }
+  bool running() const { return pid_ > 0; }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// Runs `argv` to completion (bounded by `timeout`), capturing stdout. Returns the exit code,
+// or -1 when it had to be killed.
+int RunProgram(const std::vector<std::string>& argv, std::string* out,
+               std::chrono::milliseconds timeout);
+
+}  // namespace meshq::bridge::testing

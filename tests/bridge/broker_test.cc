@@ -1,0 +1,292 @@
+// The broker end to end: a real meshq-broker process on an ephemeral loopback port, driven
+// through BlockingBrokerClient (and a raw socket for malformed input).
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "broker_process.h"
+#include "meshq/bridge/blocking_broker_client.h"
+#include "meshq/bridge/frame.h"
+
+namespace meshq::bridge {
+namespace {
+
+using testing::BrokerProcess;
+using namespace std::chrono_literals;
+
+std::vector<std::pair<uint64_t, std::string>> Messages(int n, const std::string& prefix) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  for (int i = 0; i < n; ++i) out.emplace_back(0, prefix + std::to_string(i));
+  return out;
+}
+
+class BrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(broker_.Start()); }
+
+  std::unique_ptr<BlockingBrokerClient> Connect() {
+    auto c = std::make_unique<BlockingBrokerClient>(broker_.address());
+    EXPECT_TRUE(c->Connect(5s).ok());
+    return c;
+  }
+
+  BrokerProcess broker_;
+};
+
+TEST_F(BrokerTest, PutThenGetReturnsMessagesInOrderWithOffsets) {
+  auto c = Connect();
+  std::vector<PutStatus> results;
+  ASSERT_TRUE(c->Put("orders", Messages(5, "m"), 0, &results).ok());
+  ASSERT_EQ(results.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(results[i].offset, i);
+  ASSERT_TRUE(c->Put("orders", Messages(2, "n"), kPutFlagFlush, &results).ok());
+  EXPECT_EQ(results[0].offset, 5u);
+  std::vector<OwnedMessage> got;
+  uint64_t size = 0;
+  ASSERT_TRUE(c->Get("orders", 3, 10, &got, &size).ok());
+  EXPECT_EQ(size, 7u);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].offset, 3u);
+  EXPECT_EQ(got[0].payload, "m3");
+  EXPECT_EQ(got[3].payload, "n1");
+  ASSERT_TRUE(c->Get("no-such-queue", 0, 10, &got).ok());
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_F(BrokerTest, BadQueueNameIsInvalidArgument) {
+  auto c = Connect();
+  EXPECT_TRUE(c->Put("", Messages(1, "x")).IsInvalidArgument());
+  EXPECT_TRUE(c->Put(std::string(300, 'q'), Messages(1, "x")).IsInvalidArgument());
+}
+
+TEST_F(BrokerTest, FetchWaitsAndWakesWhenTheQueueGrows) {
+  auto consumer = Connect();
+  auto producer = Connect();
+  std::vector<OwnedMessage> got;
+  auto start = std::chrono::steady_clock::now();
+  std::thread put([&] {
+    std::this_thread::sleep_for(200ms);
+    EXPECT_TRUE(producer->Put("events", Messages(1, "e")).ok());
+  });
+  ASSERT_TRUE(consumer->Fetch("events", 0, 10, 10000, &got).ok());
+  auto waited = std::chrono::steady_clock::now() - start;
+  put.join();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "e0");
+  EXPECT_GE(waited, 150ms);
+  EXPECT_LT(waited, 5s) << "woken by the put, not by the 10 s wait";
+}
+
+TEST_F(BrokerTest, FetchAnswersEmptyWhenTheWaitEnds) {
+  auto c = Connect();
+  std::vector<OwnedMessage> got{{}};
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c->Fetch("quiet", 0, 10, 150, &got).ok());
+  EXPECT_TRUE(got.empty());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 140ms);
+}
+
+TEST_F(BrokerTest, CompetingConsumersReceiveDistinctMessages) {
+  auto producer = Connect();
+  ASSERT_TRUE(producer->Put("work", Messages(300, "w")).ok());
+  std::vector<std::set<uint64_t>> seen(3);
+  std::vector<std::thread> consumers;
+  for (int i = 0; i < 3; ++i) {
+    consumers.emplace_back([&, i] {
+      auto c = Connect();
+      std::vector<OwnedMessage> got;
+      for (;;) {
+        ASSERT_TRUE(c->GroupFetch("work", "g", 7, 200, &got).ok());
+        if (got.empty()) return;
+        std::vector<uint64_t> offsets;
+        for (auto& m : got) {
+          EXPECT_EQ(m.payload, "w" + std::to_string(m.offset));
+          seen[i].insert(m.offset);
+          offsets.push_back(m.offset);
+        }
+        ASSERT_TRUE(c->Ack("work", "g", offsets, false).ok());
+      }
+    });
+  }
+  for (auto& t : consumers) t.join();
+  std::set<uint64_t> all;
+  size_t total = 0;
+  for (auto& s : seen) {
+    total += s.size();
+    all.insert(s.begin(), s.end());
+  }
+  EXPECT_EQ(total, 300u) << "a message went to two consumers";
+  EXPECT_EQ(all.size(), 300u) << "a message went to none";
+}
+
+TEST_F(BrokerTest, UnackedMessagesOfAClosedConnectionAreRedelivered) {
+  auto producer = Connect();
+  ASSERT_TRUE(producer->Put("jobs", Messages(4, "j")).ok());
+  auto first = Connect();
+  std::vector<OwnedMessage> got;
+  ASSERT_TRUE(first->GroupFetch("jobs", "g", 4, 0, &got).ok());
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_TRUE(first->Ack("jobs", "g", {0, 2}, false).ok());
+  first->Close();
+  auto second = Connect();
+  ASSERT_TRUE(second->GroupFetch("jobs", "g", 10, 2000, &got).ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].offset, 1u);
+  EXPECT_EQ(got[1].offset, 3u);
+}
+
+TEST_F(BrokerTest, GroupOffsetsSurviveCleanAndHardRestarts) {
+  {
+    auto c = Connect();
+    ASSERT_TRUE(c->Put("log", Messages(10, "l"), kPutFlagFlush).ok());
+    std::vector<OwnedMessage> got;
+    ASSERT_TRUE(c->GroupFetch("log", "readers", 6, 0, &got).ok());
+    ASSERT_EQ(got.size(), 6u);
+    uint64_t committed = 0;
+    ASSERT_TRUE(c->Ack("log", "readers", {0, 1, 2, 3, 4, 5}, false, &committed).ok());
+    EXPECT_EQ(committed, 6u);
+  }
+  ASSERT_TRUE(broker_.Restart());  // SIGTERM: offsets persisted on the way down
+  {
+    auto c = Connect();
+    std::vector<OwnedMessage> got;
+    ASSERT_TRUE(c->GroupFetch("log", "readers", 2, 0, &got).ok());
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].offset, 6u);
+    ASSERT_TRUE(c->Ack("log", "readers", {6, 7}, true).ok());  // durable when answered
+  }
+  broker_.Stop(SIGKILL);
+  ASSERT_TRUE(broker_.Start());
+  auto c = Connect();
+  std::vector<OwnedMessage> got;
+  ASSERT_TRUE(c->GroupFetch("log", "readers", 10, 0, &got).ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].offset, 8u);
+  EXPECT_EQ(got[1].payload, "l9");
+}
+
+TEST_F(BrokerTest, FlushAcknowledgedPutsSurviveKill9) {
+  const int kPuts = 50;
+  {
+    auto c = Connect();
+    for (int i = 0; i < kPuts; ++i) {
+      ASSERT_TRUE(
+          c->Put("durable", Messages(3, "d" + std::to_string(i) + "."), kPutFlagFlush).ok());
+    }
+  }
+  broker_.Stop(SIGKILL);
+  ASSERT_TRUE(broker_.Start());
+  auto c = Connect();
+  std::vector<OwnedMessage> got;
+  uint64_t size = 0;
+  ASSERT_TRUE(c->Get("durable", 0, 1000, &got, &size).ok());
+  EXPECT_EQ(size, 3u * kPuts);
+  ASSERT_EQ(got.size(), 3u * kPuts);
+  EXPECT_EQ(got.back().payload, "d49.2");
+}
+
+TEST_F(BrokerTest, DedupeIdsStoreARetriedMessageOnce) {
+  auto c = Connect();
+  std::vector<PutStatus> results;
+  ASSERT_TRUE(c->Put("idem", {{77, "first"}, {78, "other"}}, kPutFlagFlush, &results).ok());
+  EXPECT_EQ(results[0].outcome, PutOutcome::kStored);
+  ASSERT_TRUE(c->Put("idem", {{77, "retry"}}, 0, &results).ok());
+  EXPECT_EQ(results[0].outcome, PutOutcome::kDuplicate);
+  // The window is journaled: it survives a hard restart.
+  broker_.Stop(SIGKILL);
+  ASSERT_TRUE(broker_.Start());
+  c = Connect();
+  ASSERT_TRUE(c->Put("idem", {{78, "retry"}}, 0, &results).ok());
+  EXPECT_EQ(results[0].outcome, PutOutcome::kDuplicate);
+  std::vector<OwnedMessage> got;
+  uint64_t size = 0;
+  ASSERT_TRUE(c->Get("idem", 0, 10, &got, &size).ok());
+  EXPECT_EQ(size, 2u);
+}
+
+TEST_F(BrokerTest, RequireConsumersRefusesAGroupWithoutMembers) {
+  auto c = Connect();
+  EXPECT_TRUE(
+      c->Put("svc", Messages(1, "x"), kPutFlagRequireConsumers, nullptr, "g").IsUnavailable());
+  auto member = Connect();
+  std::vector<OwnedMessage> got;
+  ASSERT_TRUE(member->GroupFetch("svc", "g", 1, 0, &got).ok());
+  EXPECT_TRUE(c->Put("svc", Messages(1, "x"), kPutFlagRequireConsumers, nullptr, "g").ok());
+}
+
+// Writes raw bytes and reads what the broker answers until it closes the connection.
+std::string RawExchange(uint16_t port, const std::string& bytes) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(s, boost::asio::buffer(bytes));
+  std::string got;
+  char buf[1024];
+  boost::system::error_code ec;
+  for (;;) {
+    size_t n = s.read_some(boost::asio::buffer(buf), ec);
+    if (ec) break;
+    got.append(buf, n);
+  }
+  return got;
+}
+
+TEST_F(BrokerTest, MalformedFramesGetAnErrorAndTheConnectionIsClosed) {
+  std::string unknown(kFrameHeaderSize, '\0');
+  unknown[4] = 0x42;
+  DecodeResult r;
+  std::string answer = RawExchange(broker_.port(), unknown);
+  r = DecodeFrame(answer);
+  ASSERT_EQ(r.outcome, DecodeOutcome::kFrame);
+  EXPECT_EQ(r.frame.header.type, FrameType::kError);
+  EXPECT_EQ(r.frame.header.status, kStatusBadFrame);
+
+  std::string oversized(kFrameHeaderSize, '\0');
+  uint32_t big = kMaxFrameBody + 1;
+  std::memcpy(oversized.data(), &big, 4);
+  oversized[4] = static_cast<char>(FrameType::kPut);
+  answer = RawExchange(broker_.port(), oversized);
+  r = DecodeFrame(answer);
+  ASSERT_EQ(r.outcome, DecodeOutcome::kFrame);
+  EXPECT_EQ(r.frame.header.type, FrameType::kError);
+
+  // A truncated body inside a whole frame is an error answer to that request; the connection
+  // stays usable for the next one.
+  std::string bytes;
+  FrameHeader h;
+  h.type = FrameType::kGet;
+  h.request_id = 5;
+  AppendFrame(h, "\x05", &bytes);
+  h.type = FrameType::kPing;
+  h.request_id = 6;
+  AppendFrame(h, "", &bytes);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), broker_.port()});
+  boost::asio::write(s, boost::asio::buffer(bytes));
+  std::string in;
+  std::vector<FrameHeader> frames;
+  char buf[1024];
+  while (frames.size() < 2) {
+    size_t n = s.read_some(boost::asio::buffer(buf));
+    in.append(buf, n);
+    for (DecodeResult d = DecodeFrame(in); d.outcome == DecodeOutcome::kFrame;
+         d = DecodeFrame(in)) {
+      frames.push_back(d.frame.header);
+      in.erase(0, d.consumed);
+    }
+  }
+  EXPECT_EQ(frames[0].type, FrameType::kError);
+  EXPECT_EQ(frames[0].request_id, 5u);
+  EXPECT_EQ(frames[0].status, static_cast<uint8_t>(Status::Code::kCorruption));
+  EXPECT_EQ(frames[1].type, FrameType::kPong);
+  EXPECT_EQ(frames[1].request_id, 6u);
+}
+
+}  // namespace
+}  // namespace meshq::bridge
