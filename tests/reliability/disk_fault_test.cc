@@ -1,0 +1,261 @@
+// Disk faults: a full file system and a read-only one. The store must report clear IOErrors,
+// keep every accepted message readable and intact, and recover by itself once space returns.
+// Faults come from a real small tmpfs (we run as root); where mounting is not permitted the
+// full-disk test falls back to RLIMIT_FSIZE (writes past the limit fail with EFBIG) and says so.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "meshq/queue_store.h"
+#include "message_pattern.h"
+#include "temp_dir.h"
+
+namespace meshq {
+namespace {
+
+using testing::PatternMessage;
+using testing::PatternQueueName;
+using Clock = std::chrono::steady_clock;
+
+// A tmpfs of `size` mounted on a fresh directory for the test's lifetime.
+class Tmpfs {
+ public:
+  explicit Tmpfs(const char* size) {
+    if (getenv("MESHQ_TEST_NO_MOUNT") != nullptr) {  // exercise the fallbacks
+      error_ = "MESHQ_TEST_NO_MOUNT is set";
+      return;
+    }
+    std::string opts = std::string("size=") + size;
+    mounted_ = ::mount("tmpfs", tmp_.path().c_str(), "tmpfs", 0, opts.c_str()) == 0;
+    if (!mounted_) error_ = std::strerror(errno);
+  }
+  ~Tmpfs() {
+    if (mounted_) ::umount2(tmp_.path().c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  std::string sub(const std::string& name) const { return tmp_.sub(name); }
+  bool Remount(bool read_only) {
+    unsigned long flags = MS_REMOUNT | (read_only ? MS_RDONLY : 0);
+    return ::mount("tmpfs", tmp_.path().c_str(), "tmpfs", flags, nullptr) == 0;
+  }
+
+ private:
+  testing::TempDir tmp_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+// Takes the free space away and gives it back: on the tmpfs by filling it with a file, without
+// one by lowering RLIMIT_FSIZE below the files' sizes.
+class SpaceThief {
+ public:
+  explicit SpaceThief(const Tmpfs* fs) : fs_(fs) {}
+  const char* method() const {
+    return fs_->mounted() ? "8 MiB tmpfs filled up (ENOSPC)" : "RLIMIT_FSIZE (EFBIG)";
+  }
+  void Take() {
+    if (fs_->mounted()) {
+      std::FILE* f = std::fopen(fs_->sub("filler").c_str(), "wb");
+      ASSERT_NE(f, nullptr);
+      std::string mib(1 << 16, 'f');
+      while (std::fwrite(mib.data(), 1, mib.size(), f) == mib.size()) {
+      }
+      std::fclose(f);
+    } else {
+      ::signal(SIGXFSZ, SIG_IGN);
+      rlimit lim{};
+      getrlimit(RLIMIT_FSIZE, &saved_);
+      lim.rlim_cur = 1 << 20;  // every segment is past this once Take is called
+      lim.rlim_max = saved_.rlim_max;
+      setrlimit(RLIMIT_FSIZE, &lim);
+    }
+  }
+  void GiveBack() {
+    if (fs_->mounted()) {
+      std::filesystem::remove(fs_->sub("filler"));
+    } else {
+      setrlimit(RLIMIT_FSIZE, &saved_);
+    }
+  }
+
+ private:
+  const Tmpfs* fs_;
+  rlimit saved_{};
+};
+
+StoreOptions SmallStore(const std::string& dir) {
+  StoreOptions o;
+  o.dir = dir;
+  o.segment_count = 4;
+  o.write_chunk_size = 64 * 1024;
+  o.max_pending_bytes = 1u << 20;
+  return o;
+}
+
+constexpr uint32_t kQueues = 16;
+
+// Checks that queue q holds exactly messages [0, n) of the pattern.
+void ExpectQueue(QueueStore* store, uint32_t q, uint64_t n) {
+  MessageBatch batch;
+  uint64_t off = 0;
+  while (off < n) {
+    Status s = store->Get(PatternQueueName(q), off, 100, &batch);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_FALSE(batch.empty()) << "queue " << q << " ends at " << off << ", want " << n;
+    for (size_t i = 0; i < batch.size(); ++i, ++off) {
+      ASSERT_EQ(batch[i], PatternMessage(q, off)) << "queue " << q << " offset " << off;
+    }
+  }
+  EXPECT_EQ(store->QueueSize(PatternQueueName(q)), n);
+}
+
+TEST(DiskFault, FullDiskGivesIOErrorsKeepsDataAndRecovers) {
+  Tmpfs fs("8m");
+  // When a tmpfs cannot be mounted, the limit falls on the process's file size instead.
+  testing::TempDir fallback;
+  const std::string dir = fs.mounted() ? fs.sub("store") : fallback.sub("store");
+  SpaceThief thief(&fs);
+  std::printf("disk fault: full disk via %s%s\n", thief.method(),
+              fs.mounted() ? "" : (" (mount failed: " + fs.error() + ")").c_str());
+
+  std::unique_ptr<QueueStore> store;
+  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
+  std::vector<uint64_t> count(kQueues, 0);
+  auto put = [&](uint32_t q) {
+    Status s = store->Put(PatternQueueName(q), PatternMessage(q, count[q]));
+    if (s.ok()) count[q]++;
+    return s;
+  };
+  // Acknowledged data before the fault; with the RLIMIT fallback, enough that every segment is
+  // past its 1 MiB limit.
+  const int before = fs.mounted() ? 20000 : 80000;
+  for (int i = 0; i < before; ++i) ASSERT_TRUE(put(i % kQueues).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  const std::vector<uint64_t> durable = count;
+
+  thief.Take();
+  // Keep putting until the store refuses: accepted Puts stay readable, refusals are IOErrors.
+  Status refused;
+  uint64_t accepted = 0, refusals = 0, flush_failures = 0;
+  const auto give_up = Clock::now() + std::chrono::seconds(20);
+  while (refused.ok() && Clock::now() < give_up) {
+    for (int i = 0; i < 2000 && refused.ok(); ++i) {
+      Status s = put(static_cast<uint32_t>(i % kQueues));
+      if (s.ok()) {
+        ++accepted;
+      } else {
+        ++refusals;
+        refused = s;
+      }
+    }
+    if (refused.ok()) {
+      Status f = store->Flush();
+      if (!f.ok()) {
+        ++flush_failures;
+        EXPECT_TRUE(f.IsIOError()) << f.ToString();
+        refused = f;
+      }
+    }
+  }
+  ASSERT_FALSE(refused.ok()) << "the store accepted everything on a full disk";
+  EXPECT_TRUE(refused.IsIOError()) << refused.ToString();
+  const std::string text = refused.ToString();
+  EXPECT_TRUE(text.find("No space left") != std::string::npos ||
+              text.find("too large") != std::string::npos)
+      << text;
+  // While writes fail: Put refuses fast, Flush reports the error, accepted data is readable.
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 100; ++i) {
+    Status s = put(static_cast<uint32_t>(i % kQueues));
+    if (!s.ok()) {
+      EXPECT_TRUE(s.IsIOError()) << s.ToString();
+      ++refusals;
+    }
+  }
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << "Puts on a full disk must fail fast";
+  Status f = store->Flush();
+  EXPECT_TRUE(f.IsIOError()) << f.ToString();
+  if (!f.ok()) ++flush_failures;
+  for (uint32_t q = 0; q < kQueues; ++q) ExpectQueue(store.get(), q, count[q]);
+
+  // Space returns: the background retry lets Puts through again and Flush succeeds.
+  thief.GiveBack();
+  const auto t1 = Clock::now();
+  Status recovered = Status::IOError("not yet");
+  while (!recovered.ok() && Clock::now() - t1 < std::chrono::seconds(10)) {
+    recovered = store->Flush();
+    if (!recovered.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(recovered.ok()) << "no recovery after space returned: " << recovered.ToString();
+  Status again = Status::IOError("not yet");
+  while (!again.ok() && Clock::now() - t1 < std::chrono::seconds(10)) {
+    again = put(0);
+    if (!again.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(again.ok()) << again.ToString();
+  const double recover_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(put(static_cast<uint32_t>(i % kQueues)).ok());
+  ASSERT_TRUE(store->Close().ok());
+
+  // Everything accepted — before, during and after the fault — survives a reopen intact.
+  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
+  for (uint32_t q = 0; q < kQueues; ++q) {
+    ASSERT_GE(count[q], durable[q]);
+    ExpectQueue(store.get(), q, count[q]);
+  }
+  ASSERT_TRUE(store->Close().ok());
+  std::printf(
+      "disk fault: %llu Puts accepted while filling the disk, then %llu Puts and %llu Flushes "
+      "refused with IOError (\"%s\"); recovered %.0f ms after space returned\n",
+      static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(refusals),
+      static_cast<unsigned long long>(flush_failures), text.c_str(), recover_ms);
+}
+
+TEST(DiskFault, ReadOnlyFileSystemGivesIOErrorAndLeavesTheStoreIntact) {
+  Tmpfs fs("16m");
+  if (!fs.mounted()) {
+    GTEST_SKIP() << "cannot mount a tmpfs (" << fs.error()
+                 << "); root ignores directory permissions, so there is no read-only fallback";
+  }
+  const std::string dir = fs.sub("store");
+  std::unique_ptr<QueueStore> store;
+  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
+  for (uint64_t off = 0; off < 2000; ++off) {
+    for (uint32_t q = 0; q < kQueues; ++q) {
+      ASSERT_TRUE(store->Put(PatternQueueName(q), PatternMessage(q, off)).ok());
+    }
+  }
+  ASSERT_TRUE(store->Close().ok());
+  store.reset();
+
+  ASSERT_TRUE(fs.Remount(/*read_only=*/true)) << std::strerror(errno);
+  Status s = QueueStore::Open(SmallStore(dir), &store);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.ToString().find("Read-only file system"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find(dir), std::string::npos) << "the error must name the file";
+  // A new store on a read-only file system fails the same way, creating nothing.
+  Status s2 = QueueStore::Open(SmallStore(fs.sub("other")), &store);
+  EXPECT_TRUE(s2.IsIOError()) << s2.ToString();
+  std::printf("disk fault: read-only file system: \"%s\" / \"%s\"\n", s.ToString().c_str(),
+              s2.ToString().c_str());
+
+  ASSERT_TRUE(fs.Remount(/*read_only=*/false)) << std::strerror(errno);
+  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
+  for (uint32_t q = 0; q < kQueues; ++q) ExpectQueue(store.get(), q, 2000);
+  ASSERT_TRUE(store->Close().ok());
+}
+
+}  // namespace
+}  // namespace meshq
