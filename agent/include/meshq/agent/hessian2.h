@@ -126,8 +126,8 @@ class Reader {
   DecodeState ReadValueDepth(Value* out, int depth);  // out == nullptr: skip
   DecodeState ReadType(std::string* type);
   DecodeState ReadClassDef();
-  DecodeState ReadStringChunks(unsigned char tag, std::string* out);
-  DecodeState ReadBinaryChunks(unsigned char tag, std::string* out);
+  DecodeState ReadStringChunks(std::string* out);  // at a string tag
+  DecodeState ReadBinaryChunks(std::string* out);  // at a binary tag
 
   std::string_view in_;
   std::size_t pos_ = 0;
