@@ -1,0 +1,44 @@
+// AgentListener (--mode direct, provider side): accepts consumer-agent links and runs every call
+// they carry on the thread's local Invoker (the Dubbo client), answering on the same link.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "meshq/agent/transport.h"
+
+namespace meshq::agent {
+
+class AgentSession;
+
+class AgentListener : public ProviderTransport {
+ public:
+  // Listens on *listen ("host:port"). Listeners of one agent (one per thread) share `listen`:
+  // the first to start replaces port 0 with the bound port, so the others join that port.
+  AgentListener(boost::asio::io_context& io, std::shared_ptr<std::string> listen);
+  ~AgentListener() override;
+
+  Status Start(Invoker* local) override;
+  std::string address() const override;
+  void Drain() override;
+  size_t pending() const override;
+
+  // One listener per I/O thread; the first binds (port 0 becomes a real port), the rest share it.
+  static ProviderTransportFactory Factory(std::string listen);
+
+ private:
+  void Accept();
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<std::string> listen_;
+  std::string address_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  Invoker* local_ = nullptr;
+  bool draining_ = false;
+  std::vector<std::weak_ptr<AgentSession>> sessions_;
+};
+
+}  // namespace meshq::agent

@@ -1,0 +1,52 @@
+// ConsumerAgent: the application-facing side of the mesh. Accepts HTTP on one port from every I/O
+// thread, routes calls through a per-thread ConsumerTransport, and keeps the transports' view of
+// the providers current from the etcd watch.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "meshq/agent/http_connection.h"
+#include "meshq/agent/io_threads.h"
+#include "meshq/agent/registry.h"
+#include "meshq/agent/transport.h"
+#include "meshq/status.h"
+
+namespace meshq::agent {
+
+class ConsumerAgent {
+ public:
+  struct Options {
+    std::string listen = "127.0.0.1:0";
+    int threads = 1;
+    std::string etcd = "http://127.0.0.1:2379";  // empty: no registry (endpoints set by hand)
+    std::string service_prefix = "/meshq/services/";
+    HttpConnection::Options http;
+  };
+
+  ConsumerAgent(Options options, ConsumerTransportFactory factory);
+  ~ConsumerAgent();
+
+  // Binds, starts the I/O threads and the registry watch. After OK, port() is the bound port.
+  Status Start();
+  uint16_t port() const { return port_; }
+  // Replaces the endpoints on every thread (what the watch does; also for tests without etcd).
+  void SetEndpoints(const std::vector<ProviderEndpoint>& endpoints);
+  // Stops accepting, fails what is pending, joins the threads. Idempotent.
+  void Stop();
+
+ private:
+  struct Worker;
+  void Accept(Worker* w);
+
+  Options options_;
+  ConsumerTransportFactory factory_;
+  IoThreads threads_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<ServiceWatcher> watcher_;
+  uint16_t port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace meshq::agent

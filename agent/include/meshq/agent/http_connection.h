@@ -1,0 +1,60 @@
+// HttpConnection: one application connection to the consumer-agent. Parses pipelined HTTP/1.1
+// requests, turns each POST form into a call on the thread's transport, and writes the answers
+// back in request order, batching every answer that is ready into one write.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "meshq/agent/form.h"
+#include "meshq/agent/http_request.h"
+#include "meshq/agent/stream_buffers.h"
+#include "meshq/agent/transport.h"
+
+namespace meshq::agent {
+
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+ public:
+  struct Options {
+    http::Limits limits;
+    std::chrono::milliseconds call_timeout{5000};  // deadline of each call
+    size_t max_pipelined = 1024;                   // answers outstanding before reading pauses
+  };
+
+  HttpConnection(boost::asio::ip::tcp::socket socket, ConsumerTransport* transport,
+                 const Options& options);
+  void Start();
+
+ private:
+  struct Slot {
+    bool ready = false;
+    int status = 0;
+    std::string body;
+    bool keep_alive = true;
+  };
+
+  void Read();
+  void HandleInput();
+  // Handles one parsed request; false when the connection must stop reading (close after).
+  bool Dispatch(const http::Request& req);
+  void Answer(uint64_t seq, int status, std::string body);
+  void Flush();
+
+  boost::asio::ip::tcp::socket socket_;
+  ConsumerTransport* transport_;
+  const Options& options_;
+  http::Request request_;  // reused for every request of the connection
+  form::Form form_;
+  ReadBuffer in_;
+  bool reading_ = false;
+  bool read_closed_ = false;  // EOF, error or a request asked us to close
+  WriteBatch writes_;
+  std::deque<Slot> slots_;  // answers in request order; front is sequence number first_seq_
+  uint64_t first_seq_ = 0;
+};
+
+}  // namespace meshq::agent

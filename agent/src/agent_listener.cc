@@ -1,0 +1,248 @@
+// AgentListener and AgentSession (one per consumer link): decode agent frames, run calls on the
+// local invoker, batch the responses of one event-loop turn into one write.
+#include "meshq/agent/agent_listener.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include "meshq/agent/agent_frame.h"
+#include "meshq/agent/io_threads.h"
+#include "meshq/agent/provider_endpoint.h"
+#include "meshq/agent/stream_buffers.h"
+
+namespace meshq::agent {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+frame::ResponseStatus ToFrameStatus(CallStatus s) {
+  switch (s) {
+    case CallStatus::kOk:
+      return frame::ResponseStatus::kOk;
+    case CallStatus::kBadRequest:
+      return frame::ResponseStatus::kBadRequest;
+    case CallStatus::kTimeout:
+      return frame::ResponseStatus::kTimeout;
+    case CallStatus::kNotExecuted:
+    case CallStatus::kNoProvider:
+      return frame::ResponseStatus::kUnavailable;
+    case CallStatus::kProviderError:
+    case CallStatus::kLost:  // may have run: the consumer must not retry it
+      return frame::ResponseStatus::kProviderError;
+  }
+  return frame::ResponseStatus::kProviderError;
+}
+
+}  // namespace
+
+class AgentSession : public std::enable_shared_from_this<AgentSession> {
+ public:
+  AgentSession(tcp::socket socket, Invoker* local) : socket_(std::move(socket)), local_(local) {}
+
+  void Start() {
+    boost::system::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    Read();
+  }
+
+  // Tells the consumer to send nothing new; calls arriving anyway are refused as not executed.
+  void Drain() {
+    if (draining_ || closed_) return;
+    draining_ = true;
+    frame::AppendGoAway(writes_.out());
+    ScheduleFlush();
+  }
+
+  size_t pending() const { return pending_; }
+
+ private:
+  void Read() {
+    socket_.async_read_some(
+        in_.Prepare(), [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+          if (self->closed_) return;
+          if (ec) {
+            self->Close();
+            return;
+          }
+          self->in_.Commit(n);
+          if (self->HandleFrames()) self->Read();
+        });
+  }
+
+  bool HandleFrames() {
+    size_t offset = 0;
+    const auto now = Clock::now();
+    while (!closed_) {
+      auto r = frame::DecodeFrame(in_.data().substr(offset));
+      if (r.need_more()) break;
+      if (r.failed()) {
+        Close();
+        return false;
+      }
+      offset += r.consumed;
+      const frame::Frame& f = r.value;
+      switch (f.type) {
+        case frame::Type::kServiceDef:
+          if (!services_.Define(f).ok()) {
+            Close();
+            return false;
+          }
+          break;
+        case frame::Type::kRequest:
+          HandleRequest(f, now);
+          break;
+        case frame::Type::kPing:
+          frame::AppendPong(f.id, writes_.out());
+          ScheduleFlush();
+          break;
+        case frame::Type::kPong:
+          break;
+        default:
+          Close();
+          return false;
+      }
+    }
+    in_.Consume(offset);
+    return !closed_;
+  }
+
+  void HandleRequest(const frame::Frame& f, Clock::time_point now) {
+    const frame::ServiceKey* key = services_.Find(f.service_ref);
+    if (key == nullptr) {
+      Respond(f.id, CallResult::Error(CallStatus::kBadRequest, "unknown service ref"));
+      return;
+    }
+    if (draining_) {
+      Respond(f.id, CallResult::Error(CallStatus::kNotExecuted, "provider-agent is shutting down"));
+      return;
+    }
+    CallRequest call;
+    call.interface_name = key->interface_name;
+    call.method = key->method;
+    call.parameter_types = key->parameter_types;
+    call.parameter.assign(f.payload);
+    if (f.deadline_ms != 0) call.deadline = now + std::chrono::milliseconds(f.deadline_ms);
+    ++pending_;
+    local_->Invoke(std::move(call), [self = shared_from_this(), id = f.id](CallResult result) {
+      --self->pending_;
+      self->Respond(id, result);
+    });
+  }
+
+  void Respond(uint64_t id, const CallResult& result) {
+    if (closed_) return;
+    frame::AppendResponse(id, ToFrameStatus(result.status), result.body, writes_.out());
+    ScheduleFlush();
+  }
+
+  void ScheduleFlush() {
+    if (flush_posted_ || writes_.writing()) return;
+    flush_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      self->Flush();
+    });
+  }
+
+  void Flush() {
+    if (closed_) return;
+    const std::string* bytes = writes_.Begin();
+    if (bytes == nullptr) return;
+    asio::async_write(socket_, asio::buffer(*bytes),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        self->writes_.End();
+                        if (ec) {
+                          self->Close();
+                          return;
+                        }
+                        self->Flush();
+                      });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  tcp::socket socket_;
+  Invoker* local_;
+  frame::ServiceTable services_;
+  bool closed_ = false;
+  bool draining_ = false;
+  bool flush_posted_ = false;
+  size_t pending_ = 0;
+  ReadBuffer in_;
+  WriteBatch writes_;
+};
+
+AgentListener::AgentListener(asio::io_context& io, std::shared_ptr<std::string> listen)
+    : io_(io), listen_(std::move(listen)), acceptor_(io) {}
+
+AgentListener::~AgentListener() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+ProviderTransportFactory AgentListener::Factory(std::string listen) {
+  auto shared_listen = std::make_shared<std::string>(std::move(listen));
+  return [shared_listen](asio::io_context& io, int) {
+    return std::make_unique<AgentListener>(io, shared_listen);
+  };
+}
+
+Status AgentListener::Start(Invoker* local) {
+  local_ = local;
+  std::string host;
+  uint16_t port = 0;
+  if (!SplitHostPort(*listen_, &host, &port)) {
+    return Status::InvalidArgument("bad listen address: " + *listen_);
+  }
+  boost::system::error_code ec;
+  const auto addr = asio::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument("bad listen host: " + host);
+  acceptor_ = ListenReusePort(io_, tcp::endpoint(addr, port), ec);
+  if (ec) return Status::IOError("listen on " + *listen_ + ": " + ec.message());
+  address_ = host + ":" + std::to_string(acceptor_.local_endpoint().port());
+  *listen_ = address_;
+  Accept();
+  return Status::OK();
+}
+
+std::string AgentListener::address() const { return address_; }
+
+void AgentListener::Accept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      auto session = std::make_shared<AgentSession>(std::move(socket), local_);
+      session->Start();
+      if (draining_) session->Drain();
+      // Forget sessions that ended, so the list stays as long as the live links.
+      std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+      sessions_.push_back(session);
+    }
+    Accept();
+  });
+}
+
+void AgentListener::Drain() {
+  draining_ = true;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& w : sessions_) {
+    if (auto s = w.lock()) s->Drain();
+  }
+}
+
+size_t AgentListener::pending() const {
+  size_t n = 0;
+  for (const auto& w : sessions_) {
+    if (auto s = w.lock()) n += s->pending();
+  }
+  return n;
+}
+
+}  // namespace meshq::agent

@@ -1,0 +1,87 @@
+// ConsumerAgent: per-thread workers (acceptor + transport), fed endpoint snapshots by the watch.
+#include "meshq/agent/consumer_agent.h"
+
+#include <boost/asio/post.hpp>
+
+namespace meshq::agent {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct ConsumerAgent::Worker {
+  explicit Worker(asio::io_context& ctx) : io(ctx), acceptor(ctx) {}
+  asio::io_context& io;
+  tcp::acceptor acceptor;
+  std::unique_ptr<ConsumerTransport> transport;
+};
+
+ConsumerAgent::ConsumerAgent(Options options, ConsumerTransportFactory factory)
+    : options_(std::move(options)), factory_(std::move(factory)), threads_(options_.threads) {}
+
+ConsumerAgent::~ConsumerAgent() { Stop(); }
+
+Status ConsumerAgent::Start() {
+  std::string host;
+  uint16_t port = 0;
+  if (!SplitHostPort(options_.listen, &host, &port)) {
+    return Status::InvalidArgument("bad --listen address: " + options_.listen);
+  }
+  boost::system::error_code ec;
+  const auto addr = asio::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument("bad --listen host: " + host);
+  for (int i = 0; i < threads_.size(); ++i) {
+    auto w = std::make_unique<Worker>(threads_.io(i));
+    // Thread 0 binds first (port 0 becomes a real port); the others share that port.
+    w->acceptor = ListenReusePort(w->io, tcp::endpoint(addr, port), ec);
+    if (ec) return Status::IOError("listen on " + options_.listen + ": " + ec.message());
+    port = w->acceptor.local_endpoint().port();
+    w->transport = factory_(w->io, i);
+    workers_.push_back(std::move(w));
+  }
+  port_ = port;
+  for (auto& w : workers_) Accept(w.get());
+  threads_.Start();
+  if (!options_.etcd.empty()) {
+    watcher_ = std::make_unique<ServiceWatcher>(
+        options_.etcd, options_.service_prefix,
+        [this](const std::vector<ProviderEndpoint>& eps) { SetEndpoints(eps); });
+    watcher_->Start();
+  }
+  return Status::OK();
+}
+
+void ConsumerAgent::SetEndpoints(const std::vector<ProviderEndpoint>& endpoints) {
+  auto shared = std::make_shared<const std::vector<ProviderEndpoint>>(endpoints);
+  for (auto& w : workers_) {
+    asio::post(w->io, [t = w->transport.get(), shared] { t->UpdateEndpoints(*shared); });
+  }
+}
+
+void ConsumerAgent::Accept(Worker* w) {
+  w->acceptor.async_accept([this, w](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !w->acceptor.is_open()) return;
+    if (!ec) {
+      std::make_shared<HttpConnection>(std::move(socket), w->transport.get(), options_.http)
+          ->Start();
+    }
+    Accept(w);
+  });
+}
+
+void ConsumerAgent::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (watcher_) watcher_->Stop();
+  for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
+    Worker* w = workers_[i].get();
+    threads_.RunOn(i, [w] {
+      boost::system::error_code ignored;
+      w->acceptor.close(ignored);
+      w->transport->Shutdown();
+    });
+  }
+  threads_.Stop();
+  workers_.clear();
+}
+
+}  // namespace meshq::agent

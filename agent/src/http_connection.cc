@@ -1,0 +1,148 @@
+// HttpConnection: parse -> call -> ordered answers. Parsing is the wire layer's pure
+// http::ParseRequest; this file owns only the socket, the order of answers and the routing.
+#include "meshq/agent/http_connection.h"
+
+#include <boost/asio/write.hpp>
+
+#include "meshq/agent/http_response.h"
+
+namespace meshq::agent {
+
+namespace asio = boost::asio;
+
+HttpConnection::HttpConnection(asio::ip::tcp::socket socket, ConsumerTransport* transport,
+                               const Options& options)
+    : socket_(std::move(socket)), transport_(transport), options_(options) {}
+
+void HttpConnection::Start() {
+  boost::system::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  Read();
+}
+
+void HttpConnection::Read() {
+  if (reading_ || read_closed_ || slots_.size() >= options_.max_pipelined) return;
+  reading_ = true;
+  socket_.async_read_some(
+      in_.Prepare(), [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+        self->reading_ = false;
+        if (ec) {
+          self->read_closed_ = true;
+          self->Flush();  // closes once pending answers are written
+          return;
+        }
+        self->in_.Commit(n);
+        self->HandleInput();
+        self->Read();
+      });
+}
+
+void HttpConnection::HandleInput() {
+  size_t offset = 0;
+  while (!read_closed_ && slots_.size() < options_.max_pipelined) {
+    const std::string_view rest = in_.data().substr(offset);
+    if (rest.empty()) break;
+    http::ParseResult r = http::ParseRequest(rest, options_.limits, &request_);
+    if (r.state == http::ParseState::kNeedMore) break;
+    if (r.state == http::ParseState::kError) {
+      read_closed_ = true;
+      slots_.push_back(Slot{true, r.status, std::string(r.reason) + "\n", false});
+      break;
+    }
+    offset += r.consumed;
+    if (!Dispatch(request_)) read_closed_ = true;
+  }
+  in_.Consume(offset);
+  Flush();
+}
+
+bool HttpConnection::Dispatch(const http::Request& req) {
+  const uint64_t seq = first_seq_ + slots_.size();
+  slots_.push_back(Slot{false, 0, {}, req.keep_alive});
+  if (req.method == "GET" && (req.target == "/endpoints" || req.target == "/health")) {
+    Answer(seq, 200, req.target == "/health" ? "ok\n" : transport_->Describe());
+    return req.keep_alive;
+  }
+  if (req.method != "POST") {
+    Answer(seq, 405, "only POST / takes calls (GET /endpoints shows the providers)\n");
+    return req.keep_alive;
+  }
+  Status s = form_.Parse(req.body);
+  if (!s.ok()) {
+    Answer(seq, 400, "malformed form body: " + std::string(s.message()) + "\n");
+    return req.keep_alive;
+  }
+  CallRequest call;
+  static constexpr std::string_view kFields[] = {"interface", "method", "parameterTypesString",
+                                                 "parameter"};
+  std::string* targets[] = {&call.interface_name, &call.method, &call.parameter_types,
+                            &call.parameter};
+  for (size_t i = 0; i < 4; ++i) {
+    bool found = false;
+    const std::string_view v = form_.Get(kFields[i], &found);
+    if (!found || (i < 2 && v.empty())) {
+      Answer(seq, 400, "missing form field: " + std::string(kFields[i]) + "\n");
+      return req.keep_alive;
+    }
+    targets[i]->assign(v);
+  }
+  call.deadline = Clock::now() + options_.call_timeout;
+  transport_->Invoke(std::move(call), [self = shared_from_this(), seq](CallResult result) {
+    const int status = HttpStatusFor(result.status);
+    if (status != 200) {
+      result.body = std::string(CallStatusName(result.status)) + ": " + result.body + "\n";
+    }
+    self->Answer(seq, status, std::move(result.body));
+  });
+  return req.keep_alive;
+}
+
+void HttpConnection::Answer(uint64_t seq, int status, std::string body) {
+  if (seq < first_seq_ || seq - first_seq_ >= slots_.size()) return;  // connection was closed
+  Slot& slot = slots_[seq - first_seq_];
+  slot.ready = true;
+  slot.status = status;
+  slot.body = std::move(body);
+  // Answers leave in request order: flushing happens from the front only.
+  if (seq == first_seq_) Flush();
+}
+
+void HttpConnection::Flush() {
+  bool close_after = false;
+  while (!slots_.empty() && slots_.front().ready) {
+    Slot& s = slots_.front();
+    http::AppendResponse(s.status, s.body, s.keep_alive, writes_.out());
+    close_after = !s.keep_alive;
+    slots_.pop_front();
+    ++first_seq_;
+    if (close_after) {
+      read_closed_ = true;
+      slots_.clear();  // nothing after a "Connection: close" answer is sent
+      break;
+    }
+  }
+  if (writes_.writing()) return;
+  const std::string* bytes = writes_.Begin();
+  if (bytes == nullptr) {
+    if (read_closed_ && slots_.empty()) {
+      boost::system::error_code ignored;
+      socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      socket_.close(ignored);
+    }
+    return;
+  }
+  asio::async_write(socket_, asio::buffer(*bytes),
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                      self->writes_.End();
+                      if (ec) {
+                        self->read_closed_ = true;
+                        boost::system::error_code ignored;
+                        self->socket_.close(ignored);
+                        return;
+                      }
+                      self->Flush();
+                      self->Read();  // resumes when pipelining had paused reading
+                    });
+}
+
+}  // namespace meshq::agent

@@ -1,0 +1,71 @@
+// ProviderAgent: wiring of threads, Dubbo clients, transports and the registration, and the
+// ordered shutdown (deregister first so consumers stop choosing us, then drain).
+#include "meshq/agent/provider_agent.h"
+
+#include <thread>
+
+namespace meshq::agent {
+
+struct ProviderAgent::Worker {
+  std::unique_ptr<DubboClient> dubbo;
+  std::unique_ptr<ProviderTransport> transport;
+};
+
+ProviderAgent::ProviderAgent(Options options, ProviderTransportFactory factory)
+    : options_(std::move(options)), factory_(std::move(factory)), threads_(options_.threads) {}
+
+ProviderAgent::~ProviderAgent() { Stop(); }
+
+Status ProviderAgent::Start() {
+  for (int i = 0; i < threads_.size(); ++i) {
+    auto w = std::make_unique<Worker>();
+    w->dubbo = std::make_unique<DubboClient>(threads_.io(i), options_.dubbo);
+    w->transport = factory_(threads_.io(i), i);
+    Status s = w->transport->Start(w->dubbo.get());
+    if (!s.ok()) return s;
+    address_ = w->transport->address();
+    workers_.push_back(std::move(w));
+  }
+  threads_.Start();
+  if (!options_.etcd.empty()) {
+    ProviderEndpoint ep;
+    ep.service = options_.service;
+    if (!SplitHostPort(address_, &ep.host, &ep.port)) {
+      return Status::InvalidArgument("transport address is not host:port: " + address_);
+    }
+    ep.weight = std::max(1, options_.weight);
+    registration_ = std::make_unique<ServiceRegistration>(
+        options_.etcd, ep.RegistryKey(options_.service_prefix), ep.ToRegistryValue(),
+        options_.lease_ttl_seconds);
+    Status s = registration_->Start();
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+void ProviderAgent::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (registration_) registration_->Stop();
+  for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
+    threads_.RunOn(i, [w = workers_[i].get()] { w->transport->Drain(); });
+  }
+  const auto deadline = Clock::now() + options_.drain_timeout;
+  while (Clock::now() < deadline) {
+    size_t pending = 0;
+    for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
+      threads_.RunOn(i, [&pending, w = workers_[i].get()] { pending += w->transport->pending(); });
+    }
+    if (pending == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // A moment for the last answers' writes to leave before the loops stop.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
+    threads_.RunOn(i, [w = workers_[i].get()] { w->dubbo->Close(); });
+  }
+  threads_.Stop();
+  workers_.clear();
+}
+
+}  // namespace meshq::agent
