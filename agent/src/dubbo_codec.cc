@@ -97,6 +97,26 @@ Status BodyError(const hessian2::Reader& r, DecodeState st, std::string_view wha
     if (st_ != DecodeState::kOk) return BodyError(reader, st_, what); \
   } while (0)
 
+// Appends a response frame whose body `write_body` produces; on its error nothing is appended.
+template <typename WriteBody>
+Status AppendResponseFrame(std::uint64_t id, std::uint8_t status, std::string* out,
+                           WriteBody write_body) {
+  const std::size_t start = out->size();
+  Header h;
+  h.flags = kHessian2;
+  h.status = status;
+  h.id = id;
+  BeginFrame(h, out);
+  hessian2::Writer w(out);
+  Status st = write_body(w);
+  if (!st.ok()) {
+    out->resize(start);
+    return st;
+  }
+  FinishFrame(start, out);
+  return Status::OK();
+}
+
 }  // namespace
 
 const char* ResponseStatusName(std::uint8_t status) {
@@ -274,78 +294,46 @@ bool SupportsResponseAttachments(std::string_view v) {
 
 Status AppendValueResponse(std::uint64_t id, const hessian2::Value& value,
                            const Attachments* attachments, std::string* out) {
-  const std::size_t start = out->size();
-  Header h;
-  h.flags = kHessian2;
-  h.status = kStatusOk;
-  h.id = id;
-  BeginFrame(h, out);
-  hessian2::Writer w(out);
-  const bool null = value.kind == hessian2::Value::Kind::kNull;
-  ResponseType type = null ? ResponseType::kNullValue : ResponseType::kValue;
-  if (attachments) {
-    type = null ? ResponseType::kNullValueWithAttachments : ResponseType::kValueWithAttachments;
-  }
-  w.WriteInt(static_cast<std::int32_t>(type));  // Dubbo writes the type byte as a hessian2 int
-  Status st = null ? Status::OK() : w.WriteValue(value);
-  if (st.ok() && attachments) st = w.WriteStringMap(*attachments);
-  if (!st.ok()) {
-    out->resize(start);
+  return AppendResponseFrame(id, kStatusOk, out, [&](hessian2::Writer& w) {
+    const bool null = value.kind == hessian2::Value::Kind::kNull;
+    ResponseType type = null ? ResponseType::kNullValue : ResponseType::kValue;
+    if (attachments) {
+      type = null ? ResponseType::kNullValueWithAttachments : ResponseType::kValueWithAttachments;
+    }
+    w.WriteInt(static_cast<std::int32_t>(type));  // Dubbo writes the type byte as a hessian2 int
+    Status st = null ? Status::OK() : w.WriteValue(value);
+    if (st.ok() && attachments) st = w.WriteStringMap(*attachments);
     return st;
-  }
-  FinishFrame(start, out);
-  return Status::OK();
+  });
 }
 
 Status AppendExceptionResponse(std::uint64_t id, std::string_view exception_class,
                                std::string_view message, const Attachments* attachments,
                                std::string* out) {
-  const std::size_t start = out->size();
-  Header h;
-  h.flags = kHessian2;
-  h.status = kStatusOk;
-  h.id = id;
-  BeginFrame(h, out);
-  hessian2::Writer w(out);
-  w.WriteInt(static_cast<std::int32_t>(attachments ? ResponseType::kWithExceptionWithAttachments
-                                                   : ResponseType::kWithException));
-  // The shape Java's serializer gives a Throwable: cause refers back to the object itself
-  // (reference 0: the first container in the body), empty stack trace and suppressed list.
-  hessian2::Value self_ref;
-  self_ref.kind = hessian2::Value::Kind::kRef;
-  hessian2::Value trace;
-  trace.kind = hessian2::Value::Kind::kList;
-  trace.text = "[java.lang.StackTraceElement";
-  hessian2::Value suppressed;
-  suppressed.kind = hessian2::Value::Kind::kList;
-  Status st = w.WriteObject(exception_class,
-                            {"detailMessage", "cause", "stackTrace", "suppressedExceptions"},
-                            {hessian2::Value::String(message), self_ref, trace, suppressed});
-  if (st.ok() && attachments) st = w.WriteStringMap(*attachments);
-  if (!st.ok()) {
-    out->resize(start);
+  return AppendResponseFrame(id, kStatusOk, out, [&](hessian2::Writer& w) {
+    w.WriteInt(static_cast<std::int32_t>(attachments ? ResponseType::kWithExceptionWithAttachments
+                                                     : ResponseType::kWithException));
+    // The shape Java's serializer gives a Throwable: cause refers back to the object itself
+    // (reference 0: the first container in the body), empty stack trace and suppressed list.
+    hessian2::Value self_ref;
+    self_ref.kind = hessian2::Value::Kind::kRef;
+    hessian2::Value trace;
+    trace.kind = hessian2::Value::Kind::kList;
+    trace.text = "[java.lang.StackTraceElement";
+    hessian2::Value suppressed;
+    suppressed.kind = hessian2::Value::Kind::kList;
+    Status st = w.WriteObject(exception_class,
+                              {"detailMessage", "cause", "stackTrace", "suppressedExceptions"},
+                              {hessian2::Value::String(message), self_ref, trace, suppressed});
+    if (st.ok() && attachments) st = w.WriteStringMap(*attachments);
     return st;
-  }
-  FinishFrame(start, out);
-  return Status::OK();
+  });
 }
 
 Status AppendErrorResponse(std::uint64_t id, ResponseStatus status, std::string_view message,
                            std::string* out) {
-  const std::size_t start = out->size();
-  Header h;
-  h.flags = kHessian2;
-  h.status = static_cast<std::uint8_t>(status);
-  h.id = id;
-  BeginFrame(h, out);
-  hessian2::Writer w(out);
-  Status st = w.WriteString(message);
-  if (!st.ok()) {
-    out->resize(start);
-    return st;
-  }
-  FinishFrame(start, out);
-  return Status::OK();
+  return AppendResponseFrame(id, static_cast<std::uint8_t>(status), out,
+                             [&](hessian2::Writer& w) { return w.WriteString(message); });
 }
 
 Status DecodeResponse(const Frame& frame, Response* out, bool want_attachments) {
