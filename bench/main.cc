@@ -173,6 +173,8 @@ int Main(int argc, char** argv) {
   BenchReport report;
   report.config = config;
   report.dir = dir;
+  for (int i = 0; i < argc; ++i) report.command += (i ? " " : "") + std::string(argv[i]);
+  report.load_before = LoadAverage();
   report.memory_filesystem = IsMemoryFilesystem(dir);
   if (config.limits) {
     DiskLimits limits;
@@ -191,6 +193,7 @@ int Main(int argc, char** argv) {
     if (!config.keep) std::filesystem::remove_all(store_dir, ec);
   }
 
+  report.load_after = LoadAverage();
   PrintReport(report, std::cout);
   std::cout.flush();
   int rc = 0;

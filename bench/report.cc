@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <fstream>
 
 #include "progress_meter.h"
 
@@ -27,6 +28,13 @@ const PhaseResult* FindPhase(const StoreRun& run, Phase phase) {
 }
 
 }  // namespace
+
+double LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  double load = 0;
+  in >> load;
+  return load;
+}
 
 uint64_t StoreRun::TotalMessages() const {
   uint64_t n = 0;
@@ -59,6 +67,27 @@ double LimitRatio(const PhaseResult& phase, const DiskLimits& limits) {
   return 0;
 }
 
+namespace {
+// meshq/RocksDB msgs/s per phase and for the score, when both ran: {name, ratio}.
+std::vector<std::pair<std::string, double>> PeerRatios(const BenchReport& report) {
+  const StoreRun* meshq = nullptr;
+  const StoreRun* rocks = nullptr;
+  for (const StoreRun& run : report.runs) {
+    (run.store == StoreKind::kMeshq ? meshq : rocks) = &run;
+  }
+  std::vector<std::pair<std::string, double>> ratios;
+  if (!meshq || !rocks) return ratios;
+  for (const PhaseResult& p : meshq->phases) {
+    const PhaseResult* r = FindPhase(*rocks, p.phase);
+    if (r && r->MessagesPerSecond() > 0) {
+      ratios.emplace_back(PhaseName(p.phase), p.MessagesPerSecond() / r->MessagesPerSecond());
+    }
+  }
+  if (rocks->Score() > 0) ratios.emplace_back("score", meshq->Score() / rocks->Score());
+  return ratios;
+}
+}  // namespace
+
 void PrintReport(const BenchReport& report, std::ostream& out) {
   const BenchConfig& c = report.config;
   char line[320];
@@ -69,6 +98,9 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
                 HumanCount(static_cast<double>(c.workload.messages)).c_str(), c.min_size,
                 c.max_size, c.threads, static_cast<unsigned long long>(c.seed), report.dir.c_str(),
                 report.memory_filesystem ? "  (WARNING: tmpfs/ramfs — this measures memory)" : "");
+  out << line;
+  std::snprintf(line, sizeof(line), "command: %s\nload average (1 min) %.1f before, %.1f after\n",
+                report.command.c_str(), report.load_before, report.load_after);
   out << line;
   if (report.limits) {
     const DiskLimits& l = *report.limits;
@@ -111,22 +143,10 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
     out << "limit: send = MB/s / fio seq write; check = Gets/s / fio 4 KiB random-read IOPS; "
            "consume = MB/s / fio seq read\n";
   }
-  // meshq/RocksDB ratios, when both ran.
-  const StoreRun* meshq = nullptr;
-  const StoreRun* rocks = nullptr;
-  for (const StoreRun& run : report.runs) {
-    (run.store == StoreKind::kMeshq ? meshq : rocks) = &run;
-  }
-  if (meshq && rocks) {
+  const auto ratios = PeerRatios(report);
+  if (!ratios.empty()) {
     out << "\nmeshq / rocksdb (msgs/s):";
-    for (const PhaseResult& p : meshq->phases) {
-      const PhaseResult* r = FindPhase(*rocks, p.phase);
-      if (r && r->MessagesPerSecond() > 0) {
-        out << "  " << PhaseName(p.phase) << " "
-            << Format("%.2fx", p.MessagesPerSecond() / r->MessagesPerSecond());
-      }
-    }
-    if (rocks->Score() > 0) out << "  score " << Format("%.2fx", meshq->Score() / rocks->Score());
+    for (const auto& [name, ratio] : ratios) out << "  " << name << " " << Format("%.2fx", ratio);
     out << "\n";
   }
 }
@@ -141,6 +161,9 @@ boost::json::value ReportToJson(const BenchReport& report) {
   root["min_size"] = c.min_size;
   root["max_size"] = c.max_size;
   root["seed"] = c.seed;
+  root["command"] = report.command;
+  root["load_average_before"] = report.load_before;
+  root["load_average_after"] = report.load_after;
   root["dir"] = report.dir;
   root["memory_filesystem"] = report.memory_filesystem;
   if (report.limits) {
@@ -194,6 +217,9 @@ boost::json::value ReportToJson(const BenchReport& report) {
     runs.push_back(std::move(r));
   }
   root["runs"] = std::move(runs);
+  boost::json::object ratios;
+  for (const auto& [name, ratio] : PeerRatios(report)) ratios[name] = ratio;
+  if (!ratios.empty()) root["meshq_over_rocksdb"] = std::move(ratios);
   return root;
 }
 

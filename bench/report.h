@@ -32,6 +32,8 @@ struct StoreRun {
 
 struct BenchReport {
   BenchConfig config;
+  std::string command;                     // the command line that produced the figures
+  double load_before = 0, load_after = 0;  // 1-minute load average: others sharing the CPUs
   std::string dir;
   bool memory_filesystem = false;
   std::optional<DiskLimits> limits;
@@ -41,6 +43,9 @@ struct BenchReport {
 // The phase's throughput as a fraction of the matching disk limit: send MB/s of sequential
 // write, check Gets/s of 4 KiB random-read IOPS, consume MB/s of sequential read.
 double LimitRatio(const PhaseResult& phase, const DiskLimits& limits);
+
+// The 1-minute load average (/proc/loadavg), 0 when unknown.
+double LoadAverage();
 
 void PrintReport(const BenchReport& report, std::ostream& out);
 boost::json::value ReportToJson(const BenchReport& report);
