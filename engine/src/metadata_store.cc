@@ -81,25 +81,16 @@ MetadataStore::Batch::~Batch() = default;
 void MetadataStore::Batch::Put(std::string_view key, std::string_view value) {
   rep_->Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
 }
+void MetadataStore::Batch::DeleteRange(std::string_view begin, std::string_view end) {
+  rep_->DeleteRange(rocksdb::Slice(begin.data(), begin.size()),
+                    rocksdb::Slice(end.data(), end.size()));
+}
 size_t MetadataStore::Batch::count() const { return static_cast<size_t>(rep_->Count()); }
 
 Status MetadataStore::Write(Batch* batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   return FromRocks(db_->Write(wo, batch->rep()), path_);
-}
-
-std::string MetadataStore::QueueKey(std::string_view name) {
-  std::string k = "q/";
-  k.append(name);
-  return k;
-}
-
-std::string MetadataStore::BlocksKey(uint32_t queue_id, uint32_t first_block) {
-  std::string k = "b/";
-  PutBigEndian32(&k, queue_id);
-  PutBigEndian32(&k, first_block);
-  return k;
 }
 
 std::string MetadataStore::TailKey(uint32_t segment) {

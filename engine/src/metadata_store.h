@@ -3,11 +3,9 @@
 //   "o/format"                   -> format version (decimal text)
 //   "o/segments"                 -> segment count (decimal text)
 //   "o/salt"                     -> 8-byte checksum seed
-//   "q/" + name                  -> queue id (4 bytes big-endian)
-//   "b/" + id(be32) + first(be32)-> block-list delta: end offset (8 bytes LE) then BlockRefs
-//                                   (unit u32 LE, first_offset u32 LE) for blocks
-//                                   [first, first + n) of the queue
-//   "t/" + segment(be32)         -> checkpointed tail: every block below it is in a "b/" delta
+//   "c/" + seq(be64) + part(be32)-> checkpoint log record: queue catalogue and block-list
+//                                   entries (checkpoint_log.h)
+//   "t/" + segment(be32)         -> checkpointed tail: every indexed block below it is in the log
 //   "u/" + key                   -> user metadata (QueueStore::PutMetadata)
 #pragma once
 
@@ -51,6 +49,8 @@ class MetadataStore {
     Batch();
     ~Batch();
     void Put(std::string_view key, std::string_view value);
+    // Deletes every key in [begin, end); later Puts in the same batch are kept.
+    void DeleteRange(std::string_view begin, std::string_view end);
     size_t count() const;
     rocksdb::WriteBatch* rep() { return rep_.get(); }
 
@@ -59,8 +59,6 @@ class MetadataStore {
   };
   Status Write(Batch* batch, bool sync);
 
-  static std::string QueueKey(std::string_view name);
-  static std::string BlocksKey(uint32_t queue_id, uint32_t first_block);
   static std::string TailKey(uint32_t segment);
   static std::string UserKey(std::string_view key);
 

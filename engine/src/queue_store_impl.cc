@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "block_format.h"
+#include "checkpoint_log.h"
 #include "coding.h"
 #include "hash.h"
 #include "segment_scan.h"
@@ -171,37 +172,29 @@ Status QueueStoreImpl::Init() {
 }
 
 Status QueueStoreImpl::Recover() {
-  // 1. Catalogue.
-  Status s = meta_.Scan("q/", [&](std::string_view key, std::string_view value) {
-    if (value.size() != 4) return Status::Corruption("catalogue entry with a bad value");
-    std::string_view name = key.substr(2);
-    uint32_t id = DecodeBigEndian32(value.data());
-    if (!table_->Insert(name, id)) return Status::Corruption("duplicate queue name or id");
-    table_->ById(id)->cataloged = true;
-    return Status::OK();
-  });
-  if (!s.ok()) return s;
-
-  // 2. Block-list deltas, in (queue id, first block) order.
-  s = meta_.Scan("b/", [&](std::string_view key, std::string_view value) {
-    if (key.size() != 10 || value.size() < 8 || (value.size() - 8) % sizeof(BlockRef) != 0) {
-      return Status::Corruption("malformed block-list entry");
+  // 1. Catalogue and block lists from the checkpoint log.
+  struct Loader : CheckpointVisitor {
+    QueueTable* table;
+    Status OnQueue(uint32_t id, std::string_view name) override {
+      if (!table->Insert(name, id)) return Status::Corruption("duplicate queue name or id");
+      table->ById(id)->cataloged = true;
+      return Status::OK();
     }
-    uint32_t id = DecodeBigEndian32(key.data() + 2);
-    uint32_t first_block = DecodeBigEndian32(key.data() + 6);
-    Queue* q = id < table_->id_limit() ? table_->ById(id) : nullptr;
-    if (q == nullptr) return Status::Corruption("block list for unknown queue id");
-    if (first_block != q->blocks.size()) {
-      return Status::Corruption("gap in the block list of queue " + q->name);
+    Status OnBlocks(uint32_t id, uint32_t first_block, uint64_t end_offset, const BlockRef* refs,
+                    size_t n) override {
+      Queue* q = id < table->id_limit() ? table->ById(id) : nullptr;
+      if (q == nullptr) return Status::Corruption("block list for an unknown queue id");
+      if (first_block != q->blocks.size()) {
+        return Status::Corruption("gap in the block list of queue " + q->name);
+      }
+      q->blocks.insert(q->blocks.end(), refs, refs + n);
+      q->count = q->sealed_end = end_offset;
+      q->checkpointed_blocks = static_cast<uint32_t>(q->blocks.size());
+      return Status::OK();
     }
-    size_t n = (value.size() - 8) / sizeof(BlockRef);
-    size_t old = q->blocks.size();
-    q->blocks.resize(old + n);
-    std::memcpy(q->blocks.data() + old, value.data() + 8, n * sizeof(BlockRef));
-    q->count = q->sealed_end = DecodeFixed64(value.data());
-    q->checkpointed_blocks = static_cast<uint32_t>(q->blocks.size());
-    return Status::OK();
-  });
+  } loader;
+  loader.table = table_.get();
+  Status s = ReplayCheckpoints(&meta_, &loader, &checkpoint_seq_, &checkpoint_bytes_);
   if (!s.ok()) return s;
 
   // 3. Adopt blocks written past each segment's checkpointed tail, queue by queue in offset order.
@@ -254,17 +247,21 @@ Status QueueStoreImpl::Recover() {
     seg->set_reserved_end(end);
     batch.Put(MetadataStore::TailKey(seg->index()), Fixed64String(end));
   }
+  CheckpointWriter writer(checkpoint_seq_);
   if (recovered_blocks_ > 0) {
     uint32_t limit = table_->id_limit();
     for (uint32_t id = 0; id < limit; ++id) {
       Queue* q = table_->ById(id);
       if (q == nullptr || q->blocks.size() == q->checkpointed_blocks) continue;
-      std::string value = Fixed64String(q->sealed_end);
-      value.append(reinterpret_cast<const char*>(q->blocks.data() + q->checkpointed_blocks),
-                   (q->blocks.size() - q->checkpointed_blocks) * sizeof(BlockRef));
-      batch.Put(MetadataStore::BlocksKey(id, q->checkpointed_blocks), value);
+      writer.AddBlocks(id, q->checkpointed_blocks, q->sealed_end,
+                       q->blocks.data() + q->checkpointed_blocks,
+                       q->blocks.size() - q->checkpointed_blocks);
       q->checkpointed_blocks = static_cast<uint32_t>(q->blocks.size());
     }
+  }
+  if (!writer.empty()) {
+    checkpoint_bytes_ += writer.Finish(&batch);
+    checkpoint_seq_++;
   }
   return meta_.Write(&batch, /*sync=*/true);
 }
@@ -575,7 +572,7 @@ Status QueueStoreImpl::FlushInternal() {
 
   // 1. Seal every open block and collect the block-list entries not yet checkpointed. The
   // batch is only written after the blocks it names are durable.
-  MetadataStore::Batch batch;
+  CheckpointWriter writer(checkpoint_seq_);
   std::vector<std::pair<Queue*, uint32_t>> advanced;
   std::vector<Queue*> new_queues;
   const uint32_t limit = table_->id_limit();
@@ -590,15 +587,11 @@ Status QueueStoreImpl::FlushInternal() {
     const auto n = static_cast<uint32_t>(q->blocks.size());
     if (n == q->checkpointed_blocks) continue;
     if (!q->cataloged) {
-      std::string v;
-      PutBigEndian32(&v, q->id);
-      batch.Put(MetadataStore::QueueKey(q->name), v);
+      writer.AddQueue(q->id, q->name);
       new_queues.push_back(q);
     }
-    std::string value = Fixed64String(q->sealed_end);
-    value.append(reinterpret_cast<const char*>(q->blocks.data() + q->checkpointed_blocks),
-                 (n - q->checkpointed_blocks) * sizeof(BlockRef));
-    batch.Put(MetadataStore::BlocksKey(q->id, q->checkpointed_blocks), value);
+    writer.AddBlocks(q->id, q->checkpointed_blocks, q->sealed_end,
+                     q->blocks.data() + q->checkpointed_blocks, n - q->checkpointed_blocks);
     advanced.emplace_back(q, n);
   }
 
@@ -623,6 +616,9 @@ Status QueueStoreImpl::FlushInternal() {
   }
 
   // 4. Checkpoint.
+  MetadataStore::Batch batch;
+  const bool has_record = !writer.empty();
+  const uint64_t record_bytes = writer.Finish(&batch);
   for (auto& seg : segments_) {
     batch.Put(MetadataStore::TailKey(seg->index()), Fixed64String(tails[seg->index()]));
   }
@@ -630,6 +626,36 @@ Status QueueStoreImpl::FlushInternal() {
   if (!s.ok()) return s;
   for (auto& [q, n] : advanced) q->checkpointed_blocks = n;
   for (Queue* q : new_queues) q->cataloged = true;
+  if (has_record) {
+    checkpoint_seq_++;
+    checkpoint_bytes_ += record_bytes;
+  }
+  return Status::OK();
+}
+
+Status QueueStoreImpl::CompactCheckpoints() {
+  CheckpointWriter writer(checkpoint_seq_);
+  const uint32_t limit = table_->id_limit();
+  for (uint32_t id = 0; id < limit; ++id) {
+    Queue* q = table_->ById(id);
+    if (q == nullptr || !q->cataloged) continue;
+    writer.AddQueue(q->id, q->name);
+    if (q->checkpointed_blocks > 0) {
+      // The end offset of a prefix of the list: the first offset of the next block, or the
+      // queue's sealed end when the prefix is the whole list.
+      uint64_t end = q->checkpointed_blocks < q->blocks.size()
+                         ? q->blocks[q->checkpointed_blocks].first_offset
+                         : q->sealed_end;
+      writer.AddBlocks(q->id, 0, end, q->blocks.data(), q->checkpointed_blocks);
+    }
+  }
+  MetadataStore::Batch batch;
+  batch.DeleteRange(CheckpointKey(0, 0), CheckpointKey(checkpoint_seq_, 0));
+  uint64_t bytes = writer.Finish(&batch);
+  Status s = meta_.Write(&batch, /*sync=*/true);
+  if (!s.ok()) return s;
+  checkpoint_seq_++;
+  checkpoint_bytes_ = bytes;
   return Status::OK();
 }
 
@@ -641,6 +667,16 @@ Status QueueStoreImpl::Close() {
     while (slots_[i].active.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   }
   Status s = FlushInternal();
+  if (s.ok() && checkpoint_seq_ > 1) {
+    // Compact when the log outgrew the state it describes (many small Flushes): a snapshot
+    // costs no more than the log it replaces, and keeps the next Open fast.
+    uint64_t state = 0;
+    const uint32_t limit = table_->id_limit();
+    for (uint32_t id = 0; id < limit; ++id) {
+      if (Queue* q = table_->ById(id)) state += 30 + q->name.size() + q->blocks.size() * 8;
+    }
+    if (checkpoint_bytes_ > state) s = CompactCheckpoints();
+  }
   Shutdown();
   return s;
 }

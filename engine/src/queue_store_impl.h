@@ -73,6 +73,8 @@ class QueueStoreImpl final : public QueueStore {
   Status StageBlock(WriterSlot& slot, Queue* q, uint64_t first, uint32_t count,
                     std::string_view payload_prefix, std::string_view payload_rest, uint32_t* unit);
   Status FlushInternal();
+  // Rewrites the checkpoint log as one snapshot record (store quiescent, flush_mu_ held).
+  Status CompactCheckpoints();
   Status Recover();
   Status ReadBlockOf(const Queue* q, const BlockRef& ref, std::string* buf, BlockHeader* h);
   void Shutdown();
@@ -80,6 +82,8 @@ class QueueStoreImpl final : public QueueStore {
   const StoreOptions options_;
   const uint64_t uid_;
   uint64_t salt_ = 0;
+  uint64_t checkpoint_seq_ = 0;    // sequence number of the next checkpoint record
+  uint64_t checkpoint_bytes_ = 0;  // size of the checkpoint log in RocksDB
   uint64_t recovered_blocks_ = 0;
   uint64_t discarded_blocks_ = 0;
 

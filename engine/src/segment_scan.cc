@@ -34,10 +34,11 @@ Status ScanSegmentFile(const PosixFile& file, uint64_t from, uint64_t salt,
   Status s = file.Size(&size);
   if (!s.ok()) return s;
   constexpr size_t kWindow = 8u << 20;  // > kMaxBlockBytes, so any block fits one window
-  std::string buf(kWindow, '\0');
+  if (from >= size) return Status::OK();
+  std::string buf(static_cast<size_t>(std::min<uint64_t>(kWindow, size - from)), '\0');
   uint64_t pos = from;
   while (pos < size) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(kWindow, size - pos));
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - pos));
     size_t got = 0;
     s = file.ReadAt(pos, want, buf.data(), &got);
     if (!s.ok()) return s;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "checkpoint_log.h"
 #include "coding.h"
 #include "hash.h"
 #include "queue_store_impl.h"
@@ -71,60 +72,63 @@ const ViewQueue* StoreView::FindQueue(const std::string& name) const {
   return it == by_name_.end() ? nullptr : &queues_.at(it->second);
 }
 
+// The catalogue and the block lists both come from the engine's checkpoint log
+// (engine/src/checkpoint_log.h); LoadCatalogue replays it once and records what it finds, and
+// problems are collected instead of stopping at the first.
 Status StoreView::LoadCatalogue() {
-  const uint32_t mask = segment_count() - 1;
-  return meta_.Scan("q/", [&](std::string_view key, std::string_view value) {
-    std::string name(key.substr(2));
-    if (value.size() != 4) {
-      problems_.push_back("catalogue entry of queue '" + Printable(name) + "' has a " +
-                          std::to_string(value.size()) + "-byte value (want 4)");
+  struct Loader : CheckpointVisitor {
+    StoreView* view;
+    uint32_t mask;
+    Status OnQueue(uint32_t id, std::string_view name_view) override {
+      std::string name(name_view);
+      if (view->queues_.count(id) != 0) {
+        view->problems_.push_back("queue id " + std::to_string(id) + " is given to both '" +
+                                  Printable(view->queues_[id].name) + "' and '" +
+                                  Printable(name) + "'");
+        return Status::OK();
+      }
+      ViewQueue q;
+      q.name = name;
+      q.id = id;
+      q.segment = static_cast<uint32_t>(HashQueueName(name)) & mask;
+      view->by_name_[name] = id;
+      view->queues_.emplace(id, std::move(q));
       return Status::OK();
     }
-    ViewQueue q;
-    q.name = name;
-    q.id = DecodeBigEndian32(value.data());
-    q.segment = static_cast<uint32_t>(HashQueueName(name)) & mask;
-    if (queues_.count(q.id) != 0) {
-      problems_.push_back("queue id " + std::to_string(q.id) + " is given to both '" +
-                          Printable(queues_[q.id].name) + "' and '" + Printable(name) + "'");
+    Status OnBlocks(uint32_t id, uint32_t first_block, uint64_t end_offset, const BlockRef* refs,
+                    size_t n) override {
+      auto it = view->queues_.find(id);
+      if (it == view->queues_.end()) {
+        view->problems_.push_back("block list for unknown queue id " + std::to_string(id));
+        return Status::OK();
+      }
+      ViewQueue& q = it->second;
+      if (first_block != q.blocks.size()) {
+        view->problems_.push_back("queue '" + Printable(q.name) +
+                                  "': block-list entry starts at block " +
+                                  std::to_string(first_block) + " but " +
+                                  std::to_string(q.blocks.size()) +
+                                  " blocks precede it (gap or overlap in the index)");
+        return Status::OK();
+      }
+      q.blocks.insert(q.blocks.end(), refs, refs + n);
+      q.indexed_blocks = q.blocks.size();
+      q.indexed_end = q.count = end_offset;
       return Status::OK();
     }
-    by_name_[name] = q.id;
-    queues_.emplace(q.id, std::move(q));
+  } loader;
+  loader.view = this;
+  loader.mask = segment_count() - 1;
+  uint64_t next_seq = 0, log_bytes = 0;
+  Status s = ReplayCheckpoints(&meta_, &loader, &next_seq, &log_bytes);
+  if (s.IsCorruption()) {
+    problems_.push_back(s.ToString());
     return Status::OK();
-  });
+  }
+  return s;
 }
 
-Status StoreView::LoadBlockLists() {
-  return meta_.Scan("b/", [&](std::string_view key, std::string_view value) {
-    if (key.size() != 10 || value.size() < 8 || (value.size() - 8) % sizeof(BlockRef) != 0) {
-      problems_.push_back("malformed block-list entry (key " + std::to_string(key.size()) +
-                          " bytes, value " + std::to_string(value.size()) + " bytes)");
-      return Status::OK();
-    }
-    const uint32_t id = DecodeBigEndian32(key.data() + 2);
-    const uint32_t first_block = DecodeBigEndian32(key.data() + 6);
-    auto it = queues_.find(id);
-    if (it == queues_.end()) {
-      problems_.push_back("block list for unknown queue id " + std::to_string(id));
-      return Status::OK();
-    }
-    ViewQueue& q = it->second;
-    if (first_block != q.blocks.size()) {
-      problems_.push_back("queue '" + Printable(q.name) + "': block-list entry starts at block " +
-                          std::to_string(first_block) + " but " + std::to_string(q.blocks.size()) +
-                          " blocks precede it (gap or overlap in the index)");
-      return Status::OK();
-    }
-    const size_t n = (value.size() - 8) / sizeof(BlockRef);
-    const size_t old = q.blocks.size();
-    q.blocks.resize(old + n);
-    std::memcpy(q.blocks.data() + old, value.data() + 8, n * sizeof(BlockRef));
-    q.indexed_blocks = q.blocks.size();
-    q.indexed_end = q.count = DecodeFixed64(value.data());
-    return Status::OK();
-  });
-}
+Status StoreView::LoadBlockLists() { return Status::OK(); }  // replayed by LoadCatalogue
 
 Status StoreView::LoadSegments() {
   for (uint32_t i = 0; i < segment_count(); ++i) {

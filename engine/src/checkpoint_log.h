@@ -1,0 +1,61 @@
+// Checkpoint log: the engine's index metadata in RocksDB, as a sequence of records. Each Flush
+// appends one record (split in parts of at most kPartBytes) holding the queues created and the
+// block-list entries sealed since the previous one; Open replays them in order. Writing a few
+// large values instead of a key per queue keeps a Flush over a million queues cheap. A clean
+// Close compacts the log into one snapshot when the deltas outweigh the state they describe.
+//
+// Record part value: a sequence of entries (integers little-endian)
+//   0x01 queue:  id u32, name length u8, name bytes
+//   0x02 blocks: id u32, first block index u32, queue end offset u64, n u32, n x BlockRef
+// Key: "c/" + seq (be64) + part (be32).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "block_ref.h"
+#include "metadata_store.h"
+
+namespace meshq {
+
+class CheckpointVisitor {
+ public:
+  virtual ~CheckpointVisitor() = default;
+  virtual Status OnQueue(uint32_t id, std::string_view name) = 0;
+  virtual Status OnBlocks(uint32_t id, uint32_t first_block, uint64_t end_offset,
+                          const BlockRef* refs, size_t n) = 0;
+};
+
+// Pure decoder of one record part; Corruption on any malformed entry.
+Status DecodeCheckpointPart(std::string_view value, CheckpointVisitor* visitor);
+
+class CheckpointWriter {
+ public:
+  static constexpr size_t kPartBytes = 4u << 20;
+  explicit CheckpointWriter(uint64_t seq) : seq_(seq) {}
+
+  void AddQueue(uint32_t id, std::string_view name);
+  void AddBlocks(uint32_t id, uint32_t first_block, uint64_t end_offset, const BlockRef* refs,
+                 size_t n);
+  // Moves the parts into the batch. Returns the bytes written.
+  uint64_t Finish(MetadataStore::Batch* batch);
+  bool empty() const { return parts_ == 0 && buf_.empty(); }
+
+ private:
+  void MaybeCut(MetadataStore::Batch* batch);
+  const uint64_t seq_;
+  uint32_t parts_ = 0;
+  uint64_t bytes_ = 0;
+  std::string buf_;
+  std::vector<std::string> done_;
+};
+
+std::string CheckpointKey(uint64_t seq, uint32_t part);
+
+// Replays every record in order. *next_seq gets the sequence number for the next record and
+// *log_bytes the total size of the log.
+Status ReplayCheckpoints(MetadataStore* meta, CheckpointVisitor* visitor, uint64_t* next_seq,
+                         uint64_t* log_bytes);
+
+}  // namespace meshq
