@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Mesh load run: etcd + three provider simulators (capacities 1:2:3) with their provider-agents +
+# one consumer-agent, all on loopback, loaded by wrk with bench/mesh/hash_check.lua (random
+# parameters incl. non-ASCII, every answer checked) at several connection counts. Prints the bare
+# loopback round trip first, then one row per level: QPS, % of the theoretical maximum
+# (sum(capacity) / latency), latency p50/p99, errors, wrong answers, agent CPU per 1000 requests.
+# Then the same with zero provider latency (the agents' own cost). Everything stops by itself.
+#
+#   bench/mesh/run.sh [--mode direct] [--duration 15s] [--latency-ms 50]
+#                     [--connections "128 256 512"] [--capacities "20 40 60"] [--threads 1]
+#                     [--no-zero-latency]
+# Binaries come from ${MESHQ_BUILD_DIR:-build} (build them first: tools/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+MODE=direct
+DURATION=15s
+LATENCY_MS=50
+CONNECTIONS="128 256 512"
+CAPACITIES="20 40 60"
+THREADS=1
+ZERO_LATENCY=1
+while (($#)); do
+  case "$1" in
+    --mode) MODE=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --latency-ms) LATENCY_MS=$2; shift 2 ;;
+    --connections) CONNECTIONS=$2; shift 2 ;;
+    --capacities) CAPACITIES=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --no-zero-latency) ZERO_LATENCY=0; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+BUILD=${MESHQ_BUILD_DIR:-build}
+AGENT=$BUILD/agent/meshq-agent
+SIM=$BUILD/tools/provider-sim/meshq-provider-sim
+for b in "$AGENT" "$SIM"; do
+  [[ -x $b ]] || { echo "run.sh: $b not built (run tools/setup.sh or set MESHQ_BUILD_DIR)" >&2; exit 1; }
+done
+command -v wrk >/dev/null || { echo "run.sh: wrk not installed" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/meshq-mesh-XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  tools/etcd.sh stop "$WORK/etcd" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits for "listening on ADDR" in a process's stdout file; prints ADDR.
+wait_listening() {
+  local file=$1
+  for _ in $(seq 1 100); do
+    if grep -q "^listening on " "$file" 2>/dev/null; then
+      sed -n 's/^listening on //p' "$file" | head -1
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "run.sh: no 'listening on' in $file" >&2
+  return 1
+}
+
+# CPU seconds (user+system) used so far by the given pids, from /proc/<pid>/stat.
+cpu_seconds() {
+  local ticks=0 pid
+  for pid in "$@"; do
+    # Fields after the ")" of the command name: utime is the 12th, stime the 13th.
+    read -r ut st < <(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12, $13}')
+    ticks=$((ticks + ut + st))
+  done
+  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
+}
+
+ETCD_URL=$(tools/etcd.sh start "$WORK/etcd")
+PREFIX=/meshq/bench/
+read -r -a CAPS <<<"$CAPACITIES"
+
+CONSUMER_PID=""
+PROVIDER_AGENT_PIDS=()
+TOPOLOGY_PIDS=()
+start_topology() {
+  local latency=$1 i
+  TOPOLOGY_PIDS=()
+  PROVIDER_AGENT_PIDS=()
+  for i in 0 1 2; do
+    "$SIM" --port 0 --latency-ms "$latency" --capacity "${CAPS[$i]}" >"$WORK/sim$i.out" 2>"$WORK/sim$i.err" &
+    PIDS+=($!); TOPOLOGY_PIDS+=($!)
+    local sim_addr
+    sim_addr=$(wait_listening "$WORK/sim$i.out")
+    "$AGENT" --role provider --mode "$MODE" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
+      --provider "$sim_addr" --weight "${CAPS[$i]}" --threads "$THREADS" \
+      >"$WORK/pa$i.out" 2>"$WORK/pa$i.err" &
+    PIDS+=($!); TOPOLOGY_PIDS+=($!); PROVIDER_AGENT_PIDS+=($!)
+    wait_listening "$WORK/pa$i.out" >/dev/null
+  done
+  "$AGENT" --role consumer --mode "$MODE" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
+    --threads "$THREADS" >"$WORK/ca.out" 2>"$WORK/ca.err" &
+  CONSUMER_PID=$!
+  PIDS+=($!); TOPOLOGY_PIDS+=($!)
+  CONSUMER_ADDR=$(wait_listening "$WORK/ca.out")
+  for _ in $(seq 1 100); do
+    [[ $(curl -s "http://$CONSUMER_ADDR/endpoints" | grep -c weight=) -eq 3 ]] && return 0
+    sleep 0.05
+  done
+  echo "run.sh: consumer-agent did not see 3 providers" >&2
+  return 1
+}
+
+stop_topology() {
+  local pid
+  for pid in "${TOPOLOGY_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${TOPOLOGY_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+
+# One wrk run; prints a table row.
+run_level() {
+  local latency=$1 conns=$2 duration=$3 max_qps=$4
+  local c0 p0 c1 p1 out
+  c0=$(cpu_seconds "$CONSUMER_PID"); p0=$(cpu_seconds "${PROVIDER_AGENT_PIDS[@]}")
+  out=$(wrk -t2 -c"$conns" -d"$duration" --timeout 10s -s bench/mesh/hash_check.lua \
+        "http://$CONSUMER_ADDR/" 2>&1)
+  c1=$(cpu_seconds "$CONSUMER_PID"); p1=$(cpu_seconds "${PROVIDER_AGENT_PIDS[@]}")
+  local line
+  line=$(grep '^MESH requests=' <<<"$out") || { echo "$out" >&2; return 1; }
+  grep '^MESH first_' <<<"$out" >&2 || true
+  awk -v line="$line" -v lat="$latency" -v conns="$conns" -v max="$max_qps" \
+      -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')" \
+      -v p="$(awk -v a="$p0" -v b="$p1" 'BEGIN{print b-a}')" 'BEGIN {
+    n = split(line, kv, " ")
+    for (i = 2; i <= n; i++) { split(kv[i], pair, "="); f[pair[1]] = pair[2] }
+    qps = f["requests"] / (f["duration_us"] / 1e6)
+    pct = (max > 0) ? sprintf("%.1f%%", 100 * qps / max) : "-"
+    per = (f["requests"] > 0) ? 1000 / f["requests"] : 0
+    printf "| %s | %s | %s | %.0f | %s | %.1f | %.1f | %d | %d | %d | %.4f | %.4f | %.4f |\n",
+      "'"$MODE"'", lat, conns, qps, pct, f["p50_us"] / 1000, f["p99_us"] / 1000, f["non200"],
+      f["socket_errors"] + f["timeouts"], f["wrong"], c * per, p * per, (c + p) * per
+  }'
+}
+
+header() {
+  echo "| mode | provider latency ms | connections | QPS | % of max | p50 ms | p99 ms | non-200 | socket errors | wrong answers | consumer-agent CPU s/1000 req | provider-agents CPU s/1000 req | agents total CPU s/1000 req |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+}
+
+echo "## machine"
+echo "cores: $(nproc); $(uname -r); wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}')"
+g++ -O2 -std=c++20 -o "$WORK/loopback_rtt" bench/mesh/loopback_rtt.cc -lpthread
+"$WORK/loopback_rtt" 4 2
+
+SUM=0
+for c in "${CAPS[@]}"; do SUM=$((SUM + c)); done
+MAX_QPS=$(awk -v s="$SUM" -v l="$LATENCY_MS" 'BEGIN { printf "%.0f", (l > 0 ? s / (l / 1000) : 0) }')
+echo
+echo "## mesh: capacities ${CAPACITIES} (sum $SUM), latency ${LATENCY_MS} ms, theoretical max ${MAX_QPS} QPS, ${THREADS} agent thread(s), wrk -t2 ${DURATION} per level"
+start_topology "$LATENCY_MS"
+wrk -t2 -c128 -d2s -s bench/mesh/hash_check.lua "http://$CONSUMER_ADDR/" >/dev/null 2>&1 || true  # warm-up
+header
+for conns in $CONNECTIONS; do run_level "$LATENCY_MS" "$conns" "$DURATION" "$MAX_QPS"; done
+stop_topology
+
+if ((ZERO_LATENCY)); then
+  echo
+  echo "## mesh with zero provider latency (the agents' own cost)"
+  start_topology 0
+  wrk -t2 -c128 -d2s -s bench/mesh/hash_check.lua "http://$CONSUMER_ADDR/" >/dev/null 2>&1 || true
+  header
+  for conns in $CONNECTIONS; do run_level 0 "$conns" "$DURATION" 0; done
+  stop_topology
+fi
