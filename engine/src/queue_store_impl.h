@@ -66,6 +66,7 @@ class QueueStoreImpl final : public QueueStore {
   };
 
   WriterSlot& MySlot();
+  WriterSlot& AssignSlot();
   Status PutLocked(Queue* q, std::string_view message, WriterSlot& slot);
   // Seals q's open block (q->mu held).
   Status SealOpenBlock(Queue* q, WriterSlot& slot);
