@@ -165,6 +165,8 @@ Status ParseBenchConfig(const std::vector<std::string>& args, BenchConfig* confi
       s = ParseNumber<uint32_t>(flag, value, 1, 100000, &config->workload.consume_batch);
     } else if (flag == "--limit-seconds") {
       s = ParseNumber<int>(flag, value, 1, 600, &config->limit_seconds);
+    } else if (flag == "--repeat") {
+      s = ParseNumber<int>(flag, value, 1, 100, &config->repeat);
     } else if (flag == "--inject-fault") {
       if (!ParseFaultKind(value, &config->fault)) {
         s = Status::InvalidArgument("--inject-fault: unknown fault '" + value +
@@ -210,6 +212,7 @@ message verified byte-exact, beside the disk's limits (fio) and a RocksDB peer.
   --store LIST       meshq | rocksdb | meshq,rocksdb (both, and their ratios)
   --dir D            where the data goes (default: ./meshq-bench-XXXXXX, removed at the end)
   --keep             keep the data
+  --repeat N         run each store N times (a fresh store each time); report medians (1)
   --drop-caches      drop the page cache between phases (drop_caches as root, else fadvise)
   --limits           run bench/disk_limit.sh (fio) on the same filesystem first and print each
                      phase as a ratio of the matching limit   --limit-seconds N (3 per fio job)

@@ -29,6 +29,7 @@ struct BenchConfig {
   std::vector<StoreKind> stores = {StoreKind::kMeshq};
   bool limits = false;
   int limit_seconds = 3;  // per fio job
+  int repeat = 1;         // runs per store (fresh store each); the report gives medians
   bool keep = false;
   FaultKind fault = FaultKind::kNone;
   bool help = false;

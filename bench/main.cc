@@ -188,8 +188,16 @@ int Main(int argc, char** argv) {
 
   for (StoreKind kind : config.stores) {
     const std::string store_dir = (std::filesystem::path(dir) / StoreKindName(kind)).string();
-    std::fprintf(stderr, "== %s: %s\n", StoreKindName(kind), store_dir.c_str());
-    report.runs.push_back(RunStore(config, kind, store_dir));
+    std::vector<StoreRun> runs;
+    for (int r = 0; r < config.repeat; ++r) {
+      // Each repetition sends into a fresh store (a read-only run re-reads the kept one).
+      if (r > 0 && config.send) std::filesystem::remove_all(store_dir, ec);
+      std::fprintf(stderr, "== %s: %s (run %d of %d)\n", StoreKindName(kind), store_dir.c_str(),
+                   r + 1, config.repeat);
+      runs.push_back(RunStore(config, kind, store_dir));
+      if (!runs.back().status.ok()) break;
+    }
+    report.runs.push_back(MedianRun(std::move(runs)));
     if (!config.keep) std::filesystem::remove_all(store_dir, ec);
   }
 

@@ -1,6 +1,7 @@
 // Report: fixed-width table and JSON over the same figures.
 #include "report.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
@@ -49,8 +50,41 @@ double StoreRun::TotalSeconds() const {
 }
 
 double StoreRun::Score() const {
+  if (median_score >= 0) return median_score;
   const double s = TotalSeconds();
   return s > 0 ? static_cast<double>(TotalMessages()) / s : 0;
+}
+
+StoreRun MedianRun(std::vector<StoreRun> runs) {
+  if (runs.size() == 1) return std::move(runs[0]);
+  auto median_of = [&](auto key) {
+    std::vector<size_t> order(runs.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return key(runs[a]) < key(runs[b]); });
+    return order[order.size() / 2];
+  };
+  StoreRun median;
+  median.store = runs[0].store;
+  median.fault = runs[0].fault;
+  // Phases: only those every run completed.
+  size_t phases = runs[0].phases.size();
+  for (const StoreRun& r : runs) phases = std::min(phases, r.phases.size());
+  for (size_t p = 0; p < phases; ++p) {
+    const size_t m = median_of([p](const StoreRun& r) { return r.phases[p].MessagesPerSecond(); });
+    median.phases.push_back(runs[m].phases[p]);
+  }
+  median.median_score = runs[median_of([](const StoreRun& r) { return r.Score(); })].Score();
+  median.data_bytes =
+      runs[median_of([](const StoreRun& r) { return static_cast<double>(r.data_bytes); })]
+          .data_bytes;
+  for (const StoreRun& r : runs) {
+    median.mismatches += r.mismatches;
+    for (const std::string& m : r.mismatch_reports) median.mismatch_reports.push_back(m);
+    if (median.status.ok() && !r.status.ok()) median.status = r.status;
+  }
+  median.repetitions = std::move(runs);
+  return median;
 }
 
 double LimitRatio(const PhaseResult& phase, const DiskLimits& limits) {
@@ -111,7 +145,13 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
     out << line;
   }
   for (const StoreRun& run : report.runs) {
-    out << "\nstore: " << StoreKindName(run.store) << "\n";
+    out << "\nstore: " << StoreKindName(run.store);
+    if (!run.repetitions.empty()) {
+      out << "  (median of " << run.repetitions.size() << " runs; scores";
+      for (const StoreRun& r : run.repetitions) out << " " << Format("%.0f", r.Score());
+      out << ")";
+    }
+    out << "\n";
     std::snprintf(line, sizeof(line), "%-8s %12s %8s %11s %8s %24s %9s %9s %7s  %s\n", "phase",
                   "messages", "seconds", "msgs/s", "MB/s", "latency p50/p99/p999 us", "peak RSS",
                   "written", "limit", "cache");
@@ -129,11 +169,13 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
                     p.cache.c_str());
       out << line;
     }
+    const std::string basis = run.repetitions.empty()
+                                  ? std::to_string(run.TotalMessages()) + " messages / " +
+                                        Format("%.2f", run.TotalSeconds()) + " s"
+                                  : "median of the runs' scores";
     std::snprintf(line, sizeof(line),
-                  "score %.0f msgs/s (%llu messages / %.2f s); data on disk %s MB; %llu "
-                  "mismatches%s\n",
-                  run.Score(), static_cast<unsigned long long>(run.TotalMessages()),
-                  run.TotalSeconds(), Mb(run.data_bytes).c_str(),
+                  "score %.0f msgs/s (%s); data on disk %s MB; %llu mismatches%s\n", run.Score(),
+                  basis.c_str(), Mb(run.data_bytes).c_str(),
                   static_cast<unsigned long long>(run.mismatches),
                   run.status.ok() ? "" : ("; ERROR " + run.status.ToString()).c_str());
     out << line;
@@ -150,6 +192,54 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
     out << "\n";
   }
 }
+
+namespace {
+boost::json::object RunToJson(const StoreRun& run, const BenchReport& report) {
+  boost::json::object r;
+  r["store"] = StoreKindName(run.store);
+  boost::json::array phases;
+  for (const PhaseResult& p : run.phases) {
+    boost::json::object o;
+    o["phase"] = PhaseName(p.phase);
+    o["messages"] = p.messages;
+    o["operations"] = p.operations;
+    o["payload_bytes"] = p.payload_bytes;
+    o["seconds"] = p.seconds;
+    o["msgs_per_s"] = p.MessagesPerSecond();
+    o["MB_per_s"] = p.MegabytesPerSecond();
+    o["latency_ns"] = {{"p50", p.latency.Percentile(0.5)},
+                       {"p99", p.latency.Percentile(0.99)},
+                       {"p999", p.latency.Percentile(0.999)},
+                       {"samples", p.latency.count()}};
+    o["peak_rss_bytes"] = p.peak_rss_bytes;
+    o["peak_rss_phase_only"] = p.peak_rss_own;
+    o["disk_write_bytes"] = p.disk_write_bytes;
+    o["mismatches"] = p.mismatches;
+    o["cache"] = p.cache;
+    if (report.limits) o["limit_ratio"] = LimitRatio(p, *report.limits);
+    if (!p.status.ok()) o["error"] = p.status.ToString();
+    phases.push_back(std::move(o));
+  }
+  r["phases"] = std::move(phases);
+  r["total_messages"] = run.TotalMessages();
+  r["total_seconds"] = run.TotalSeconds();
+  r["score"] = run.Score();
+  r["data_bytes"] = run.data_bytes;
+  r["mismatches"] = run.mismatches;
+  boost::json::array reports;
+  for (const std::string& m : run.mismatch_reports) reports.emplace_back(m);
+  r["mismatch_reports"] = std::move(reports);
+  r["ok"] = run.ok();
+  if (!run.status.ok()) r["error"] = run.status.ToString();
+  if (!run.fault.empty()) r["fault_injected"] = run.fault;
+  if (!run.repetitions.empty()) {
+    boost::json::array reps;
+    for (const StoreRun& rep : run.repetitions) reps.push_back(RunToJson(rep, report));
+    r["repetitions"] = std::move(reps);
+  }
+  return r;
+}
+}  // namespace
 
 boost::json::value ReportToJson(const BenchReport& report) {
   const BenchConfig& c = report.config;
@@ -176,46 +266,7 @@ boost::json::value ReportToJson(const BenchReport& report) {
                       {"fs", l.fs}};
   }
   boost::json::array runs;
-  for (const StoreRun& run : report.runs) {
-    boost::json::object r;
-    r["store"] = StoreKindName(run.store);
-    boost::json::array phases;
-    for (const PhaseResult& p : run.phases) {
-      boost::json::object o;
-      o["phase"] = PhaseName(p.phase);
-      o["messages"] = p.messages;
-      o["operations"] = p.operations;
-      o["payload_bytes"] = p.payload_bytes;
-      o["seconds"] = p.seconds;
-      o["msgs_per_s"] = p.MessagesPerSecond();
-      o["MB_per_s"] = p.MegabytesPerSecond();
-      o["latency_ns"] = {{"p50", p.latency.Percentile(0.5)},
-                         {"p99", p.latency.Percentile(0.99)},
-                         {"p999", p.latency.Percentile(0.999)},
-                         {"samples", p.latency.count()}};
-      o["peak_rss_bytes"] = p.peak_rss_bytes;
-      o["peak_rss_phase_only"] = p.peak_rss_own;
-      o["disk_write_bytes"] = p.disk_write_bytes;
-      o["mismatches"] = p.mismatches;
-      o["cache"] = p.cache;
-      if (report.limits) o["limit_ratio"] = LimitRatio(p, *report.limits);
-      if (!p.status.ok()) o["error"] = p.status.ToString();
-      phases.push_back(std::move(o));
-    }
-    r["phases"] = std::move(phases);
-    r["total_messages"] = run.TotalMessages();
-    r["total_seconds"] = run.TotalSeconds();
-    r["score"] = run.Score();
-    r["data_bytes"] = run.data_bytes;
-    r["mismatches"] = run.mismatches;
-    boost::json::array reports;
-    for (const std::string& m : run.mismatch_reports) reports.emplace_back(m);
-    r["mismatch_reports"] = std::move(reports);
-    r["ok"] = run.ok();
-    if (!run.status.ok()) r["error"] = run.status.ToString();
-    if (!run.fault.empty()) r["fault_injected"] = run.fault;
-    runs.push_back(std::move(r));
-  }
+  for (const StoreRun& run : report.runs) runs.push_back(RunToJson(run, report));
   root["runs"] = std::move(runs);
   boost::json::object ratios;
   for (const auto& [name, ratio] : PeerRatios(report)) ratios[name] = ratio;

@@ -22,6 +22,10 @@ struct StoreRun {
   std::vector<std::string> mismatch_reports;
   Status status;      // open/close or store errors
   std::string fault;  // when a fault was injected on purpose: what
+  // With --repeat: every run, while `phases` hold, per phase, the run with the median msgs/s,
+  // and the score is the median of the runs' scores.
+  std::vector<StoreRun> repetitions;
+  double median_score = -1;
 
   uint64_t TotalMessages() const;
   double TotalSeconds() const;
@@ -39,6 +43,11 @@ struct BenchReport {
   std::optional<DiskLimits> limits;
   std::vector<StoreRun> runs;
 };
+
+// Folds repeated runs of one store into one: per phase the run with the median msgs/s, the
+// median score, the median data size; mismatches summed, the first error kept. Requires
+// !runs.empty().
+StoreRun MedianRun(std::vector<StoreRun> runs);
 
 // The phase's throughput as a fraction of the matching disk limit: send MB/s of sequential
 // write, check Gets/s of 4 KiB random-read IOPS, consume MB/s of sequential read.

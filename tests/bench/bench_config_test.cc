@@ -62,7 +62,9 @@ TEST(BenchConfig, FlagsOverrideTheProfileWhateverTheOrder) {
                      "--limits",
                      "--keep",
                      "--consume-batch",
-                     "100"},
+                     "100",
+                     "--repeat",
+                     "3"},
                     &c)
                   .ok());
   EXPECT_EQ(c.profile, "large");
@@ -78,6 +80,7 @@ TEST(BenchConfig, FlagsOverrideTheProfileWhateverTheOrder) {
   EXPECT_EQ(c.json_path, "f.json");
   EXPECT_TRUE(c.drop_caches && c.limits && c.keep);
   EXPECT_EQ(c.workload.consume_batch, 100u);
+  EXPECT_EQ(c.repeat, 3);
 }
 
 TEST(BenchConfig, NumbersAcceptSuffixesAndExponents) {

@@ -70,3 +70,42 @@ TEST(StoreRun, ScoreIsAllMessagesOverAllSeconds) {
 
 }  // namespace
 }  // namespace meshq::bench
+
+namespace meshq::bench {
+namespace {
+
+StoreRun RunWith(double send_rate, double score_seconds, uint64_t mismatches) {
+  StoreRun run;
+  PhaseResult send, check;
+  send.phase = Phase::kSend;
+  send.messages = static_cast<uint64_t>(send_rate);
+  send.seconds = 1;
+  check.phase = Phase::kCheck;
+  check.messages = 100;
+  check.seconds = score_seconds;
+  run.phases = {send, check};
+  run.mismatches = mismatches;
+  return run;
+}
+
+TEST(MedianRun, PicksTheMedianPerPhaseAndScore) {
+  std::vector<StoreRun> runs = {RunWith(300, 1, 0), RunWith(100, 9, 0), RunWith(200, 4, 2)};
+  const double scores[] = {runs[0].Score(), runs[1].Score(), runs[2].Score()};
+  const StoreRun m = MedianRun(runs);
+  ASSERT_EQ(m.phases.size(), 2u);
+  EXPECT_EQ(m.phases[0].messages, 200u);     // median send rate
+  EXPECT_DOUBLE_EQ(m.phases[1].seconds, 4);  // median check rate is the 4 s run
+  EXPECT_DOUBLE_EQ(m.Score(), scores[2]);    // scores 400/2=200, 200/10=20, 300/5=60 -> 60
+  EXPECT_EQ(m.mismatches, 2u);
+  EXPECT_EQ(m.repetitions.size(), 3u);
+  EXPECT_FALSE(m.ok());
+}
+
+TEST(MedianRun, OneRunIsItself) {
+  const StoreRun m = MedianRun({RunWith(300, 1, 0)});
+  EXPECT_TRUE(m.repetitions.empty());
+  EXPECT_EQ(m.phases[0].messages, 300u);
+}
+
+}  // namespace
+}  // namespace meshq::bench
