@@ -1,0 +1,125 @@
+// SimConnection: Dubbo framing on one socket; all handlers run on the connection's io_context.
+#include "sim_connection.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include "hello_service.h"
+#include "meshq/agent/dubbo_codec.h"
+
+namespace meshq::provider_sim {
+
+namespace dubbo = agent::dubbo;
+using boost::asio::ip::tcp;
+
+namespace {
+constexpr std::size_t kReadChunk = 64 * 1024;
+}
+
+SimConnection::SimConnection(tcp::socket socket, CallLimiter* limiter, const LatencyModel* latency,
+                             SimCounters* counters, std::size_t max_body)
+    : socket_(std::move(socket)),
+      limiter_(limiter),
+      latency_(latency),
+      counters_(counters),
+      max_body_(max_body) {
+  socket_.set_option(tcp::no_delay(true));
+}
+
+void SimConnection::Read() {
+  if (in_.size() - in_used_ < kReadChunk) in_.resize(in_used_ + kReadChunk);
+  socket_.async_read_some(
+      boost::asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+        if (ec) {
+          self->closed_ = true;
+          return;
+        }
+        self->in_used_ += n;
+        if (!self->HandleInput()) {
+          self->closed_ = true;
+          boost::system::error_code ignored;
+          self->socket_.close(ignored);
+          return;
+        }
+        self->Read();
+      });
+}
+
+bool SimConnection::HandleInput() {
+  std::string_view in(in_.data(), in_used_);
+  std::size_t used = 0;
+  for (;;) {
+    auto r = dubbo::DecodeFrame(in.substr(used), max_body_);
+    if (r.need_more()) break;
+    if (r.failed()) {
+      counters_->rejected.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    used += r.consumed;
+    const dubbo::Header& h = r.value.header;
+    if (!h.is_request()) continue;  // e.g. the answer to a heartbeat we never send
+    if (h.is_event()) {
+      // Heartbeat (or another event): answer with an event response carrying the same id.
+      if (h.is_twoway()) dubbo::AppendHeartbeat(h.id, /*is_request=*/false, &pending_);
+      counters_->heartbeats.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    HandleRequest(h.id, h.is_twoway(), r.value.body);
+  }
+  // Keep the unparsed tail at the front of the buffer.
+  in_.erase(0, used);
+  in_used_ -= used;
+  if (!pending_.empty()) Write();
+  return true;
+}
+
+void SimConnection::HandleRequest(std::uint64_t id, bool twoway, std::string_view body) {
+  dubbo::Invocation inv;
+  Status st = dubbo::DecodeInvocation(body, &inv);
+  auto answer = std::make_shared<std::string>();
+  if (!st.ok()) {
+    // Dubbo answers an undecodable request with BAD_REQUEST and the reason.
+    counters_->rejected.fetch_add(1, std::memory_order_relaxed);
+    (void)dubbo::AppendErrorResponse(id, dubbo::ResponseStatus::kBadRequest, st.ToString(),
+                                     &pending_);
+    return;
+  }
+  if (!AnswerInvocation(id, inv, answer.get())) {
+    counters_->rejected.fetch_add(1, std::memory_order_relaxed);
+    if (twoway) pending_.append(*answer);
+    return;
+  }
+  // A real call: it occupies one of `capacity` slots for its whole latency.
+  auto ex = socket_.get_executor();
+  limiter_->Acquire(ex, [self = shared_from_this(), ex, answer, twoway] {
+    auto timer = std::make_shared<boost::asio::steady_timer>(ex, self->latency_->Sample());
+    timer->async_wait([self, timer, answer, twoway](const boost::system::error_code&) {
+      self->limiter_->Release();
+      self->counters_->calls.fetch_add(1, std::memory_order_relaxed);
+      if (twoway) self->Send(*answer);
+    });
+  });
+}
+
+void SimConnection::Send(std::string_view bytes) {
+  pending_.append(bytes);
+  Write();
+}
+
+void SimConnection::Write() {
+  if (closed_ || !writing_.empty() || pending_.empty()) return;
+  writing_.swap(pending_);
+  boost::asio::async_write(
+      socket_, boost::asio::buffer(writing_),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        self->writing_.clear();
+        if (ec) {
+          self->closed_ = true;
+          return;
+        }
+        self->Write();
+      });
+}
+
+}  // namespace meshq::provider_sim
