@@ -13,6 +13,11 @@
 #include "meshq/agent/consumer_agent.h"
 #include "meshq/agent/direct_transport.h"
 #include "meshq/agent/provider_agent.h"
+#if MESHQ_AGENT_HAS_MQ
+#include <unistd.h>
+
+#include "meshq/agent/mq_transport.h"
+#endif
 
 namespace {
 
@@ -32,7 +37,12 @@ constexpr const char* kUsage =
     "  --weight W                declared capacity, relative (default 1)\n"
     "  --service NAME            interface served (default ...demo.provider.IHelloService)\n"
     "  --dubbo-connections N     connections to the provider per thread (default 1)\n"
-    "  --lease-ttl S             registry lease TTL in seconds (default 3)\n";
+    "  --lease-ttl S             registry lease TTL in seconds (default 3)\n"
+    "mq mode (--mode mq):\n"
+    "  --broker HOST:PORT        the meshq-broker (default $MESHQ_BROKER, else 127.0.0.1:9400)\n"
+    "  --mq-flush 0|1            acknowledge calls after the broker's Flush (default 1)\n"
+    "  --client-id ID            consumer reply-queue prefix (default consumer-<pid>)\n"
+    "  provider: calls taken from the broker at once = --weight (its declared capacity)\n";
 
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr, "meshq-agent: %s\n%s", why.c_str(), kUsage);
@@ -93,8 +103,9 @@ int main(int argc, char** argv) {
     }
   }
   static const char* kKnown[] = {
-      "role",       "mode",     "listen", "etcd",    "service-prefix",    "threads",
-      "timeout-ms", "provider", "weight", "service", "dubbo-connections", "lease-ttl"};
+      "role",       "mode",     "listen",   "etcd",    "service-prefix",    "threads",
+      "timeout-ms", "provider", "weight",   "service", "dubbo-connections", "lease-ttl",
+      "broker",     "mq-flush", "client-id"};
   for (const auto& [name, value] : flags) {
     bool known = false;
     for (const char* k : kKnown) known = known || name == k;
@@ -103,7 +114,22 @@ int main(int argc, char** argv) {
   const std::string role = Flag(flags, "role", "");
   const std::string mode = Flag(flags, "mode", "direct");
   if (role != "consumer" && role != "provider") Usage("--role must be consumer or provider");
-  if (mode != "direct") {
+#if MESHQ_AGENT_HAS_MQ
+  const bool mq = mode == "mq";
+  MqOptions mq_options;
+  if (mq) {
+    const char* env = std::getenv("MESHQ_BROKER");
+    if (!meshq::bridge::ParseBrokerAddress(Flag(flags, "broker", env ? env : "127.0.0.1:9400"),
+                                           &mq_options.broker)) {
+      Usage("bad --broker address");
+    }
+    mq_options.flush = IntFlag(flags, "mq-flush", 1) != 0;
+    mq_options.client_id_prefix = Flag(flags, "client-id", "consumer-" + std::to_string(getpid()));
+  }
+#else
+  const bool mq = false;
+#endif
+  if (mode != "direct" && !mq) {
     // --mode mq plugs in here: a ConsumerTransportFactory / ProviderTransportFactory over the
     // bridge's RPC layer; nothing else in the agent changes.
     Usage("--mode " + mode + " is not available in this build (supported: direct)");
@@ -121,7 +147,11 @@ int main(int argc, char** argv) {
     options.etcd = etcd;
     options.service_prefix = prefix;
     options.http.call_timeout = std::chrono::milliseconds(IntFlag(flags, "timeout-ms", 5000));
-    ConsumerAgent agent(options, DirectTransport::Factory(DirectTransport::Options{}));
+    ConsumerTransportFactory factory = DirectTransport::Factory(DirectTransport::Options{});
+#if MESHQ_AGENT_HAS_MQ
+    if (mq) factory = MqConsumerTransport::Factory(mq_options);
+#endif
+    ConsumerAgent agent(options, factory);
     Status s = agent.Start();
     if (!s.ok()) {
       std::fprintf(stderr, "meshq-agent: %s\n", s.ToString().c_str());
@@ -146,7 +176,17 @@ int main(int argc, char** argv) {
                      &options.dubbo.port)) {
     Usage("bad --provider address");
   }
-  ProviderAgent agent(options, AgentListener::Factory(listen));
+  ProviderTransportFactory factory = AgentListener::Factory(listen);
+#if MESHQ_AGENT_HAS_MQ
+  if (mq) {
+    if (flags.count("weight")) {
+      mq_options.max_in_flight = static_cast<uint32_t>((options.weight + threads - 1) / threads);
+    }
+    factory = MqProviderTransport::Factory(mq_options, options.service,
+                                           Flag(flags, "provider", "127.0.0.1:20880"));
+  }
+#endif
+  ProviderAgent agent(options, factory);
   Status s = agent.Start();
   if (!s.ok()) {
     std::fprintf(stderr, "meshq-agent: %s\n", s.ToString().c_str());

@@ -32,6 +32,8 @@ void RpcServer::Start() {
   ArmSweep();
 }
 
+void RpcServer::Drain() { draining_ = true; }
+
 void RpcServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
@@ -48,7 +50,7 @@ void RpcServer::OnConnection(bool up) {
 }
 
 void RpcServer::FetchRequests() {
-  if (fetching_ || shut_down_ || !broker_->connected()) return;
+  if (fetching_ || draining_ || shut_down_ || !broker_->connected()) return;
   if (executing_.size() >= options_.max_in_flight) return;  // resumed when one finishes
   fetching_ = true;
   uint32_t room = options_.max_in_flight - static_cast<uint32_t>(executing_.size());
@@ -66,6 +68,7 @@ void RpcServer::FetchRequests() {
 }
 
 void RpcServer::OnRequest(uint64_t offset, std::string_view stored) {
+  if (draining_) return;  // unacked: redelivered to another server after we close
   RpcRequest r;
   if (!DecodeRpcRequest(stored, &r).ok()) {
     // Not ours to run; acked so it does not block the group's committed offset forever.

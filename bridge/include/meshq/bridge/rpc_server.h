@@ -63,6 +63,10 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   static std::shared_ptr<RpcServer> Create(boost::asio::io_context& io, RpcServerOptions options,
                                            Handler handler);
   void Start();
+  // Takes no new requests (ones delivered meanwhile are left unacked, so the broker hands them
+  // to another server when this one closes) and lets the running ones answer; in_flight() then
+  // falls to 0.
+  void Drain();
   // Stops taking requests and closes the connection; requests not yet answered go back to the
   // group (another server, or this one restarted, handles them).
   void Shutdown();
@@ -95,6 +99,7 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   std::unordered_set<uint64_t> executing_;
   std::unordered_map<uint64_t, Remembered> replies_;  // the dedupe window, until deadlines pass
   bool fetching_ = false;
+  bool draining_ = false;
   bool shut_down_ = false;
   Stats stats_;
 };

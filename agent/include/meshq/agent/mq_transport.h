@@ -1,0 +1,82 @@
+// MQ mode (--mode mq): the consumer-to-provider leg carried by the bridge's request-reply layer.
+// The consumer side sends each call with an RpcClient to the service named by the call's
+// interface; the provider side serves that service with an RpcServer and runs each call on the
+// local Dubbo provider. Calls are persisted messages in the broker, so they can be audited
+// (meshq audit) and survive a provider or broker restart within their deadlines.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+
+#include "meshq/agent/transport.h"
+#include "meshq/bridge/broker_client.h"
+#include "meshq/bridge/rpc_client.h"
+#include "meshq/bridge/rpc_server.h"
+
+namespace meshq::agent {
+
+struct MqOptions {
+  bridge::BrokerAddress broker;
+  // Consumer: reply queues are "rpc.rep.<client_id_prefix>-t<thread>".
+  std::string client_id_prefix;
+  // Acknowledge requests and replies only after the broker's Flush (kill -9 safe) or as soon as
+  // they are in the broker's engine (lower latency; a broker crash may lose the newest calls).
+  bool flush = true;
+  // Provider: calls taken from the broker and not yet answered, per thread. Set to the provider's
+  // capacity, calls wait in the broker (where any free provider can take them) rather than in
+  // one provider's queue.
+  uint32_t max_in_flight = 512;
+};
+
+// The call <-> RPC payload mapping (pure; exposed for tests).
+void EncodeMqCall(const CallRequest& request, std::string* payload);
+bool DecodeMqCall(std::string_view payload, CallRequest* request);
+void EncodeMqResult(const CallResult& result, std::string* payload);
+bool DecodeMqResult(std::string_view payload, CallResult* result);
+
+class MqConsumerTransport : public ConsumerTransport {
+ public:
+  MqConsumerTransport(boost::asio::io_context& io, const MqOptions& options, int thread);
+  ~MqConsumerTransport() override;
+
+  void Invoke(CallRequest request, CallCallback done) override;
+  void UpdateEndpoints(const std::vector<ProviderEndpoint>& endpoints) override;
+  std::string Describe() const override;
+  void Shutdown() override;
+
+  static ConsumerTransportFactory Factory(MqOptions options);
+
+ private:
+  std::shared_ptr<bridge::RpcClient> client_;
+  std::vector<ProviderEndpoint> endpoints_;  // from the registry, for Describe only
+  bool shut_down_ = false;
+};
+
+class MqProviderTransport : public ProviderTransport {
+ public:
+  // `identity` ("host:port", unique per provider, e.g. its local Dubbo provider's address) is
+  // what address() reports for the registry entry.
+  MqProviderTransport(boost::asio::io_context& io, const MqOptions& options, std::string service,
+                      std::string identity);
+  ~MqProviderTransport() override;
+
+  Status Start(Invoker* local) override;
+  // The identity given at construction: consumers do not connect to it in MQ mode (calls go
+  // through the broker), but it names this provider in the registry.
+  std::string address() const override;
+  void Drain() override;
+  size_t pending() const override;
+
+  static ProviderTransportFactory Factory(MqOptions options, std::string service,
+                                          std::string identity);
+
+ private:
+  boost::asio::io_context& io_;
+  const MqOptions options_;
+  const std::string service_;
+  const std::string identity_;
+  std::shared_ptr<bridge::RpcServer> server_;
+};
+
+}  // namespace meshq::agent

@@ -1,0 +1,182 @@
+// MQ-mode transports: calls as RPC payloads through the broker.
+#include "meshq/agent/mq_transport.h"
+
+#include <algorithm>
+
+#include "meshq/bridge/wire.h"
+
+namespace meshq::agent {
+
+using bridge::CallError;
+using bridge::WireReader;
+using bridge::WireWriter;
+
+void EncodeMqCall(const CallRequest& request, std::string* payload) {
+  WireWriter w(payload);
+  w.Bytes32(request.parameter_types);
+  w.Bytes32(request.parameter);
+}
+
+bool DecodeMqCall(std::string_view payload, CallRequest* request) {
+  WireReader r(payload);
+  std::string_view types, parameter;
+  if (!r.Bytes32(&types) || !r.Bytes32(&parameter) || r.remaining() != 0) return false;
+  request->parameter_types = std::string(types);
+  request->parameter = std::string(parameter);
+  return true;
+}
+
+void EncodeMqResult(const CallResult& result, std::string* payload) {
+  WireWriter w(payload);
+  w.U8(static_cast<uint8_t>(result.status));
+  w.Bytes32(result.body);
+}
+
+bool DecodeMqResult(std::string_view payload, CallResult* result) {
+  WireReader r(payload);
+  uint8_t status = 0;
+  std::string_view body;
+  if (!r.U8(&status) || !r.Bytes32(&body) || r.remaining() != 0) return false;
+  if (status > static_cast<uint8_t>(CallStatus::kNoProvider)) return false;
+  result->status = static_cast<CallStatus>(status);
+  result->body = std::string(body);
+  return true;
+}
+
+MqConsumerTransport::MqConsumerTransport(boost::asio::io_context& io, const MqOptions& options,
+                                         int thread) {
+  bridge::RpcClientOptions o;
+  o.broker = options.broker;
+  o.client_id = options.client_id_prefix + "-t" + std::to_string(thread);
+  o.flush_requests = options.flush;
+  client_ = bridge::RpcClient::Create(io, o);
+  client_->Start();
+}
+
+MqConsumerTransport::~MqConsumerTransport() { Shutdown(); }
+
+ConsumerTransportFactory MqConsumerTransport::Factory(MqOptions options) {
+  return [options](boost::asio::io_context& io, int thread) {
+    return std::make_unique<MqConsumerTransport>(io, options, thread);
+  };
+}
+
+void MqConsumerTransport::Invoke(CallRequest request, CallCallback done) {
+  if (shut_down_) {
+    return done(CallResult::Error(CallStatus::kNotExecuted, "consumer-agent is shutting down"));
+  }
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(request.deadline - Clock::now());
+  if (left.count() <= 0) {
+    return done(CallResult::Error(CallStatus::kTimeout, "deadline passed before sending"));
+  }
+  std::string payload;
+  EncodeMqCall(request, &payload);
+  bridge::CallOptions options;
+  options.timeout = std::min<std::chrono::milliseconds>(left, std::chrono::hours(24));
+  options.method = request.method;
+  client_->Call(request.interface_name, payload, options,
+                [done = std::move(done)](bridge::CallResult r) {
+                  CallResult result;
+                  switch (r.error) {
+                    case CallError::kNone:
+                      if (!DecodeMqResult(r.payload, &result)) {
+                        result = CallResult::Error(CallStatus::kProviderError,
+                                                   "malformed reply from provider-agent");
+                      }
+                      break;
+                    case CallError::kNoResponders:
+                      result = CallResult::Error(CallStatus::kNoProvider, r.payload);
+                      break;
+                    case CallError::kTimedOut:
+                      result = CallResult::Error(CallStatus::kTimeout, r.payload);
+                      break;
+                    case CallError::kHandlerError:
+                      result = CallResult::Error(CallStatus::kProviderError, r.payload);
+                      break;
+                    case CallError::kBrokerError:
+                      result = CallResult::Error(CallStatus::kNotExecuted, r.payload);
+                      break;
+                  }
+                  done(std::move(result));
+                });
+}
+
+void MqConsumerTransport::UpdateEndpoints(const std::vector<ProviderEndpoint>& endpoints) {
+  // Routing is by service name in the broker (its live responders are the providers); the
+  // registry's view is kept only to describe it.
+  endpoints_ = endpoints;
+}
+
+std::string MqConsumerTransport::Describe() const {
+  std::string out;
+  for (const ProviderEndpoint& e : endpoints_) {
+    out += e.service + " " + e.address() + " weight=" + std::to_string(e.weight) + " via=mq\n";
+  }
+  out += "mq reply-queue=" + client_->reply_queue() +
+         " pending=" + std::to_string(client_->pending()) + "\n";
+  return out;
+}
+
+void MqConsumerTransport::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  client_->Shutdown();
+}
+
+MqProviderTransport::MqProviderTransport(boost::asio::io_context& io, const MqOptions& options,
+                                         std::string service, std::string identity)
+    : io_(io), options_(options), service_(std::move(service)), identity_(std::move(identity)) {}
+
+MqProviderTransport::~MqProviderTransport() {
+  if (server_) server_->Shutdown();
+}
+
+ProviderTransportFactory MqProviderTransport::Factory(MqOptions options, std::string service,
+                                                      std::string identity) {
+  return [options, service, identity](boost::asio::io_context& io, int) {
+    return std::make_unique<MqProviderTransport>(io, options, service, identity);
+  };
+}
+
+Status MqProviderTransport::Start(Invoker* local) {
+  bridge::RpcServerOptions o;
+  o.broker = options_.broker;
+  o.service = service_;
+  o.max_in_flight = options_.max_in_flight;
+  o.flush_replies = options_.flush;
+  std::string interface_name = service_;
+  server_ = bridge::RpcServer::Create(
+      io_, o,
+      [local, interface_name](const bridge::RpcCall& call, bridge::RpcServer::Respond respond) {
+        CallRequest request;
+        if (!DecodeMqCall(call.payload, &request)) {
+          std::string out;
+          EncodeMqResult(CallResult::Error(CallStatus::kBadRequest, "malformed MQ call"), &out);
+          return respond(bridge::ReplyStatus::kOk, std::move(out));
+        }
+        request.interface_name = interface_name;
+        request.method = call.method;
+        // The requester's deadline, moved onto this host's steady clock.
+        uint64_t now = bridge::UnixMicros();
+        request.deadline = Clock::now() + std::chrono::microseconds(
+                                              call.deadline_us > now ? call.deadline_us - now : 0);
+        local->Invoke(std::move(request), [respond = std::move(respond)](CallResult result) {
+          std::string out;
+          EncodeMqResult(result, &out);
+          respond(bridge::ReplyStatus::kOk, std::move(out));
+        });
+      });
+  server_->Start();
+  return Status::OK();
+}
+
+std::string MqProviderTransport::address() const { return identity_; }
+
+void MqProviderTransport::Drain() {
+  if (server_) server_->Drain();
+}
+
+size_t MqProviderTransport::pending() const { return server_ ? server_->in_flight() : 0; }
+
+}  // namespace meshq::agent
