@@ -19,6 +19,7 @@ struct PhaseResult {
   uint64_t operations = 0;     // Puts or Gets
   uint64_t payload_bytes = 0;  // message bytes put or returned
   double seconds = 0;          // send includes the final Flush
+  double cpu_seconds = 0;      // user + system CPU of the whole process during the phase
   // Put latency (sampled, 1 in 16) for send; every Get for check and consume.
   LatencyHistogram latency;
   uint64_t peak_rss_bytes = 0;

@@ -12,8 +12,10 @@ namespace meshq::bench {
 class PhaseClock {
  public:
   explicit PhaseClock(PhaseResult* result);
-  // Fills seconds, peak RSS and bytes written into the result.
+  // Fills seconds, CPU seconds, peak RSS and bytes written into the result.
   void Finish();
+  // User + system CPU seconds this process has used so far.
+  static double ProcessCpuSeconds();
   // Nanoseconds on a monotonic clock, for per-operation latency.
   static uint64_t NowNanos() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -24,6 +26,7 @@ class PhaseClock {
  private:
   PhaseResult* result_;
   uint64_t write_bytes_start_;
+  double cpu_start_;
   std::chrono::steady_clock::time_point start_;
 };
 

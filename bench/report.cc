@@ -152,9 +152,9 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
       out << ")";
     }
     out << "\n";
-    std::snprintf(line, sizeof(line), "%-8s %12s %8s %11s %8s %24s %9s %9s %7s  %s\n", "phase",
-                  "messages", "seconds", "msgs/s", "MB/s", "latency p50/p99/p999 us", "peak RSS",
-                  "written", "limit", "cache");
+    std::snprintf(line, sizeof(line), "%-8s %12s %8s %7s %11s %8s %24s %9s %9s %7s  %s\n", "phase",
+                  "messages", "seconds", "CPU s", "msgs/s", "MB/s", "latency p50/p99/p999 us",
+                  "peak RSS", "written", "limit", "cache");
     out << line;
     for (const PhaseResult& p : run.phases) {
       const std::string latency = Micros(p.latency.Percentile(0.5)) + "/" +
@@ -162,9 +162,10 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
                                   Micros(p.latency.Percentile(0.999));
       const std::string ratio =
           report.limits ? Format("%.0f%%", 100 * LimitRatio(p, *report.limits)) : "-";
-      std::snprintf(line, sizeof(line), "%-8s %12llu %8.2f %11.0f %8.1f %24s %7sMB %7sMB %7s  %s\n",
+      std::snprintf(line, sizeof(line),
+                    "%-8s %12llu %8.2f %7.2f %11.0f %8.1f %24s %7sMB %7sMB %7s  %s\n",
                     PhaseName(p.phase), static_cast<unsigned long long>(p.messages), p.seconds,
-                    p.MessagesPerSecond(), p.MegabytesPerSecond(), latency.c_str(),
+                    p.cpu_seconds, p.MessagesPerSecond(), p.MegabytesPerSecond(), latency.c_str(),
                     Mb(p.peak_rss_bytes).c_str(), Mb(p.disk_write_bytes).c_str(), ratio.c_str(),
                     p.cache.c_str());
       out << line;
@@ -205,6 +206,7 @@ boost::json::object RunToJson(const StoreRun& run, const BenchReport& report) {
     o["operations"] = p.operations;
     o["payload_bytes"] = p.payload_bytes;
     o["seconds"] = p.seconds;
+    o["cpu_seconds"] = p.cpu_seconds;
     o["msgs_per_s"] = p.MessagesPerSecond();
     o["MB_per_s"] = p.MegabytesPerSecond();
     o["latency_ns"] = {{"p50", p.latency.Percentile(0.5)},
