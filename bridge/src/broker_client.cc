@@ -264,3 +264,12 @@ void BrokerClient::Ack(std::string_view queue, std::string_view group,
 }
 
 }  // namespace meshq::bridge
+
+namespace meshq::bridge {
+
+void BrokerClient::Ping(std::function<void(const Status&)> done) {
+  Send(FrameType::kPing, 0, {},
+       [done = std::move(done)](const Status& s, const Frame&) { done(s); });
+}
+
+}  // namespace meshq::bridge

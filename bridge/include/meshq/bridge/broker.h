@@ -22,7 +22,7 @@ struct BrokerOptions {
   // the broker started, for this long after the start.
   std::chrono::milliseconds responder_grace{3000};
   // Dedupe ids remembered (and replayed from the journal after a restart).
-  size_t dedupe_window = 1u << 20;
+  size_t dedupe_window = 1u << 18;
   // A connection whose unsent responses exceed this stops being read until they drain.
   size_t max_outbound_bytes = 8u << 20;
   // How often dirty consumer-group offsets are written to the store's metadata.

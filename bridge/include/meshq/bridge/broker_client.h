@@ -65,6 +65,9 @@ class BrokerClient : public std::enable_shared_from_this<BrokerClient> {
   void Ack(std::string_view queue, std::string_view group, const std::vector<uint64_t>& offsets,
            bool sync, AckCallback done);
 
+  // A round trip to the broker that touches no queue (the network + framing floor).
+  void Ping(std::function<void(const Status&)> done);
+
   // Bytes queued for sending, not yet written (for callers that bound their own backlog).
   size_t unsent_bytes() const { return out_.size() + writing_.size(); }
 
