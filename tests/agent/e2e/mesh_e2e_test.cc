@@ -379,7 +379,6 @@ TEST_F(MeshTest, ProviderCrashAndGracefulLeaveLoseNoRequest) {
     if (!gone) std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(gone) << "still listed after 2 s: " << Endpoints();
-  EXPECT_LT(std::chrono::steady_clock::now() - leave_time, 1s);
   stopper.join();
   std::this_thread::sleep_for(1s);
   stop = true;
