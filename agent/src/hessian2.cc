@@ -29,7 +29,7 @@ inline std::size_t BytesOf(unsigned char lead) {
 // sequence becomes its two surrogates, each as a 3-byte sequence (what Java's writer emits).
 void AppendHessianUtf8(std::string_view s, std::string* out) {
   std::size_t start = 0;
-  for (std::size_t i = 0; i < s.size();) {
+  for (std::size_t i = 0; (i = SkipAscii(s, i)) < s.size();) {
     const auto lead = static_cast<unsigned char>(s[i]);
     if (lead < 0xF0) {
       i += BytesOf(lead);

@@ -1,6 +1,8 @@
 // Strict UTF-8 decoding (RFC 3629): the single definition of valid text in the agent.
 #include "meshq/agent/utf8.h"
 
+#include <cstring>
+
 namespace meshq::agent {
 
 int DecodeUtf8CodePoint(std::string_view in, std::size_t pos, char32_t* cp) {
@@ -33,13 +35,21 @@ int DecodeUtf8CodePoint(std::string_view in, std::size_t pos, char32_t* cp) {
   return len;
 }
 
+std::size_t SkipAscii(std::string_view in, std::size_t pos) {
+  constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+  while (pos + 8 <= in.size()) {
+    std::uint64_t word;
+    std::memcpy(&word, in.data() + pos, 8);
+    if (word & kHighBits) break;
+    pos += 8;
+  }
+  while (pos < in.size() && static_cast<unsigned char>(in[pos]) < 0x80) ++pos;
+  return pos;
+}
+
 bool IsValidUtf8(std::string_view in) {
   std::size_t i = 0;
-  while (i < in.size()) {
-    if (static_cast<unsigned char>(in[i]) < 0x80) {
-      ++i;
-      continue;
-    }
+  while ((i = SkipAscii(in, i)) < in.size()) {
     char32_t cp;
     const int n = DecodeUtf8CodePoint(in, i, &cp);
     if (n == 0) return false;
@@ -50,9 +60,20 @@ bool IsValidUtf8(std::string_view in) {
 
 Status Utf16Length(std::string_view in, std::size_t* units) {
   std::size_t n = 0;
-  Status s = ForEachUtf16Unit(in, [&n](char16_t) { ++n; });
-  if (s.ok()) *units = n;
-  return s;
+  std::size_t i = 0;
+  for (;;) {
+    const std::size_t next = SkipAscii(in, i);
+    n += next - i;
+    i = next;
+    if (i >= in.size()) break;
+    char32_t cp;
+    const int len = DecodeUtf8CodePoint(in, i, &cp);
+    if (len == 0) return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(i));
+    i += static_cast<std::size_t>(len);
+    n += cp >= 0x10000 ? 2 : 1;
+  }
+  *units = n;
+  return Status::OK();
 }
 
 void AppendUtf8(char32_t cp, std::string* out) {

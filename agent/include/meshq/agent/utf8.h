@@ -23,6 +23,10 @@ bool IsValidUtf8(std::string_view in);
 // InvalidArgument naming the byte offset when `in` is not valid UTF-8.
 Status Utf16Length(std::string_view in, std::size_t* units);
 
+// The index of the first byte at or after `pos` that is not ASCII (in.size() if none). Reads
+// 8 bytes at a time: most parameters and every Java name are ASCII.
+std::size_t SkipAscii(std::string_view in, std::size_t pos);
+
 // Calls unit(char16_t) for every UTF-16 code unit of `utf8` in order, a non-BMP code point
 // giving its high then its low surrogate, as Java's String holds them. InvalidArgument naming the
 // byte offset on invalid UTF-8 (after `unit` has seen the units before it). Inline: it sits on
