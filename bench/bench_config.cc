@@ -177,6 +177,13 @@ Status ParseBenchConfig(const std::vector<std::string>& args, BenchConfig* confi
     }
   }
   if (!s.ok()) return s;
+  // A scale other than the profile's is not that profile any more; say so in the report.
+  BenchConfig profile_scale;
+  ApplyProfile(profile, &profile_scale);
+  if (config->workload.queues != profile_scale.workload.queues ||
+      config->workload.messages != profile_scale.workload.messages) {
+    config->profile = "custom";
+  }
   if (config->min_size > config->max_size) {
     return Status::InvalidArgument("--min-size " + std::to_string(config->min_size) +
                                    " is above --max-size " + std::to_string(config->max_size));

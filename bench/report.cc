@@ -126,7 +126,7 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
   const BenchConfig& c = report.config;
   char line[320];
   std::snprintf(line, sizeof(line),
-                "\nmeshq-bench --profile %s: %u queues, %s messages of %u-%u bytes, %d threads, "
+                "\nmeshq-bench, profile %s: %u queues, %s messages of %u-%u bytes, %d threads, "
                 "seed %llu\ndata in %s%s\n",
                 c.profile.c_str(), c.workload.queues,
                 HumanCount(static_cast<double>(c.workload.messages)).c_str(), c.min_size,
