@@ -2,6 +2,7 @@
 #include "meshq/agent/consumer_agent.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 namespace meshq::agent {
 
@@ -9,9 +10,10 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct ConsumerAgent::Worker {
-  explicit Worker(asio::io_context& ctx) : io(ctx), acceptor(ctx) {}
+  explicit Worker(asio::io_context& ctx) : io(ctx), acceptor(ctx), backoff(ctx) {}
   asio::io_context& io;
   tcp::acceptor acceptor;
+  asio::steady_timer backoff;  // pause after a failed accept (e.g. out of descriptors)
   std::unique_ptr<ConsumerTransport> transport;
 };
 
@@ -60,10 +62,14 @@ void ConsumerAgent::SetEndpoints(const std::vector<ProviderEndpoint>& endpoints)
 void ConsumerAgent::Accept(Worker* w) {
   w->acceptor.async_accept([this, w](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !w->acceptor.is_open()) return;
-    if (!ec) {
-      std::make_shared<HttpConnection>(std::move(socket), w->transport.get(), options_.http)
-          ->Start();
+    if (ec) {
+      w->backoff.expires_after(std::chrono::milliseconds(50));
+      w->backoff.async_wait([this, w](const boost::system::error_code& e) {
+        if (!e) Accept(w);
+      });
+      return;
     }
+    std::make_shared<HttpConnection>(std::move(socket), w->transport.get(), options_.http)->Start();
     Accept(w);
   });
 }
@@ -77,6 +83,7 @@ void ConsumerAgent::Stop() {
     threads_.RunOn(i, [w] {
       boost::system::error_code ignored;
       w->acceptor.close(ignored);
+      w->backoff.cancel();
       w->transport->Shutdown();
     });
   }
