@@ -1,4 +1,5 @@
 // meshq-broker: hosts one QueueStore over TCP. Prints "listening on ADDR:PORT" once it accepts.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -12,7 +13,7 @@ namespace {
 void Usage() {
   std::fprintf(stderr,
                "usage: meshq-broker --dir DIR [--bind 127.0.0.1] [--port 0] [--threads 2]\n"
-               "                    [--responder-grace-ms 3000]\n");
+               "                    [--responder-grace-ms 3000] [--dedupe-window 262144]\n");
 }
 
 }  // namespace
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
       options.port = static_cast<uint16_t>(std::atoi(value.c_str()));
     } else if (arg == "--threads") {
       options.threads = std::atoi(value.c_str());
+    } else if (arg == "--dedupe-window") {
+      options.dedupe_window = std::max<size_t>(1, std::strtoull(value.c_str(), nullptr, 10));
     } else if (arg == "--responder-grace-ms") {
       options.responder_grace = std::chrono::milliseconds(std::atoll(value.c_str()));
     } else {

@@ -50,7 +50,7 @@ Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* re
                        bool* no_consumers) {
   *no_consumers = false;
   if (request.queue.empty() || request.queue.size() > kMaxQueueNameSize ||
-      request.queue == kDedupeJournalQueue) {
+      request.queue.starts_with(kReservedQueuePrefix)) {
     return Status::InvalidArgument("bad queue name");
   }
   if (flags & kPutFlagRequireConsumers) {

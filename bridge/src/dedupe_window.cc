@@ -1,6 +1,7 @@
 // DedupeWindow: claims, replies, and their journal.
 #include "dedupe_window.h"
 
+#include "byte_order.h"
 #include "meshq/bridge/wire.h"
 
 namespace meshq::bridge {
@@ -8,15 +9,42 @@ namespace {
 
 constexpr uint8_t kJournalRequest = 1;
 constexpr uint8_t kJournalReply = 2;
+constexpr std::string_view kGenerationKey = "dedupe/generation";
+
+std::string JournalQueue(uint64_t generation) {
+  return std::string(kReservedQueuePrefix) + "dedupe." + std::to_string(generation);
+}
 
 }  // namespace
 
 Status DedupeWindow::Recover() {
-  uint64_t size = store_->QueueSize(kDedupeJournalQueue);
-  uint64_t offset = size > capacity_ ? size - capacity_ : 0;
+  std::string value;
+  Status s = store_->GetMetadata(kGenerationKey, &value);
+  if (s.ok()) {
+    if (value.size() != 8) return Status::Corruption("dedupe generation: bad length");
+    generation_ = LoadU64(value.data());
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+  journal_queue_ = JournalQueue(generation_);
+  // The previous generation holds `capacity_` entries, the current one fewer: replay the
+  // previous one's tail, then the current one.
+  if (generation_ > 0) {
+    std::string previous = JournalQueue(generation_ - 1);
+    uint64_t size = store_->QueueSize(previous);
+    uint64_t current = store_->QueueSize(journal_queue_);
+    uint64_t want = current >= capacity_ ? 0 : capacity_ - current;
+    s = Replay(previous, size > want ? size - want : 0);
+    if (!s.ok()) return s;
+  }
+  return Replay(journal_queue_, 0);
+}
+
+Status DedupeWindow::Replay(const std::string& queue, uint64_t offset) {
+  uint64_t size = store_->QueueSize(queue);
   MessageBatch batch;
   while (offset < size) {
-    Status s = store_->Get(kDedupeJournalQueue, offset, 4096, &batch);
+    Status s = store_->Get(queue, offset, 4096, &batch);
     if (!s.ok()) return s;
     if (batch.empty()) break;
     std::lock_guard lock(mu_);
@@ -27,17 +55,29 @@ Status DedupeWindow::Recover() {
       if (!r.U8(&kind) || !r.U64(&id)) return Status::Corruption("dedupe journal: short entry");
       Entry entry;
       if (kind == kJournalReply) {
-        std::string_view queue;
-        if (!r.U64(&entry.reply_offset) || !r.Str16(&queue)) {
+        std::string_view queue_name;
+        if (!r.U64(&entry.reply_offset) || !r.Str16(&queue_name)) {
           return Status::Corruption("dedupe journal: short reply entry");
         }
         entry.replied = true;
-        entry.reply_queue = std::string(queue);
+        entry.reply_queue = std::string(queue_name);
       }
       InsertLocked(id, std::move(entry));
     }
     offset += batch.size();
   }
+  return Status::OK();
+}
+
+Status DedupeWindow::Append(std::string_view record) {
+  std::lock_guard lock(journal_mu_);
+  Status s = store_->Put(journal_queue_, record);
+  if (!s.ok() || store_->QueueSize(journal_queue_) < capacity_) return s;
+  char value[8];
+  StoreU64(value, generation_ + 1);
+  s = store_->PutMetadata(kGenerationKey, std::string_view(value, sizeof(value)));
+  if (!s.ok()) return s;
+  journal_queue_ = JournalQueue(++generation_);
   return Status::OK();
 }
 
@@ -74,7 +114,7 @@ Status DedupeWindow::JournalRequest(uint64_t id) {
   WireWriter w(&record);
   w.U8(kJournalRequest);
   w.U64(id);
-  return store_->Put(kDedupeJournalQueue, record);
+  return Append(record);
 }
 
 std::optional<DedupeWindow::Entry> DedupeWindow::FindReply(uint64_t id) {
@@ -91,7 +131,7 @@ Status DedupeWindow::RecordReply(uint64_t id, std::string_view queue, uint64_t o
   w.U64(id);
   w.U64(offset);
   w.Str16(queue);
-  Status s = store_->Put(kDedupeJournalQueue, record);
+  Status s = Append(record);
   if (!s.ok()) return s;
   std::lock_guard lock(mu_);
   InsertLocked(id, Entry{true, offset, std::string(queue)});

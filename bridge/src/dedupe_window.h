@@ -1,7 +1,10 @@
 // DedupeWindow: the broker's memory of recent dedupe ids, so a retried PUT (same id) is stored
 // once and a request already settled by a reply is neither stored again nor delivered again.
 // Every change is journaled to an engine queue and made durable by the same Flush as the data it
-// describes, so the window survives a restart (the last `capacity` entries are replayed).
+// describes, so the window survives a restart (the last `capacity` entries are replayed). The
+// journal moves to a new queue ("__meshq.dedupe.<generation>", generation in the metadata key
+// "dedupe/generation") every `capacity` entries, so no journal queue reaches the engine's
+// per-queue message limit.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +19,8 @@
 
 namespace meshq::bridge {
 
-inline constexpr std::string_view kDedupeJournalQueue = "__meshq.dedupe";
+// Queue names starting with this are the broker's own; clients cannot PUT to them.
+inline constexpr std::string_view kReservedQueuePrefix = "__meshq.";
 
 class DedupeWindow {
  public:
@@ -46,12 +50,18 @@ class DedupeWindow {
 
  private:
   void InsertLocked(uint64_t id, Entry entry);
+  Status Append(std::string_view record);
+  Status Replay(const std::string& queue, uint64_t from);
 
   QueueStore* const store_;
   const size_t capacity_;
   std::mutex mu_;
   std::unordered_map<uint64_t, Entry> entries_;
   std::deque<uint64_t> order_;  // insertion order, for eviction beyond capacity_
+
+  std::mutex journal_mu_;  // orders appends with the switch to a new generation
+  uint64_t generation_ = 0;
+  std::string journal_queue_;
 };
 
 }  // namespace meshq::bridge

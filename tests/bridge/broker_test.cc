@@ -209,6 +209,23 @@ TEST_F(BrokerTest, DedupeIdsStoreARetriedMessageOnce) {
   EXPECT_EQ(size, 2u);
 }
 
+TEST_F(BrokerTest, DedupeJournalRollsOverAndKeepsTheNewestIdsAcrossARestart) {
+  ASSERT_TRUE(broker_.Restart({"--dedupe-window", "4"}));
+  auto c = Connect();
+  for (uint64_t id = 1; id <= 10; ++id) {
+    ASSERT_TRUE(c->Put("roll", {{id, "v" + std::to_string(id)}}, kPutFlagFlush).ok());
+  }
+  broker_.Stop(SIGKILL);
+  ASSERT_TRUE(broker_.Start({"--dedupe-window", "4"}));
+  c = Connect();
+  std::vector<PutStatus> results;
+  ASSERT_TRUE(c->Put("roll", {{10, "again"}, {7, "again"}, {2, "again"}}, 0, &results).ok());
+  EXPECT_EQ(results[0].outcome, PutOutcome::kDuplicate);
+  EXPECT_EQ(results[1].outcome, PutOutcome::kDuplicate);
+  EXPECT_EQ(results[2].outcome, PutOutcome::kStored) << "id 2 is older than the window";
+  EXPECT_TRUE(c->Put("__meshq.dedupe.0", {{0, "forged"}}).IsInvalidArgument());
+}
+
 TEST_F(BrokerTest, RequireConsumersRefusesAGroupWithoutMembers) {
   auto c = Connect();
   EXPECT_TRUE(
