@@ -3,6 +3,7 @@
 #include "meshq/agent/http_connection.h"
 
 #include <boost/asio/write.hpp>
+#include <cctype>
 
 #include "meshq/agent/http_response.h"
 
@@ -43,17 +44,34 @@ void HttpConnection::HandleInput() {
     const std::string_view rest = in_.data().substr(offset);
     if (rest.empty()) break;
     http::ParseResult r = http::ParseRequest(rest, options_.limits, &request_);
-    if (r.state == http::ParseState::kNeedMore) break;
+    if (r.state == http::ParseState::kNeedMore) {
+      MaybeContinue(rest);
+      break;
+    }
     if (r.state == http::ParseState::kError) {
       read_closed_ = true;
       slots_.push_back(Slot{true, r.status, std::string(r.reason) + "\n", false});
       break;
     }
     offset += r.consumed;
+    continue_sent_ = false;
     if (!Dispatch(request_)) read_closed_ = true;
   }
   in_.Consume(offset);
   Flush();
+}
+
+void HttpConnection::MaybeContinue(std::string_view partial) {
+  // A client that sent "Expect: 100-continue" waits for this before sending the body (curl does
+  // for bodies over 1 KiB). Sent only when no earlier answer is owed, so answers stay in order.
+  if (continue_sent_ || !slots_.empty()) return;
+  const size_t end = partial.find("\r\n\r\n");
+  if (end == std::string_view::npos) return;
+  std::string head(partial.substr(0, end));
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (head.find("\nexpect: 100-continue") == std::string::npos) return;
+  continue_sent_ = true;
+  writes_.out()->append("HTTP/1.1 100 Continue\r\n\r\n");
 }
 
 bool HttpConnection::Dispatch(const http::Request& req) {

@@ -41,6 +41,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void HandleInput();
   // Handles one parsed request; false when the connection must stop reading (close after).
   bool Dispatch(const http::Request& req);
+  void MaybeContinue(std::string_view partial);
   void Answer(uint64_t seq, int status, std::string body);
   void Flush();
 
@@ -51,7 +52,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   form::Form form_;
   ReadBuffer in_;
   bool reading_ = false;
-  bool read_closed_ = false;  // EOF, error or a request asked us to close
+  bool read_closed_ = false;
+  bool continue_sent_ = false;  // "100 Continue" already sent for the request being received  //
+                                // EOF, error or a request asked us to close
   WriteBatch writes_;
   std::deque<Slot> slots_;  // answers in request order; front is sequence number first_seq_
   uint64_t first_seq_ = 0;
