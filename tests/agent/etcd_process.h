@@ -30,38 +30,52 @@ class EtcdProcess {
     }
     dir_ = tmpl;
     for (int attempt = 0; attempt < 3; ++attempt) {
-      const int client_port = FreeLoopbackPort();
-      const int peer_port = FreeLoopbackPort();
-      endpoint_ = "http://127.0.0.1:" + std::to_string(client_port);
-      const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
-      const std::string data = dir_ + "/data-" + std::to_string(attempt);
-      if (!process_.Start({"/usr/bin/etcd", "--name", "meshq-test", "--data-dir", data,
-                           "--listen-client-urls", endpoint_, "--advertise-client-urls", endpoint_,
-                           "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                           "--initial-cluster", "meshq-test=" + peer, "--log-level", "error"},
-                          dir_ + "/etcd.log")) {
-        *error = "cannot spawn /usr/bin/etcd";
-        return false;
-      }
-      // Ready when a range over an empty prefix succeeds.
-      EtcdClient client(endpoint_);
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (std::chrono::steady_clock::now() < deadline) {
-        std::vector<EtcdKeyValue> kvs;
-        int64_t revision = 0;
-        if (client.RangePrefix("/meshq-probe/", &kvs, &revision).ok()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      process_.Kill(SIGKILL);  // probably lost a port race; try fresh ports
+      client_port_ = FreeLoopbackPort();
+      peer_port_ = FreeLoopbackPort();
+      data_ = dir_ + "/data-" + std::to_string(attempt);
+      if (Launch(error)) return true;  // else probably lost a port race: try fresh ports
     }
-    *error = "etcd did not become ready; see " + dir_ + "/etcd.log";
     return false;
+  }
+
+  // Kills etcd (SIGKILL) and starts it again on the same ports and data: a crash and restart.
+  bool Restart(std::string* error) {
+    process_.Kill(SIGKILL);
+    return Launch(error);
   }
 
   void Kill() { process_.Kill(SIGKILL); }
   const std::string& endpoint() const { return endpoint_; }
 
  private:
+  bool Launch(std::string* error) {
+    endpoint_ = "http://127.0.0.1:" + std::to_string(client_port_);
+    const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+    if (!process_.Start({"/usr/bin/etcd", "--name", "meshq-test", "--data-dir", data_,
+                         "--listen-client-urls", endpoint_, "--advertise-client-urls", endpoint_,
+                         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                         "--initial-cluster", "meshq-test=" + peer, "--log-level", "error"},
+                        dir_ + "/etcd.log")) {
+      *error = "cannot spawn /usr/bin/etcd";
+      return false;
+    }
+    // Ready when a range over an empty prefix succeeds.
+    EtcdClient client(endpoint_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::vector<EtcdKeyValue> kvs;
+      int64_t revision = 0;
+      if (client.RangePrefix("/meshq-probe/", &kvs, &revision).ok()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    process_.Kill(SIGKILL);
+    *error = "etcd did not become ready; see " + dir_ + "/etcd.log";
+    return false;
+  }
+
+  int client_port_ = 0;
+  int peer_port_ = 0;
+  std::string data_;
   ChildProcess process_;
   std::string dir_;
   std::string endpoint_;

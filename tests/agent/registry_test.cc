@@ -28,9 +28,11 @@ class RegistryTest : public ::testing::Test {
     std::condition_variable cv;
     std::vector<ProviderEndpoint> latest;
     int count = 0;
+    bool emptied = false;  // an empty snapshot came after a non-empty one
 
     void Set(const std::vector<ProviderEndpoint>& eps) {
       std::lock_guard lock(mu);
+      emptied = emptied || (eps.empty() && !latest.empty());
       latest = eps;
       ++count;
       cv.notify_all();
@@ -160,6 +162,38 @@ TEST_F(RegistryTest, WatcherRecoversWhenStartedBeforeAnyKeyAndStopsPromptly) {
   const auto before = std::chrono::steady_clock::now();
   watcher.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);
+}
+
+TEST_F(RegistryTest, WatchAndRegistrationSurviveAnEtcdRestart) {
+  Snapshots snaps;
+  ServiceWatcher watcher(etcd_.endpoint(), prefix_,
+                         [&](const std::vector<ProviderEndpoint>& eps) { snaps.Set(eps); });
+  watcher.Start();
+  ProviderEndpoint ep = Endpoint(30005, 1);
+  ServiceRegistration reg(etcd_.endpoint(), ep.RegistryKey(prefix_), ep.ToRegistryValue(), 2);
+  ASSERT_TRUE(reg.Start().ok());
+  ASSERT_TRUE(snaps.WaitFor(2s, [](const auto& eps) { return eps.size() == 1; }));
+  std::string error;
+  ASSERT_TRUE(etcd_.Restart(&error)) << error;
+  // The consumer's view is kept through the outage (no snapshot without the endpoint) and the
+  // watch resumes; a new endpoint registered after the restart is seen.
+  ProviderEndpoint later = Endpoint(30006, 1);
+  ServiceRegistration reg2(etcd_.endpoint(), later.RegistryKey(prefix_), later.ToRegistryValue(),
+                           2);
+  ASSERT_TRUE(reg2.Start().ok());
+  ASSERT_TRUE(snaps.WaitFor(5s, [](const auto& eps) { return eps.size() == 2; }));
+  // Keep-alives continue after the restart: both stay registered past several TTLs.
+  std::this_thread::sleep_for(4500ms);
+  std::vector<EtcdKeyValue> kvs;
+  int64_t revision = 0;
+  ASSERT_TRUE(EtcdClient(etcd_.endpoint()).RangePrefix(prefix_, &kvs, &revision).ok());
+  EXPECT_EQ(kvs.size(), 2u);
+  {
+    std::lock_guard lock(snaps.mu);
+    EXPECT_EQ(snaps.latest.size(), 2u);
+    EXPECT_FALSE(snaps.emptied) << "the outage must not empty the consumer's view";
+  }
+  watcher.Stop();
 }
 
 }  // namespace
