@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <rocksdb/write_batch.h>
+
 #include "block_format.h"
+#include "checkpoint_log.h"
 #ifdef MESHQ_SEEDS_BRIDGE
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/frame.h"
@@ -57,6 +60,22 @@ void EngineSeeds() {
   torn[40] ^= 1;  // a bad checksum in the first block
   Write("engine_scan", 3, std::string(1, char(0x01 | (3 << 2))) + torn);
   Write("engine_scan", 4, std::string(1, char(0x03)) + Block(5, 9, {"e", "f", "g"}));
+
+  meshq::CheckpointWriter writer(3);
+  writer.AddQueue(0, "orders");
+  writer.AddQueue(1, std::string("bin\0\xff", 5));
+  const meshq::BlockRef refs[] = {{0, 0}, {4, 70}, {9, 141}};
+  writer.AddBlocks(0, 0, 200, refs, 3);
+  writer.AddBlocks(1, 5, 9, refs + 1, 1);
+  meshq::MetadataStore::Batch batch;
+  writer.Finish(&batch);
+  struct Parts : rocksdb::WriteBatch::Handler {
+    int n = 0;
+    void Put(const rocksdb::Slice&, const rocksdb::Slice& value) override {
+      Write("engine_checkpoint", ++n, value.ToString());
+    }
+  } parts;
+  (void)batch.rep()->Iterate(&parts);
 }
 
 #ifdef MESHQ_SEEDS_BRIDGE

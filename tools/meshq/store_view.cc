@@ -59,8 +59,7 @@ Status StoreView::Open(const std::string& dir) {
     segments_.push_back(std::make_unique<ViewSegment>());
     segments_.back()->path = QueueStoreImpl::SegmentPath(dir, i);
   }
-  s = LoadCatalogue();
-  if (s.ok()) s = LoadBlockLists();
+  s = LoadIndex();
   if (s.ok()) s = LoadSegments();
   if (!s.ok()) return s;
   AdoptPastTail();
@@ -73,9 +72,9 @@ const ViewQueue* StoreView::FindQueue(const std::string& name) const {
 }
 
 // The catalogue and the block lists both come from the engine's checkpoint log
-// (engine/src/checkpoint_log.h); LoadCatalogue replays it once and records what it finds, and
+// (engine/src/checkpoint_log.h); LoadIndex replays it once and records what it finds, and
 // problems are collected instead of stopping at the first.
-Status StoreView::LoadCatalogue() {
+Status StoreView::LoadIndex() {
   struct Loader : CheckpointVisitor {
     StoreView* view;
     uint32_t mask;
@@ -83,8 +82,8 @@ Status StoreView::LoadCatalogue() {
       std::string name(name_view);
       if (view->queues_.count(id) != 0) {
         view->problems_.push_back("queue id " + std::to_string(id) + " is given to both '" +
-                                  Printable(view->queues_[id].name) + "' and '" +
-                                  Printable(name) + "'");
+                                  Printable(view->queues_[id].name) + "' and '" + Printable(name) +
+                                  "'");
         return Status::OK();
       }
       ViewQueue q;
@@ -104,11 +103,10 @@ Status StoreView::LoadCatalogue() {
       }
       ViewQueue& q = it->second;
       if (first_block != q.blocks.size()) {
-        view->problems_.push_back("queue '" + Printable(q.name) +
-                                  "': block-list entry starts at block " +
-                                  std::to_string(first_block) + " but " +
-                                  std::to_string(q.blocks.size()) +
-                                  " blocks precede it (gap or overlap in the index)");
+        view->problems_.push_back(
+            "queue '" + Printable(q.name) + "': block-list entry starts at block " +
+            std::to_string(first_block) + " but " + std::to_string(q.blocks.size()) +
+            " blocks precede it (gap or overlap in the index)");
         return Status::OK();
       }
       q.blocks.insert(q.blocks.end(), refs, refs + n);
@@ -127,8 +125,6 @@ Status StoreView::LoadCatalogue() {
   }
   return s;
 }
-
-Status StoreView::LoadBlockLists() { return Status::OK(); }  // replayed by LoadCatalogue
 
 Status StoreView::LoadSegments() {
   for (uint32_t i = 0; i < segment_count(); ++i) {

@@ -67,8 +67,8 @@ class StoreView {
                    BlockCheck* check);
 
  private:
-  Status LoadCatalogue();
-  Status LoadBlockLists();
+  // Replays the checkpoint log: the catalogue and every queue's checkpointed block list.
+  Status LoadIndex();
   Status LoadSegments();
   // Mirrors the engine's recovery: adopts the blocks past the tails that continue their queue.
   void AdoptPastTail();
