@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -27,11 +28,14 @@ class BrokerImpl final : public Broker {
   }
 
   Status Init() {
+    std::error_code ec;
+    const bool restarted =
+        std::filesystem::exists(options_.dir, ec) && !std::filesystem::is_empty(options_.dir, ec);
     StoreOptions so;
     so.dir = options_.dir;
     Status s = QueueStore::Open(so, &store_);
     if (!s.ok()) return s;
-    core_ = std::make_unique<BrokerCore>(store_.get(), options_);
+    core_ = std::make_unique<BrokerCore>(store_.get(), options_, restarted);
     s = core_->Recover();
     if (!s.ok()) return s;
     int n = std::max(1, options_.threads);
@@ -75,7 +79,7 @@ class BrokerImpl final : public Broker {
     acceptor_.reset();
     // Durable state first (offsets, a last Flush), then the store.
     core_->committer().Stop();
-    Status s = core_->PersistOffsets();
+    Status s = core_->CommitRound(/*flush=*/true);
     Status c = store_->Close();
     return s.ok() ? c : s;
   }

@@ -28,14 +28,15 @@ std::string GroupMetadataKey(std::string_view queue, std::string_view group) {
   return "g/" + GroupMapKey(queue, group);
 }
 
-BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options)
+BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool restarted)
     : store_(store),
       options_(options),
       started_(std::chrono::steady_clock::now()),
+      restarted_(restarted),
       dedupe_(store, options.dedupe_window),
       queue_locks_(64) {
-  committer_ = std::make_unique<Committer>(
-      store, [this] { return PersistOffsets(); }, options.offset_commit_interval);
+  committer_ = std::make_unique<Committer>([this](bool flush) { return CommitRound(flush); },
+                                           options.offset_commit_interval);
 }
 
 BrokerCore::~BrokerCore() { committer_->Stop(); }
@@ -151,6 +152,8 @@ Status BrokerCore::GetGroup(std::string_view queue, std::string_view group,
   } else if (!s.IsNotFound()) {
     return s;
   }
+  // What the store holds at open was read back from disk: durable.
+  g->durable = std::max(g->persisted, store_->QueueSize(g->queue));
   groups_.emplace(std::move(key), g);
   *out = std::move(g);
   return Status::OK();
@@ -161,7 +164,8 @@ bool BrokerCore::HasLiveMembers(ConsumerGroup& g) {
   std::lock_guard lock(g.mu);
   if (!g.members.empty()) return true;
   if (g.ever_had_member) return now - g.last_member_left < options_.responder_grace;
-  return g.had_persisted_offset && now - started_ < options_.responder_grace;
+  // Right after a restart nobody has had the time to reconnect: every group gets the grace.
+  return (restarted_ || g.had_persisted_offset) && now - started_ < options_.responder_grace;
 }
 
 Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& request,
@@ -210,7 +214,6 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
     for (size_t i = 0; i < batch.size() && s.ok(); ++i) s = deliver(g->next + i, batch[i]);
     g->next += batch.size();
   }
-  g->UpdateDirtyLocked();
   FinishMessagesReply(begin, *count, reply_body);
   return s;
 }
@@ -224,7 +227,6 @@ Status BrokerCore::Ack(const AckRequest& request, uint64_t* committed) {
     g->in_flight.erase(offset);
     g->redeliver.erase(offset);
   }
-  g->UpdateDirtyLocked();
   *committed = g->CommittedLocked();
   return Status::OK();
 }
@@ -258,31 +260,45 @@ void BrokerCore::ConnectionClosed(ConnectionId conn) {
   }
 }
 
-Status BrokerCore::PersistOffsets() {
+Status BrokerCore::CommitRound(bool flush) {
   std::vector<std::shared_ptr<ConsumerGroup>> groups;
   {
     std::lock_guard lock(groups_mu_);
     groups.reserve(groups_.size());
     for (auto& [key, g] : groups_) groups.push_back(g);
   }
+  // Offsets held back by durability need a Flush too (at most once per round).
+  for (size_t i = 0; i < groups.size() && !flush; ++i) {
+    std::lock_guard lock(groups[i]->mu);
+    flush = groups[i]->CommittedLocked() > std::max(groups[i]->durable, groups[i]->persisted);
+  }
+  if (flush) {
+    std::vector<uint64_t> sizes(groups.size());
+    for (size_t i = 0; i < groups.size(); ++i) sizes[i] = store_->QueueSize(groups[i]->queue);
+    Status s = store_->Flush();  // everything counted in `sizes` was Put before this call
+    if (!s.ok()) return s;
+    for (size_t i = 0; i < groups.size(); ++i) {
+      std::lock_guard lock(groups[i]->mu);
+      groups[i]->durable = std::max(groups[i]->durable, sizes[i]);
+    }
+  }
   Status first;
   for (auto& g : groups) {
-    uint64_t committed;
+    uint64_t offset;
     {
       std::lock_guard lock(g->mu);
-      if (!g->dirty) continue;
-      committed = g->CommittedLocked();
+      offset = g->PersistableLocked();
+      if (offset == g->persisted) continue;
     }
     char value[8];
-    StoreU64(value, committed);
+    StoreU64(value, offset);
     Status s = store_->PutMetadata(g->metadata_key, std::string_view(value, sizeof(value)));
     if (!s.ok()) {
       if (first.ok()) first = s;
       continue;
     }
     std::lock_guard lock(g->mu);
-    g->persisted = committed;
-    g->UpdateDirtyLocked();
+    g->persisted = offset;
   }
   return first;
 }

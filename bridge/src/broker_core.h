@@ -22,7 +22,9 @@ namespace meshq::bridge {
 
 class BrokerCore {
  public:
-  BrokerCore(QueueStore* store, const BrokerOptions& options);
+  // `restarted`: the store held data before this broker opened it (clients, responders among
+  // them, may be about to reconnect).
+  BrokerCore(QueueStore* store, const BrokerOptions& options, bool restarted);
   ~BrokerCore();
 
   // Replays the dedupe journal. Call once before serving.
@@ -41,8 +43,9 @@ class BrokerCore {
   // Hands the connection's in-flight messages back to their groups and drops its memberships.
   void ConnectionClosed(ConnectionId conn);
 
-  // Writes every changed committed offset to the store's metadata.
-  Status PersistOffsets();
+  // One round of the committer: a Flush when `flush` or when a committed offset waits for
+  // durability, then every changed (durable) committed offset written to the store's metadata.
+  Status CommitRound(bool flush);
 
   QueueWatch& watch() { return watch_; }
   Committer& committer() { return *committer_; }
@@ -56,6 +59,7 @@ class BrokerCore {
   QueueStore* const store_;
   const BrokerOptions options_;
   const SteadyTime started_;
+  const bool restarted_;
   DedupeWindow dedupe_;
   QueueWatch watch_;
   std::vector<std::mutex> queue_locks_;  // striped: keeps a PUT's messages contiguous

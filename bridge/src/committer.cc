@@ -3,9 +3,8 @@
 
 namespace meshq::bridge {
 
-Committer::Committer(QueueStore* store, std::function<Status()> persist_offsets,
-                     std::chrono::milliseconds interval)
-    : store_(store), persist_offsets_(std::move(persist_offsets)), interval_(interval) {
+Committer::Committer(std::function<Status(bool)> round, std::chrono::milliseconds interval)
+    : round_(std::move(round)), interval_(interval) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -43,13 +42,9 @@ void Committer::Run() {
       batch.swap(waiting_);
       stopping = stop_;
     }
-    Status s = persist_offsets_();
-    if (!batch.empty()) {
-      Status f = store_->Flush();
-      ++flushes_;
-      if (s.ok()) s = f;
-      for (Done& done : batch) done(s);
-    }
+    Status s = round_(!batch.empty());
+    if (!batch.empty()) ++flushes_;
+    for (Done& done : batch) done(s);
     if (stopping) {
       std::lock_guard lock(mu_);
       if (waiting_.empty()) return;

@@ -1,6 +1,6 @@
 // Committer: the broker's one thread that makes things durable. Requests for a Flush that arrive
-// while one is running are answered together by the next one (group commit), and dirty consumer-
-// group offsets are written to the engine's metadata at most every `interval`.
+// while one is running are answered together by the next one (group commit); a round also runs
+// every `interval` to write changed consumer-group offsets.
 #pragma once
 
 #include <atomic>
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "meshq/queue_store.h"
+#include "meshq/status.h"
 
 namespace meshq::bridge {
 
@@ -19,14 +19,12 @@ class Committer {
  public:
   using Done = std::function<void(Status)>;
 
-  // `persist_offsets` writes dirty group offsets; it runs on the committer thread before each
-  // Flush and every `interval`.
-  Committer(QueueStore* store, std::function<Status()> persist_offsets,
-            std::chrono::milliseconds interval);
+  // `round(flush)` does the work of one round on the committer thread: flush is true when
+  // requests are waiting for a Flush.
+  Committer(std::function<Status(bool flush)> round, std::chrono::milliseconds interval);
   ~Committer();
 
-  // Calls `done` (on the committer thread) after offsets are persisted and a Flush that started
-  // after this call has returned.
+  // Calls `done` (on the committer thread) after a round whose Flush started after this call.
   void RequestFlush(Done done);
   // Answers pending requests, persists offsets one last time and joins the thread.
   void Stop();
@@ -36,8 +34,7 @@ class Committer {
  private:
   void Run();
 
-  QueueStore* const store_;
-  const std::function<Status()> persist_offsets_;
+  const std::function<Status(bool)> round_;
   const std::chrono::milliseconds interval_;
   std::mutex mu_;
   std::condition_variable cv_;

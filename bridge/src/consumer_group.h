@@ -2,7 +2,10 @@
 // from those handed back), each to one member connection, and stay in flight until acked; when
 // a member's connection closes its in-flight messages are handed back for redelivery. The
 // committed offset is the lowest offset not yet acked; it is what survives a restart (metadata
-// key "g/<queue>\0<group>"), so unacked messages are delivered again after one.
+// key "g/<queue>\0<group>"), so unacked messages are delivered again after one. Messages are
+// handed out as soon as they are in the engine, before a Flush; so the offset written is never
+// past `durable` (the queue's size before the last Flush), or a crash could leave it past the
+// end of the queue and new messages written at the lost offsets would be skipped.
 #pragma once
 
 #include <algorithm>
@@ -34,8 +37,8 @@ struct ConsumerGroup {
   std::unordered_set<ConnectionId> members;
   bool ever_had_member = false;
   SteadyTime last_member_left{};
-  uint64_t persisted = 0;  // committed offset last written to metadata
-  bool dirty = false;
+  uint64_t persisted = 0;  // offset last written to metadata
+  uint64_t durable = 0;    // messages of the queue known to be on disk
 
   uint64_t CommittedLocked() const {
     uint64_t c = next;
@@ -43,7 +46,10 @@ struct ConsumerGroup {
     if (!redeliver.empty()) c = std::min(c, *redeliver.begin());
     return c;
   }
-  void UpdateDirtyLocked() { dirty = CommittedLocked() != persisted; }
+  // What may be written now: the committed offset, held back to what is durable.
+  uint64_t PersistableLocked() const {
+    return std::min(CommittedLocked(), std::max(durable, persisted));
+  }
 };
 
 std::string GroupMetadataKey(std::string_view queue, std::string_view group);

@@ -18,8 +18,8 @@ struct BrokerOptions {
   uint16_t port = 0;               // 0 = an ephemeral port (see Broker::port())
   int threads = 2;                 // io threads, each with its own io_context
   // A group whose last member left less than this long ago still counts as having consumers
-  // (a responder restarting is not "no responders"); also applied to groups that existed before
-  // the broker started, for this long after the start.
+  // (a responder restarting is not "no responders"); after a restart of the broker (its store
+  // held data), every group counts as having consumers for this long.
   std::chrono::milliseconds responder_grace{3000};
   // Dedupe ids remembered (and replayed from the journal after a restart).
   size_t dedupe_window = 1u << 18;
