@@ -80,6 +80,8 @@ bool ParseReply(std::string_view text, json::object* out, std::string* error) {
   return true;
 }
 
+constexpr std::chrono::seconds kCallTimeout{3};
+
 std::string Fail(std::string_view op, std::string_view why) {
   return "etcd " + std::string(op) + ": " + std::string(why);
 }
@@ -123,7 +125,12 @@ bool EtcdClient::Post(std::string_view path, const std::string& body, std::strin
       conn_ = std::make_unique<Connection>();
       tcp::resolver resolver(conn_->io);
       auto addrs = resolver.resolve(host_, port_, ec);
-      if (!ec) asio::connect(conn_->socket, addrs, ec);
+      if (!ec) {
+        asio::async_connect(
+            conn_->socket, addrs,
+            [&](const boost::system::error_code& e, const tcp::endpoint&) { ec = e; });
+        if (!RunWithTimeout(conn_.get())) ec = asio::error::timed_out;
+      }
       if (ec) {
         conn_.reset();
         *error = "connect " + host_ + ":" + port_ + ": " + ec.message();
@@ -136,18 +143,38 @@ bool EtcdClient::Post(std::string_view path, const std::string& body, std::strin
     req.set(http::field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();
-    http::write(conn_->socket, req, ec);
     http::response<http::string_body> res;
-    if (!ec) http::read(conn_->socket, conn_->buffer, res, ec);
+    Connection* c = conn_.get();
+    http::async_write(c->socket, req, [&](const boost::system::error_code& e, size_t) {
+      ec = e;
+      if (!e) {
+        http::async_read(c->socket, c->buffer, res,
+                         [&](const boost::system::error_code& e2, size_t) { ec = e2; });
+      }
+    });
+    if (!RunWithTimeout(c)) ec = asio::error::timed_out;
     if (ec) {
       conn_.reset();
       *error = std::string(path) + ": " + ec.message();
+      if (ec == asio::error::timed_out) return false;  // a hung etcd: do not wait twice
       continue;
     }
     if (!res.keep_alive()) conn_.reset();
     *reply = std::move(res.body());
     return true;
   }
+  return false;
+}
+
+bool EtcdClient::RunWithTimeout(Connection* c) {
+  // Unary calls are bounded so that a hung etcd cannot hang registration or shutdown.
+  c->io.restart();
+  c->io.run_for(kCallTimeout);
+  if (c->io.stopped()) return true;  // every handler ran
+  boost::system::error_code ignored;
+  c->socket.close(ignored);
+  c->io.restart();
+  c->io.run();  // lets the cancelled handlers finish before their captures go away
   return false;
 }
 

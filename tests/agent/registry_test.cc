@@ -164,6 +164,26 @@ TEST_F(RegistryTest, WatcherRecoversWhenStartedBeforeAnyKeyAndStopsPromptly) {
   EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);
 }
 
+TEST(EtcdClientTest, HungServerFailsTheCallInBoundedTime) {
+  // A listener that never answers (connections complete in the kernel backlog, no reply ever).
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  EtcdClient client("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  const auto start = std::chrono::steady_clock::now();
+  int64_t lease = 0;
+  Status s = client.GrantLease(5, &lease);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("lease grant"), std::string::npos) << s.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  close(fd);
+}
+
 TEST_F(RegistryTest, WatchAndRegistrationSurviveAnEtcdRestart) {
   Snapshots snaps;
   ServiceWatcher watcher(etcd_.endpoint(), prefix_,

@@ -29,7 +29,8 @@ struct EtcdEvent {
 };
 
 // Not thread-safe except Cancel(): each thread that talks to etcd owns its own EtcdClient.
-// Failures are IOError/Unavailable statuses named "etcd <op>: <reason>".
+// Failures are IOError/Unavailable statuses named "etcd <op>: <reason>". Unary calls give up
+// after 3 s (a hung etcd must not hang the agent).
 class EtcdClient {
  public:
   // `endpoint` is "http://host:port" or "host:port".
@@ -64,6 +65,9 @@ class EtcdClient {
               boost::json::object* reply);
   // POSTs a JSON body to `path`; *reply receives the reply's JSON text.
   bool Post(std::string_view path, const std::string& body, std::string* reply, std::string* error);
+  // Runs the connection's pending I/O for at most a few seconds; false (socket closed) if it
+  // did not finish.
+  static bool RunWithTimeout(Connection* c);
 
   std::string host_;
   std::string port_;
