@@ -31,6 +31,7 @@ class BrokerProcess {
   BrokerAddress address() const { return BrokerAddress{"127.0.0.1", port_}; }
   const std::string& dir() const { return dir_; }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
  private:
   std::string dir_;

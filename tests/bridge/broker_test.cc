@@ -6,11 +6,13 @@
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <thread>
 
 #include "broker_process.h"
 #include "meshq/bridge/blocking_broker_client.h"
+#include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/frame.h"
 
 namespace meshq::bridge {
@@ -140,6 +142,53 @@ TEST_F(BrokerTest, UnackedMessagesOfAClosedConnectionAreRedelivered) {
   EXPECT_EQ(got[1].offset, 3u);
 }
 
+// Resident memory of a process, from /proc/<pid>/status (kB).
+long ResidentKb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+TEST_F(BrokerTest, AClientThatDoesNotReadIsNotBufferedWithoutBound) {
+  auto c = Connect();
+  const std::string big(60000, 'b');
+  std::vector<std::pair<uint64_t, std::string>> batch(64, {0, big});
+  ASSERT_TRUE(c->Put("bulk", batch).ok());  // ~3.8 MB in the queue
+  const long before = ResidentKb(broker_.pid());
+  // 1000 pipelined GETs of the whole queue (~3.8 GB of answers) from a client that never reads.
+  std::string requests, body;
+  EncodeReadRequest({"bulk", 0, 64, 0}, &body);
+  for (uint64_t i = 1; i <= 1000; ++i) {
+    FrameHeader h;
+    h.type = FrameType::kGet;
+    h.request_id = i;
+    AppendFrame(h, body, &requests);
+  }
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), broker_.port()});
+  s.non_blocking(true);
+  size_t sent = 0;
+  auto until = std::chrono::steady_clock::now() + 2s;
+  while (sent < requests.size() && std::chrono::steady_clock::now() < until) {
+    boost::system::error_code ec;
+    sent += s.write_some(boost::asio::buffer(requests.data() + sent, requests.size() - sent), ec);
+    if (ec == boost::asio::error::would_block) std::this_thread::sleep_for(10ms);
+  }
+  std::this_thread::sleep_for(1s);
+  const long during = ResidentKb(broker_.pid());
+  std::printf("broker resident memory: %ld kB before, %ld kB with the reader stalled\n", before,
+              during);
+  EXPECT_LT(during - before, 48 * 1024) << "broker grew from " << before << " kB to " << during;
+  // Other clients are still served meanwhile.
+  std::vector<OwnedMessage> got;
+  EXPECT_TRUE(c->Get("bulk", 63, 1, &got).ok());
+  EXPECT_EQ(got.size(), 1u);
+}
+
 TEST_F(BrokerTest, GroupOffsetsSurviveCleanAndHardRestarts) {
   {
     auto c = Connect();
@@ -151,7 +200,8 @@ TEST_F(BrokerTest, GroupOffsetsSurviveCleanAndHardRestarts) {
     ASSERT_TRUE(c->Ack("log", "readers", {0, 1, 2, 3, 4, 5}, false, &committed).ok());
     EXPECT_EQ(committed, 6u);
   }
-  ASSERT_TRUE(broker_.Restart());  // SIGTERM: offsets persisted on the way down
+  EXPECT_EQ(broker_.Stop(SIGTERM), 0) << "a clean shutdown exits 0";
+  ASSERT_TRUE(broker_.Start());  // offsets were persisted on the way down
   {
     auto c = Connect();
     std::vector<OwnedMessage> got;
