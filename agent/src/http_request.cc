@@ -184,6 +184,7 @@ ParseResult ParseRequest(std::string_view in, const Limits& limits, Request* out
   out->body = {};
   out->keep_alive = true;
   out->expect_continue = false;
+  out->headers_complete = false;
   const std::size_t max_headers = std::min(limits.max_headers, kMaxHeaders);
 
   // RFC 9112 §2.2: ignore empty lines before the request line (bounded, it is not a header).
@@ -261,6 +262,7 @@ ParseResult ParseRequest(std::string_view in, const Limits& limits, Request* out
   }
   out->keep_alive = out->version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
   if (chunked && has_length) return Error(400, "both Content-Length and chunked");
+  out->headers_complete = true;
 
   ParseResult ok;
   ok.state = ParseState::kOk;

@@ -78,6 +78,18 @@ TEST(HttpRequest, ChunkedBodyIsDecoded) {
   EXPECT_EQ(in.substr(r.consumed), "GET / HTTP/1.1\r\n\r\n");
 }
 
+TEST(HttpRequest, ExpectContinueIsVisibleBeforeTheBody) {
+  const std::string head = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+  Request req;
+  ASSERT_EQ(Parse(head.substr(0, head.size() - 2), &req).state, ParseState::kNeedMore);
+  EXPECT_FALSE(req.headers_complete);
+  ASSERT_EQ(Parse(head, &req).state, ParseState::kNeedMore);
+  EXPECT_TRUE(req.headers_complete) << "the server may now send 100 Continue";
+  EXPECT_TRUE(req.expect_continue);
+  ASSERT_EQ(Parse(head + "hello", &req).state, ParseState::kOk);
+  EXPECT_EQ(req.body, "hello");
+}
+
 TEST(HttpRequest, KeepAliveRules) {
   Request req;
   ASSERT_EQ(Parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &req).state, ParseState::kOk);

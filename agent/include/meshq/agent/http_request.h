@@ -31,6 +31,9 @@ struct Request {
   int version_minor = 1;         // HTTP/1.<version_minor>, 0 or 1
   bool keep_alive = true;        // HTTP/1.1 default, "Connection: close" / 1.0 rules applied
   bool expect_continue = false;  // "Expect: 100-continue" was sent
+  // Also meaningful after kNeedMore: the header block is complete and only body bytes are
+  // missing. With expect_continue, that is when a server sends "HTTP/1.1 100 Continue" (once).
+  bool headers_complete = false;
   std::array<HeaderField, kMaxHeaders> headers{};
   std::size_t header_count = 0;
   std::string_view body;
