@@ -28,31 +28,33 @@ using testing::PatternMessage;
 using testing::PatternQueueName;
 using Clock = std::chrono::steady_clock;
 
-// A tmpfs of `size` mounted on a fresh directory for the test's lifetime.
+// A tmpfs of `size` mounted on a fresh directory (or on `at`) for the test's lifetime.
 class Tmpfs {
  public:
-  explicit Tmpfs(const char* size) {
+  explicit Tmpfs(const char* size, std::string at = "") : at_(std::move(at)) {
     if (getenv("MESHQ_TEST_NO_MOUNT") != nullptr) {  // exercise the fallbacks
       error_ = "MESHQ_TEST_NO_MOUNT is set";
       return;
     }
     std::string opts = std::string("size=") + size;
-    mounted_ = ::mount("tmpfs", tmp_.path().c_str(), "tmpfs", 0, opts.c_str()) == 0;
+    mounted_ = ::mount("tmpfs", path().c_str(), "tmpfs", 0, opts.c_str()) == 0;
     if (!mounted_) error_ = std::strerror(errno);
   }
   ~Tmpfs() {
-    if (mounted_) ::umount2(tmp_.path().c_str(), MNT_DETACH);
+    if (mounted_) ::umount2(path().c_str(), MNT_DETACH);
   }
   bool mounted() const { return mounted_; }
   const std::string& error() const { return error_; }
-  std::string sub(const std::string& name) const { return tmp_.sub(name); }
+  const std::string& path() const { return at_.empty() ? tmp_.path() : at_; }
+  std::string sub(const std::string& name) const { return path() + "/" + name; }
   bool Remount(bool read_only) {
     unsigned long flags = MS_REMOUNT | (read_only ? MS_RDONLY : 0);
-    return ::mount("tmpfs", tmp_.path().c_str(), "tmpfs", flags, nullptr) == 0;
+    return ::mount("tmpfs", path().c_str(), "tmpfs", flags, nullptr) == 0;
   }
 
  private:
   testing::TempDir tmp_;
+  std::string at_;
   bool mounted_ = false;
   std::string error_;
 };
@@ -221,6 +223,72 @@ TEST(DiskFault, FullDiskGivesIOErrorsKeepsDataAndRecovers) {
       "refused with IOError (\"%s\"); recovered %.0f ms after space returned\n",
       static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(refusals),
       static_cast<unsigned long long>(flush_failures), text.c_str(), recover_ms);
+}
+
+// The metadata database (dir/meta) alone runs out of space: segment writes succeed but the
+// checkpoint cannot be written. Flush must report it, and succeed again once space returns.
+//
+// DISABLED: known engine bug (reported to the engine owner). After RocksDB fails a WAL append
+// with ENOSPC it stays in its background-error state: every later write returns the same
+// IOError even when space is back (DB::Resume() answers Busy for WAL errors in RocksDB 7.8), so
+// Flush never recovers until the store is reopened; and Debian's librocksdb keeps assertions on,
+// so a later write can abort() the process in WritableFileWriter
+// (AssertFalseAndGetStatusForPrevError). Closing and reopening the DB recovers. Run with
+// --gtest_also_run_disabled_tests once MetadataStore reopens its DB after a failed write.
+TEST(DiskFault, DISABLED_FullMetadataDiskGivesIOErrorAndRecovers) {
+  testing::TempDir tmp;
+  const std::string dir = tmp.sub("store");
+  std::filesystem::create_directories(dir + "/meta");
+  Tmpfs meta_fs("1m", dir + "/meta");
+  if (!meta_fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (" << meta_fs.error() << ")";
+  std::unique_ptr<QueueStore> store;
+  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
+  std::vector<uint64_t> count(kQueues, 0);
+  auto put_round = [&] {
+    for (uint32_t q = 0; q < kQueues; ++q) {
+      Status s = store->Put(PatternQueueName(q), PatternMessage(q, count[q]));
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      count[q]++;
+    }
+  };
+  for (int i = 0; i < 100; ++i) put_round();
+  ASSERT_TRUE(store->Flush().ok());
+
+  SpaceThief thief(&meta_fs);
+  thief.Take();
+  Status f;
+  for (int i = 0; i < 50 && f.ok(); ++i) {
+    put_round();
+    f = store->Flush();
+  }
+  ASSERT_FALSE(f.ok()) << "Flush succeeded with a full metadata file system";
+  EXPECT_TRUE(f.IsIOError()) << f.ToString();
+  std::printf("disk fault: full metadata file system: \"%s\"\n", f.ToString().c_str());
+  for (uint32_t q = 0; q < kQueues; ++q) ExpectQueue(store.get(), q, count[q]);
+
+  thief.GiveBack();
+  const auto t0 = Clock::now();
+  Status recovered = Status::IOError("not yet");
+  while (!recovered.ok() && Clock::now() - t0 < std::chrono::seconds(10)) {
+    recovered = store->Flush();
+    if (!recovered.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(recovered.ok()) << "Flush still fails 10 s after metadata space returned: "
+                              << recovered.ToString();
+  put_round();
+  Status closed = store->Close();
+  EXPECT_TRUE(closed.ok()) << closed.ToString();
+  store.reset();
+  // Whatever Flush acknowledged before the fault, and all after recovery, must be intact.
+  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
+  for (uint32_t q = 0; q < kQueues; ++q) {
+    if (recovered.ok() && closed.ok()) {
+      ExpectQueue(store.get(), q, count[q]);
+    } else {
+      EXPECT_GE(store->QueueSize(PatternQueueName(q)), 100u);
+    }
+  }
+  ASSERT_TRUE(store->Close().ok());
 }
 
 TEST(DiskFault, ReadOnlyFileSystemGivesIOErrorAndLeavesTheStoreIntact) {
