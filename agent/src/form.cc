@@ -21,29 +21,33 @@ bool IsUnreserved(unsigned char c) {
 }  // namespace
 
 Status DecodeComponent(std::string_view in, std::string* out) {
-  std::size_t i = 0;
-  while (i < in.size()) {
-    // Copy runs of plain bytes in one append.
-    std::size_t run = i;
-    while (run < in.size() && in[run] != '%' && in[run] != '+') ++run;
-    out->append(in.data() + i, run - i);
-    i = run;
-    if (i >= in.size()) break;
-    if (in[i] == '+') {
-      out->push_back(' ');
+  // Decoded text is never longer than its input: size once, write through a pointer, trim.
+  const std::size_t base = out->size();
+  out->resize(base + in.size());
+  char* dst = out->data() + base;
+  for (std::size_t i = 0; i < in.size();) {
+    const char c = in[i];
+    if (c == '+') {
+      *dst++ = ' ';
       ++i;
-      continue;
+    } else if (c != '%') {
+      *dst++ = c;
+      ++i;
+    } else {
+      if (in.size() - i < 3) {
+        out->resize(base);
+        return Status::InvalidArgument("form: truncated %-escape at byte " + std::to_string(i));
+      }
+      const int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) {
+        out->resize(base);
+        return Status::InvalidArgument("form: invalid %-escape at byte " + std::to_string(i));
+      }
+      *dst++ = static_cast<char>(hi * 16 + lo);
+      i += 3;
     }
-    if (in.size() - i < 3) {
-      return Status::InvalidArgument("form: truncated %-escape at byte " + std::to_string(i));
-    }
-    const int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
-    if (hi < 0 || lo < 0) {
-      return Status::InvalidArgument("form: invalid %-escape at byte " + std::to_string(i));
-    }
-    out->push_back(static_cast<char>(hi * 16 + lo));
-    i += 3;
   }
+  out->resize(static_cast<std::size_t>(dst - out->data()));
   return Status::OK();
 }
 

@@ -63,8 +63,9 @@ TEST(Form, InvalidEscapesAndUtf8AreErrors) {
   }
   Status s = f.Parse("parameter=%zz");
   EXPECT_NE(s.message().find("parameter"), std::string_view::npos) << s.ToString();
-  std::string out;
+  std::string out = "kept";
   EXPECT_TRUE(DecodeComponent("abc%", &out).IsInvalidArgument());
+  EXPECT_EQ(out, "kept") << "a failed decode appends nothing";
 }
 
 TEST(Form, HugeBodies) {

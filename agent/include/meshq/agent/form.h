@@ -12,7 +12,7 @@
 namespace meshq::agent::form {
 
 // Appends the percent-decoded form of `in` to *out. InvalidArgument on a truncated or non-hex
-// escape; does not check UTF-8 (Form::Parse does, per field).
+// escape (then *out is unchanged); does not check UTF-8 (Form::Parse does, per field).
 Status DecodeComponent(std::string_view in, std::string* out);
 
 // Appends `in` encoded for a form body: unreserved bytes as-is, space as '+', others %XX.
