@@ -214,6 +214,23 @@ TEST_F(ProviderSimTest, UnknownServiceAndMethodGetDubboErrorShapes) {
   EXPECT_EQ(r.outcome, dubbo::Response::Outcome::kException);
   EXPECT_EQ(dubbo::ResponseText(r).rfind("java.lang.NoSuchMethodException: ", 0), 0u)
       << dubbo::ResponseText(r);
+
+  // A well-framed request whose body is not hessian2: BAD_REQUEST with the reason, and the
+  // connection stays usable.
+  dubbo::Header bad;
+  bad.flags = dubbo::kFlagRequest | dubbo::kFlagTwoWay | dubbo::kHessian2;
+  bad.id = 3;
+  bad.body_length = 2;
+  char head[dubbo::kHeaderSize];
+  dubbo::EncodeHeader(bad, head);
+  ASSERT_TRUE(client.Send(std::string(head, sizeof head) + "\x40\x40"));
+  ASSERT_TRUE(client.ReceiveResponse(&r));
+  EXPECT_EQ(r.id, 3u);
+  EXPECT_EQ(r.status, static_cast<std::uint8_t>(dubbo::ResponseStatus::kBadRequest));
+  EXPECT_NE(r.message.find("hessian2"), std::string::npos) << r.message;
+  ASSERT_TRUE(client.Send(HashRequest(4, "hello")));
+  ASSERT_TRUE(client.ReceiveResponse(&r));
+  EXPECT_EQ(dubbo::ResponseText(r), "99162322");
   StopSim();
 }
 

@@ -81,8 +81,10 @@ void SimConnection::HandleRequest(std::uint64_t id, bool twoway, std::string_vie
   if (!st.ok()) {
     // Dubbo answers an undecodable request with BAD_REQUEST and the reason.
     counters_->rejected.fetch_add(1, std::memory_order_relaxed);
-    (void)dubbo::AppendErrorResponse(id, dubbo::ResponseStatus::kBadRequest, st.ToString(),
-                                     &pending_);
+    if (twoway) {
+      (void)dubbo::AppendErrorResponse(id, dubbo::ResponseStatus::kBadRequest, st.ToString(),
+                                       &pending_);
+    }
     return;
   }
   if (!AnswerInvocation(id, inv, answer.get())) {
