@@ -49,6 +49,8 @@ struct Config {
   uint32_t queues = 48;
   int threads = 4;
   uint64_t max_messages = 600000;  // a fresh store (new generation) past this many
+  int64_t writer_iteration = -1;   // >= 0: run as the writer child of that iteration
+  int ack_fd = -1;
 };
 
 // One acknowledgement: the per-queue message counts that a completed Flush made durable.
@@ -175,12 +177,31 @@ class Torture {
   bool Iteration(uint64_t it) {
     int fds[2];
     if (pipe(fds) != 0) return Fail("pipe failed");
+    // The writer is a freshly exec'd copy of this program, not just a fork: the parent has
+    // threads (RocksDB's thread pool outlives a closed DB) that a forked child would lack.
+    std::vector<std::string> args = {"/proc/self/exe",
+                                     "--dir",
+                                     cfg_.dir,
+                                     "--seed",
+                                     std::to_string(cfg_.seed),
+                                     "--queues",
+                                     std::to_string(cfg_.queues),
+                                     "--threads",
+                                     std::to_string(cfg_.threads),
+                                     "--writer-iteration",
+                                     std::to_string(it),
+                                     "--ack-fd",
+                                     std::to_string(fds[1])};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     std::fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) return Fail("fork failed");
     if (pid == 0) {
       close(fds[0]);
-      RunWriter(cfg_, it, fds[1]);
+      execv("/proc/self/exe", argv.data());
+      _exit(5);
     }
     close(fds[1]);
     // Kill anywhere from "still opening the store" to "many flushes in".
@@ -323,6 +344,10 @@ bool ParseArgs(int argc, char** argv, Config* cfg) {
       cfg->threads = std::stoi(v);
     else if (k == "--max-messages")
       cfg->max_messages = std::stoull(v);
+    else if (k == "--writer-iteration")  // internal: this process is a writer child
+      cfg->writer_iteration = std::stoll(v);
+    else if (k == "--ack-fd")
+      cfg->ack_fd = std::stoi(v);
     else
       return false;
   }
@@ -341,6 +366,9 @@ int main(int argc, char** argv) {
                  "[--threads T] [--max-messages M]\n",
                  argv[0]);
     return 2;
+  }
+  if (cfg.writer_iteration >= 0) {
+    meshq::RunWriter(cfg, static_cast<uint64_t>(cfg.writer_iteration), cfg.ack_fd);
   }
   std::unique_ptr<meshq::testing::TempDir> tmp;
   if (cfg.dir.empty()) {
