@@ -3,6 +3,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <thread>
 
 namespace meshq::agent {
 
@@ -15,6 +16,7 @@ struct ConsumerAgent::Worker {
   tcp::acceptor acceptor;
   asio::steady_timer backoff;  // pause after a failed accept (e.g. out of descriptors)
   std::unique_ptr<ConsumerTransport> transport;
+  size_t inflight = 0;  // calls of this thread's HTTP connections awaiting an answer
 };
 
 ConsumerAgent::ConsumerAgent(Options options, ConsumerTransportFactory factory)
@@ -69,7 +71,9 @@ void ConsumerAgent::Accept(Worker* w) {
       });
       return;
     }
-    std::make_shared<HttpConnection>(std::move(socket), w->transport.get(), options_.http)->Start();
+    std::make_shared<HttpConnection>(std::move(socket), w->transport.get(), options_.http,
+                                     &w->inflight)
+        ->Start();
     Accept(w);
   });
 }
@@ -84,9 +88,22 @@ void ConsumerAgent::Stop() {
       boost::system::error_code ignored;
       w->acceptor.close(ignored);
       w->backoff.cancel();
-      w->transport->Shutdown();
     });
   }
+  // Calls already taken get their answers (bounded), then the transports fail what is left.
+  const auto deadline = Clock::now() + options_.drain_timeout;
+  while (Clock::now() < deadline) {
+    size_t inflight = 0;
+    for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
+      threads_.RunOn(i, [&inflight, w = workers_[i].get()] { inflight += w->inflight; });
+    }
+    if (inflight == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
+    threads_.RunOn(i, [w = workers_[i].get()] { w->transport->Shutdown(); });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // last answers' writes
   threads_.Stop();
   workers_.clear();
 }

@@ -12,8 +12,8 @@ namespace meshq::agent {
 namespace asio = boost::asio;
 
 HttpConnection::HttpConnection(asio::ip::tcp::socket socket, ConsumerTransport* transport,
-                               const Options& options)
-    : socket_(std::move(socket)), transport_(transport), options_(options) {}
+                               const Options& options, size_t* inflight)
+    : socket_(std::move(socket)), transport_(transport), inflight_(inflight), options_(options) {}
 
 void HttpConnection::Start() {
   boost::system::error_code ignored;
@@ -105,7 +105,9 @@ bool HttpConnection::Dispatch(const http::Request& req) {
     targets[i]->assign(v);
   }
   call.deadline = Clock::now() + options_.call_timeout;
+  ++*inflight_;
   transport_->Invoke(std::move(call), [self = shared_from_this(), seq](CallResult result) {
+    --*self->inflight_;
     const int status = HttpStatusFor(result.status);
     if (status != 200) {
       result.body = std::string(CallStatusName(result.status)) + ": " + result.body + "\n";

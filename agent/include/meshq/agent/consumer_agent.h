@@ -23,6 +23,7 @@ class ConsumerAgent {
     std::string etcd = "http://127.0.0.1:2379";  // empty: no registry (endpoints set by hand)
     std::string service_prefix = "/meshq/services/";
     HttpConnection::Options http;
+    std::chrono::milliseconds drain_timeout{2000};  // Stop() waits this long for calls taken
   };
 
   ConsumerAgent(Options options, ConsumerTransportFactory factory);
@@ -33,7 +34,8 @@ class ConsumerAgent {
   uint16_t port() const { return port_; }
   // Replaces the endpoints on every thread (what the watch does; also for tests without etcd).
   void SetEndpoints(const std::vector<ProviderEndpoint>& endpoints);
-  // Stops accepting, fails what is pending, joins the threads. Idempotent.
+  // Stops accepting, lets the calls already taken finish (up to drain_timeout), fails the rest,
+  // joins the threads. Idempotent.
   void Stop();
 
  private:

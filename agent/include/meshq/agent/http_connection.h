@@ -25,8 +25,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     size_t max_pipelined = 1024;                   // answers outstanding before reading pauses
   };
 
+  // `inflight` (owned by the thread's worker, same thread) counts calls awaiting an answer, so
+  // a stopping agent can let them finish.
   HttpConnection(boost::asio::ip::tcp::socket socket, ConsumerTransport* transport,
-                 const Options& options);
+                 const Options& options, size_t* inflight);
   void Start();
 
  private:
@@ -47,6 +49,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   boost::asio::ip::tcp::socket socket_;
   ConsumerTransport* transport_;
+  size_t* inflight_;
   const Options& options_;
   http::Request request_;  // reused for every request of the connection
   form::Form form_;
