@@ -26,6 +26,7 @@ MetadataStore::~MetadataStore() { Close(); }
 
 Status MetadataStore::Open(const std::string& path, bool read_only) {
   path_ = path;
+  read_only_ = read_only;
   rocksdb::Options options;
   options.create_if_missing = !read_only;
   options.keep_log_file_num = 2;
@@ -43,28 +44,68 @@ Status MetadataStore::Open(const std::string& path, bool read_only) {
 }
 
 void MetadataStore::Close() {
+  std::unique_lock<std::shared_mutex> lock(mu_);
   if (db_) {
     db_->Close();
     db_.reset();
   }
 }
 
+Status MetadataStore::ReopenIfFailed() {
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!failed_) return Status::OK();
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (!failed_) return Status::OK();
+  if (db_) {
+    db_->Close();  // may report the same error; the reopen below is what matters
+    db_.reset();
+  }
+  Status s = Open(path_, read_only_);
+  if (s.ok()) failed_ = false;
+  return s;
+}
+
+void MetadataStore::NoteWriteResult(const Status& s) {
+  if (s.ok() || s.IsNotFound()) return;
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  failed_ = true;
+}
+
 Status MetadataStore::Get(std::string_view key, std::string* value) {
+  Status r = ReopenIfFailed();
+  if (!r.ok()) return r;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (!db_) return Status::IOError(path_ + ": metadata database is not open");
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), value);
   return FromRocks(s, path_);
 }
 
 Status MetadataStore::Put(std::string_view key, std::string_view value, bool sync) {
+  Status r = ReopenIfFailed();
+  if (!r.ok()) return r;
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(db_->Put(wo, rocksdb::Slice(key.data(), key.size()),
-                            rocksdb::Slice(value.data(), value.size())),
-                   path_);
+  Status s;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!db_) return Status::IOError(path_ + ": metadata database is not open");
+    s = FromRocks(db_->Put(wo, rocksdb::Slice(key.data(), key.size()),
+                           rocksdb::Slice(value.data(), value.size())),
+                  path_);
+  }
+  NoteWriteResult(s);
+  return s;
 }
 
 Status MetadataStore::Scan(std::string_view prefix,
                            const std::function<Status(std::string_view, std::string_view)>& fn) {
+  Status r = ReopenIfFailed();
+  if (!r.ok()) return r;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (!db_) return Status::IOError(path_ + ": metadata database is not open");
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();
@@ -88,9 +129,18 @@ void MetadataStore::Batch::DeleteRange(std::string_view begin, std::string_view 
 size_t MetadataStore::Batch::count() const { return static_cast<size_t>(rep_->Count()); }
 
 Status MetadataStore::Write(Batch* batch, bool sync) {
+  Status r = ReopenIfFailed();
+  if (!r.ok()) return r;
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(db_->Write(wo, batch->rep()), path_);
+  Status s;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!db_) return Status::IOError(path_ + ": metadata database is not open");
+    s = FromRocks(db_->Write(wo, batch->rep()), path_);
+  }
+  NoteWriteResult(s);
+  return s;
 }
 
 std::string MetadataStore::TailKey(uint32_t segment) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -63,7 +64,17 @@ class MetadataStore {
   static std::string UserKey(std::string_view key);
 
  private:
+  // After a failed write (e.g. ENOSPC on the WAL) RocksDB keeps a sticky background error, and
+  // Debian's build asserts on a second write to the failed WAL file; DB::Resume cannot clear WAL
+  // errors in 7.8. So the next write first closes and reopens the database, which replays the
+  // WAL up to the last complete record and starts a fresh one.
+  Status ReopenIfFailed();
+  void NoteWriteResult(const Status& s);
+
   std::string path_;
+  bool read_only_ = false;
+  bool failed_ = false;           // guarded by mu_ (exclusive)
+  mutable std::shared_mutex mu_;  // shared: any use of db_; exclusive: reopen
   std::unique_ptr<rocksdb::DB> db_;
 };
 

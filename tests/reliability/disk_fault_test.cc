@@ -228,14 +228,11 @@ TEST(DiskFault, FullDiskGivesIOErrorsKeepsDataAndRecovers) {
 // The metadata database (dir/meta) alone runs out of space: segment writes succeed but the
 // checkpoint cannot be written. Flush must report it, and succeed again once space returns.
 //
-// DISABLED: known engine bug (reported to the engine owner). After RocksDB fails a WAL append
-// with ENOSPC it stays in its background-error state: every later write returns the same
-// IOError even when space is back (DB::Resume() answers Busy for WAL errors in RocksDB 7.8), so
-// Flush never recovers until the store is reopened; and Debian's librocksdb keeps assertions on,
-// so a later write can abort() the process in WritableFileWriter
-// (AssertFalseAndGetStatusForPrevError). Closing and reopening the DB recovers. Run with
-// --gtest_also_run_disabled_tests once MetadataStore reopens its DB after a failed write.
-TEST(DiskFault, DISABLED_FullMetadataDiskGivesIOErrorAndRecovers) {
+// A full metadata file system: RocksDB fails its WAL append with ENOSPC and keeps a sticky
+// background error; the engine's MetadataStore reopens the database before its next write, so
+// Flush recovers once space returns (it used to fail until the store was reopened, and Debian's
+// assert-enabled librocksdb could abort on the second write to the failed WAL).
+TEST(DiskFault, FullMetadataDiskGivesIOErrorAndRecovers) {
   testing::TempDir tmp;
   const std::string dir = tmp.sub("store");
   std::filesystem::create_directories(dir + "/meta");
