@@ -86,7 +86,8 @@ TEST(HttpRequest, ExpectContinueIsVisibleBeforeTheBody) {
   ASSERT_EQ(Parse(head, &req).state, ParseState::kNeedMore);
   EXPECT_TRUE(req.headers_complete) << "the server may now send 100 Continue";
   EXPECT_TRUE(req.expect_continue);
-  ASSERT_EQ(Parse(head + "hello", &req).state, ParseState::kOk);
+  const std::string full = head + "hello";  // req's views point into it: keep it alive
+  ASSERT_EQ(Parse(full, &req).state, ParseState::kOk);
   EXPECT_EQ(req.body, "hello");
 }
 
