@@ -23,8 +23,10 @@ struct ScanCounts {
 };
 
 // Pure function over bytes. `buf` holds file bytes starting at file offset `base` (1 KiB
-// aligned). Appends every valid block that starts at a 1 KiB boundary to *out and returns how
-// many bytes were fully examined (a multiple of 1 KiB). A block that runs past the end of `buf`
+// aligned). Appends every valid block that starts at a 1 KiB boundary to *out and returns the
+// offset (relative to `buf`, a multiple of 1 KiB) where scanning should continue. That can be
+// past `len` when the last block's zero padding lies beyond the buffer. A block whose payload
+// runs past the end of `buf`
 // stops the scan there (so the caller can continue from that offset with more bytes), unless
 // `at_eof`, in which case it counts as bad and scanning continues after it.
 size_t ScanBlocks(const char* buf, size_t len, uint64_t base, uint64_t salt, bool at_eof,
