@@ -84,20 +84,9 @@ Status MetadataStore::Get(std::string_view key, std::string* value) {
 }
 
 Status MetadataStore::Put(std::string_view key, std::string_view value, bool sync) {
-  Status r = ReopenIfFailed();
-  if (!r.ok()) return r;
-  rocksdb::WriteOptions wo;
-  wo.sync = sync;
-  Status s;
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    if (!db_) return Status::IOError(path_ + ": metadata database is not open");
-    s = FromRocks(db_->Put(wo, rocksdb::Slice(key.data(), key.size()),
-                           rocksdb::Slice(value.data(), value.size())),
-                  path_);
-  }
-  NoteWriteResult(s);
-  return s;
+  Batch batch;
+  batch.Put(key, value);
+  return Write(&batch, sync);
 }
 
 Status MetadataStore::Scan(std::string_view prefix,
