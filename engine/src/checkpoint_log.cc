@@ -11,20 +11,6 @@ namespace {
 constexpr char kQueueEntry = 0x01;
 constexpr char kBlocksEntry = 0x02;
 
-void PutBigEndian64(std::string* dst, uint64_t v) {
-  PutBigEndian32(dst, static_cast<uint32_t>(v >> 32));
-  PutBigEndian32(dst, static_cast<uint32_t>(v));
-}
-void PutFixed32(std::string* dst, uint32_t v) {
-  char b[4];
-  EncodeFixed32(b, v);
-  dst->append(b, 4);
-}
-void PutFixed64(std::string* dst, uint64_t v) {
-  char b[8];
-  EncodeFixed64(b, v);
-  dst->append(b, 8);
-}
 }  // namespace
 
 std::string CheckpointKey(uint64_t seq, uint32_t part) {

@@ -25,10 +25,25 @@ inline uint64_t DecodeFixed64(const char* p) {
   return v;
 }
 
+inline void PutFixed32(std::string* dst, uint32_t v) {
+  char b[4];
+  EncodeFixed32(b, v);
+  dst->append(b, 4);
+}
+inline void PutFixed64(std::string* dst, uint64_t v) {
+  char b[8];
+  EncodeFixed64(b, v);
+  dst->append(b, 8);
+}
+
 inline void PutBigEndian32(std::string* dst, uint32_t v) {
   char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
                static_cast<char>(v)};
   dst->append(b, 4);
+}
+inline void PutBigEndian64(std::string* dst, uint64_t v) {
+  PutBigEndian32(dst, static_cast<uint32_t>(v >> 32));
+  PutBigEndian32(dst, static_cast<uint32_t>(v));
 }
 inline uint32_t DecodeBigEndian32(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);

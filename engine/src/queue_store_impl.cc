@@ -62,8 +62,8 @@ Status ValidateOptions(const StoreOptions& o) {
 }
 
 std::string Fixed64String(uint64_t v) {
-  std::string s(8, '\0');
-  EncodeFixed64(s.data(), v);
+  std::string s;
+  PutFixed64(&s, v);
   return s;
 }
 
