@@ -12,31 +12,38 @@
 
 namespace meshq {
 
-struct Queue {
+// 64-byte aligned, with every field a steady-state Put reads or writes (name for the catalogue's
+// compare, the lock, the open block and the count) in the first cache line: with a million
+// queues touched round robin each line is a miss to memory, so one line per Put instead of two
+// is ~100 ns (perf: the catalogue probe and these lines are most of the put path's time).
+struct alignas(64) Queue {
   Queue(std::string n, uint64_t h, uint32_t queue_id, uint32_t seg)
       : name(std::move(n)), hash(h), id(queue_id), segment(seg) {}
   ~Queue() { std::free(open_buf); }
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
 
-  const std::string name;
-  const uint64_t hash;
-  const uint32_t id;
-  const uint32_t segment;
-
-  SpinLock mu;
+  // --- first cache line: the Put path ---
+  const std::string name;    // inline (no second miss) up to 15 bytes
+  char* open_buf = nullptr;  // varint-framed payload of the open block
+  uint64_t count = 0;        // messages in the queue
   uint32_t open_count = 0;   // messages in the open block
   uint32_t open_len = 0;     // payload bytes in the open block
   uint32_t open_cap = 0;     // allocated bytes of open_buf
-  uint32_t prefetched = 0;   // block index up to which read-ahead was issued
-  uint64_t count = 0;        // messages in the queue
-  uint64_t sealed_end = 0;   // offset of the first message of the open block
-  char* open_buf = nullptr;  // varint-framed payload of the open block
+  SpinLock mu;
+
+  // --- second cache line: sealing, reads, Flush ---
+  alignas(64) const uint64_t hash;
+  const uint32_t id;
+  const uint32_t segment;
+  uint64_t sealed_end = 0;  // offset of the first message of the open block
+  uint32_t prefetched = 0;  // block index up to which read-ahead was issued
   std::vector<BlockRef> blocks;
 
   // Touched only by Flush (under the store's flush mutex) and Open.
   uint32_t checkpointed_blocks = 0;
   bool cataloged = false;
 };
+static_assert(sizeof(Queue) == 128, "Queue is two cache lines");
 
 }  // namespace meshq

@@ -331,8 +331,15 @@ Status QueueStoreImpl::Put(std::string_view queue, std::string_view message) {
     return Status::InvalidArgument("message is " + std::to_string(message.size()) +
                                    " bytes; the maximum is " + std::to_string(kMaxMessageSize));
   }
-  OpGuard guard(this);
-  if (!guard.ok()) return Status::Closed("Put on a closed store");
+  // No OpGuard here: its two locked instructions were a full barrier after every Put, which made
+  // each Put wait for its own store into the open block (a cache miss) before returning. Close
+  // is excluded through the queue lock instead: Close sets closed_ and then, in its final Flush,
+  // locks every queue; a Put that takes a queue lock after that sees closed_ (checked under the
+  // lock), and one that took it before has finished when Close gets the lock. Put touches no
+  // file, only memory that lives until the store is destroyed.
+  if (!initialized_ || closed_.load(std::memory_order_relaxed)) {
+    return Status::Closed("Put on a closed store");
+  }
   if (flusher_->has_error()) {
     // Fail fast while writes are failing (e.g. disk full): the flusher keeps retrying in the
     // background and Puts succeed again once a retry goes through.
@@ -346,8 +353,10 @@ Status QueueStoreImpl::Put(std::string_view queue, std::string_view message) {
   const uint64_t hash = HashQueueName(queue);
   Queue* q = table_->FindOrCreate(queue, hash);
   if (q == nullptr) return Status::InvalidArgument("the store has reached 2^32-1 queues");
+  WriterSlot& slot = MySlot();
   std::lock_guard<SpinLock> lock(q->mu);
-  return PutLocked(q, message, guard.slot());
+  if (closed_.load(std::memory_order_seq_cst)) return Status::Closed("Put on a closed store");
+  return PutLocked(q, message, slot);
 }
 
 Status QueueStoreImpl::PutLocked(Queue* q, std::string_view message, WriterSlot& slot) {
@@ -678,6 +687,10 @@ Status QueueStoreImpl::Close() {
   std::lock_guard<std::mutex> close_lock(close_mu_);
   if (!initialized_ || closed_.load()) return Status::OK();
   closed_.store(true, std::memory_order_seq_cst);
+  // Pairs with the id allocation of a queue created by a racing Put (a seq_cst read-modify-write
+  // of next_id_) and that Put's seq_cst check of closed_ under the queue lock: either the final
+  // Flush below sees the new queue and locks it, or the Put sees closed_.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   for (uint32_t i = 0; i < kWriterSlots; ++i) {
     while (slots_[i].active.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   }

@@ -67,7 +67,7 @@ void QueueTable::SetById(uint32_t id, Queue* q) {
       pages_[p].store(page, std::memory_order_release);
     }
   }
-  reinterpret_cast<std::atomic<Queue*>*>(page)[id & kPageMask].store(q, std::memory_order_release);
+  reinterpret_cast<std::atomic<Queue*>*>(page)[id & kPageMask].store(q, std::memory_order_seq_cst);
 }
 
 Queue* QueueTable::FindOrCreate(std::string_view name, uint64_t hash) {
@@ -78,7 +78,8 @@ Queue* QueueTable::FindOrCreate(std::string_view name, uint64_t hash) {
   uint32_t id = next_id_.load(std::memory_order_relaxed);
   do {
     if (id == UINT32_MAX) return nullptr;
-  } while (!next_id_.compare_exchange_weak(id, id + 1, std::memory_order_acq_rel));
+    // seq_cst: QueueStoreImpl::Close relies on it (see its fence).
+  } while (!next_id_.compare_exchange_weak(id, id + 1, std::memory_order_seq_cst));
   auto* q = new Queue(std::string(name), hash, id, segment_of(hash));
   SetById(id, q);
   InsertLocked(shard, q);

@@ -32,8 +32,9 @@ class QueueTable {
   Queue* ById(uint32_t id) const {
     Queue** page = pages_[id >> kPageBits].load(std::memory_order_acquire);
     if (page == nullptr) return nullptr;
+    // seq_cst (a plain load on x86): QueueStoreImpl::Close's final pass relies on it.
     return reinterpret_cast<std::atomic<Queue*>*>(page)[id & kPageMask].load(
-        std::memory_order_acquire);
+        std::memory_order_seq_cst);
   }
   uint32_t segment_of(uint64_t hash) const { return static_cast<uint32_t>(hash) & segment_mask_; }
   // Approximate heap bytes of the catalogue (maps and Queue objects, not block lists).
