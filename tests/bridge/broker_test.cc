@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -81,6 +84,25 @@ TEST_F(BrokerTest, FetchWaitsAndWakesWhenTheQueueGrows) {
   EXPECT_EQ(got[0].payload, "e0");
   EXPECT_GE(waited, 150ms);
   EXPECT_LT(waited, 5s) << "woken by the put, not by the 10 s wait";
+}
+
+TEST_F(BrokerTest, FlushedPutsAndSyncAcksDoNotWaitForTheCommitCycle) {
+  // The committer also runs every --commit-interval-ms; a FLUSH put or a SYNC ack must start a
+  // Flush at once, not ride on the next cycle (5 s here; a Flush takes milliseconds).
+  ASSERT_TRUE(broker_.Restart({"--commit-interval-ms", "5000"}));
+  auto c = Connect();
+  std::vector<std::chrono::steady_clock::duration> took;
+  for (int i = 0; i < 11; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(c->Put("durable", Messages(1, "f"), kPutFlagFlush).ok());
+    std::vector<OwnedMessage> got;
+    ASSERT_TRUE(c->GroupFetch("durable", "g", 1, 0, &got).ok());
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_TRUE(c->Ack("durable", "g", {got[0].offset}, /*sync=*/true).ok());
+    took.push_back(std::chrono::steady_clock::now() - start);
+  }
+  std::sort(took.begin(), took.end());
+  EXPECT_LT(took[took.size() / 2], 1s) << "a Flush waited for the committer's periodic cycle";
 }
 
 TEST_F(BrokerTest, FetchAnswersEmptyWhenTheWaitEnds) {
@@ -243,6 +265,70 @@ TEST_F(BrokerTest, DedupeIdsStoreARetriedMessageOnce) {
   uint64_t size = 0;
   ASSERT_TRUE(c->Get("idem", 0, 10, &got, &size).ok());
   EXPECT_EQ(size, 2u);
+}
+
+TEST_F(BrokerTest, RepliesRacingWithOneDedupeIdStoreOneReplyPerId) {
+  // Responders (or one replaying) putting the reply to the same request at the same moment,
+  // from connections spread over the broker's io threads: each id is stored once, every other
+  // put is told where that one reply is.
+  ASSERT_TRUE(broker_.Restart({"--threads", "4"}));
+  constexpr int kPutters = 6;
+  constexpr uint64_t kIds = 400;
+  constexpr uint64_t kPerPut = 8;
+  const std::string queue = "rpc.rep.racer";
+  std::vector<std::unique_ptr<BlockingBrokerClient>> clients;
+  for (int i = 0; i < kPutters; ++i) clients.push_back(Connect());
+  std::vector<std::vector<std::pair<uint64_t, PutStatus>>> outcomes(kPutters);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> putters;
+  for (int t = 0; t < kPutters; ++t) {
+    putters.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kPutters) std::this_thread::yield();
+      for (uint64_t first = 1; first <= kIds; first += kPerPut) {
+        std::vector<std::pair<uint64_t, std::string>> batch;
+        for (uint64_t id = first; id < first + kPerPut; ++id) {
+          batch.emplace_back(id, "reply " + std::to_string(id) + " from " + std::to_string(t));
+        }
+        // Half the putters ask for a Flush: the group commit must not open a window either.
+        uint8_t flags = kPutFlagReply | (t % 2 ? kPutFlagFlush : 0);
+        std::vector<PutStatus> results;
+        ASSERT_TRUE(clients[t]->Put(queue, batch, flags, &results).ok());
+        ASSERT_EQ(results.size(), batch.size());
+        for (size_t i = 0; i < batch.size(); ++i)
+          outcomes[t].emplace_back(batch[i].first, results[i]);
+      }
+    });
+  }
+  for (auto& t : putters) t.join();
+
+  std::vector<OwnedMessage> stored;
+  uint64_t size = 0;
+  ASSERT_TRUE(clients[0]->Get(queue, 0, 4096, &stored, &size).ok());
+  EXPECT_EQ(size, kIds) << "one stored reply per id";
+  std::map<uint64_t, uint64_t> offset_of;
+  for (const OwnedMessage& m : stored) {
+    EXPECT_TRUE(offset_of.emplace(m.dedupe_id, m.offset).second)
+        << "id " << m.dedupe_id << " twice";
+  }
+  EXPECT_EQ(offset_of.size(), kIds);
+  std::map<uint64_t, int> stored_by_putters;
+  for (auto& per_putter : outcomes) {
+    for (auto& [id, r] : per_putter) {
+      if (r.outcome == PutOutcome::kStored) {
+        ++stored_by_putters[id];
+      } else {
+        EXPECT_EQ(r.outcome, PutOutcome::kReplied) << "id " << id;
+      }
+      EXPECT_EQ(r.offset, offset_of[id]) << "id " << id;
+    }
+  }
+  for (uint64_t id = 1; id <= kIds; ++id) EXPECT_EQ(stored_by_putters[id], 1) << "id " << id;
+  // A retried request with one of those ids is settled: not stored, not handed out again.
+  std::vector<PutStatus> results;
+  ASSERT_TRUE(clients[1]->Put("rpc.req.racer", {{7, "request 7 again"}}, 0, &results).ok());
+  EXPECT_EQ(results[0].outcome, PutOutcome::kReplied);
+  EXPECT_EQ(results[0].offset, offset_of[7]);
 }
 
 TEST_F(BrokerTest, DedupeJournalRollsOverAndKeepsTheNewestIdsAcrossARestart) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <future>
@@ -75,11 +76,12 @@ class RpcTest : public ::testing::Test {
   // A server of `service` answering "re:<payload>" after `delay` (0 = at once).
   std::shared_ptr<RpcServer> StartServer(const std::string& service,
                                          std::chrono::milliseconds delay = 0ms,
-                                         uint32_t max_in_flight = 256) {
+                                         uint32_t max_in_flight = 256, bool flush = true) {
     RpcServerOptions o;
     o.broker = broker_.address();
     o.service = service;
     o.max_in_flight = max_in_flight;
+    o.flush_replies = flush;
     auto server = io_.Run([&] {
       auto s = RpcServer::Create(io_.io(), o,
                                  [this, delay](const RpcCall& call, RpcServer::Respond respond) {
@@ -98,10 +100,11 @@ class RpcTest : public ::testing::Test {
     return server;
   }
 
-  std::shared_ptr<RpcClient> StartClient(const std::string& id) {
+  std::shared_ptr<RpcClient> StartClient(const std::string& id, bool flush = true) {
     RpcClientOptions o;
     o.broker = broker_.address();
     o.client_id = id;
+    o.flush_requests = flush;
     auto client = io_.Run([&] {
       auto c = RpcClient::Create(io_.io(), o);
       c->Start();
@@ -317,6 +320,37 @@ TEST_F(RpcTest, CompetingRespondersEachHandleDistinctRequests) {
   EXPECT_GT(s2->stats().handled.load(), 0u);
   std::lock_guard lock(log_.mu);
   for (auto& [id, runs] : log_.runs) EXPECT_EQ(runs, 1) << id;
+}
+
+TEST_F(RpcTest, CallsDoNotWaitForAPeriodicWake) {
+  // Everything periodic is made far longer than a call: the broker's offset commits (5 s) and
+  // the long-polls of requests and replies (1 s). A request or reply that got through only when
+  // one of them came round (a wake-up not delivered, a Flush left to the next cycle) would put
+  // the median call near 1 s or 5 s; woken at once it takes well under a millisecond here. The
+  // bound is generous (a loaded or sanitizer build stays far below it), not a speed test.
+  ASSERT_TRUE(broker_.Restart({"--responder-grace-ms", "3000", "--commit-interval-ms", "5000"}));
+  for (bool flush : {false, true}) {
+    SCOPED_TRACE(flush ? "flush on" : "flush off");
+    const std::string service = flush ? "wake-flush" : "wake-no-flush";
+    StartServer(service, 0ms, 256, flush);
+    WaitForServer();
+    auto client = StartClient(service + "-client", flush);
+    CallOptions opts;
+    opts.timeout = 10s;  // a call held for a wake fails on the median below, not on its deadline
+    std::vector<std::chrono::steady_clock::duration> took;
+    for (int i = 0; i < 21; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      CallResult r = CallSync(client, service, "w" + std::to_string(i), opts);
+      took.push_back(std::chrono::steady_clock::now() - start);
+      ASSERT_EQ(r.error, CallError::kNone) << r.payload;
+      EXPECT_EQ(r.payload, "re:w" + std::to_string(i));
+    }
+    std::sort(took.begin(), took.end());
+    EXPECT_LT(took[took.size() / 2], 250ms)
+        << "median call "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(took[took.size() / 2]).count()
+        << " ms: calls wait for a periodic wake";
+  }
 }
 
 TEST_F(RpcTest, BrokerKilledMidRunLosesNoAcknowledgedRequest) {
