@@ -175,9 +175,13 @@ void BrokerConnection::ServeWait(uint64_t rid, bool timed_out) {
   if (!TryAnswer(rid, w, timed_out)) {
     // Register first, then look once more: a PUT between the look above and the registration
     // would otherwise be missed until the wait times out.
+    // dispatch, not post: when the PUT that grows the queue runs on this connection's thread,
+    // the waiter is answered right there, before that PUT's own answer is written. A post would
+    // queue the delivery behind the putter's PUT_REPLY (and its wake-up of the putter, which then
+    // competes for the CPU), on the path of every request-reply call.
     w.token =
         core_->watch().Add(w.queue, [weak = weak_from_this(), rid, ex = socket_.get_executor()] {
-          asio::post(ex, [weak, rid] {
+          asio::dispatch(ex, [weak, rid] {
             if (auto self = weak.lock()) self->ServeWait(rid, false);
           });
         });

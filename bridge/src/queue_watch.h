@@ -1,6 +1,7 @@
 // QueueWatch: one-shot wake-ups for long-polls. A waiter registers a callback on a queue; the
 // next Notify of that queue (a PUT, or group messages handed back) takes and runs every callback.
-// Callbacks run on the notifier's thread, so they only post work to their own io_context.
+// Callbacks run on the notifier's thread, so they only dispatch work to their own io_context
+// (run at once when that is the notifier's thread, posted otherwise).
 #pragma once
 
 #include <cstdint>
