@@ -49,30 +49,34 @@ class QueueTable {
     std::atomic<uint64_t> hash{0};
     std::atomic<Queue*> queue{nullptr};
   };
-  struct Table {
-    explicit Table(size_t capacity) : mask(capacity - 1), slots(new Slot[capacity]) {}
-    const size_t mask;
-    std::unique_ptr<Slot[]> slots;
-    size_t size = 0;
-  };
-  struct alignas(64) Shard {
-    std::atomic<Table*> table{nullptr};
-    std::mutex mu;                            // writers
-    std::vector<std::unique_ptr<Table>> all;  // current one last
+  // A shard's current table is one word, the 64-byte aligned slot array with log2 of its
+  // capacity in the low 6 bits: a lookup reads that word (2 KiB for all shards, so it stays in
+  // cache) and then the slot, instead of a shard line, a table header and then the slot — each a
+  // miss to memory once a million queues' data streams through the cache (cachegrind).
+  using TableWord = uintptr_t;
+  static constexpr TableWord kCapacityBitsMask = 63;
+  static Slot* SlotsOf(TableWord w) { return reinterpret_cast<Slot*>(w & ~kCapacityBitsMask); }
+  static size_t MaskOf(TableWord w) { return (size_t{1} << (w & kCapacityBitsMask)) - 1; }
+  // What only writers touch.
+  struct Shard {
+    std::mutex mu;
+    size_t size = 0;         // queues in the current table
+    std::vector<Slot*> all;  // every table ever published, current one last
   };
   static constexpr int kShardBits = 8;
-  static constexpr size_t kInitialSlots = 64;
+  static constexpr unsigned kInitialBits = 6;  // 64 slots
   static constexpr uint32_t kPageBits = 16;
   static constexpr uint32_t kPageMask = (1u << kPageBits) - 1;
   static constexpr uint32_t kPages = 1u << 16;  // 2^32 ids
 
-  Shard& shard_for(uint64_t hash) const { return shards_[(hash >> 56) & ((1 << kShardBits) - 1)]; }
-  static Queue* Probe(const Table* t, std::string_view name, uint64_t hash);
-  // Inserts q into the shard's current table, growing it first when half full (shard.mu held).
-  static void InsertLocked(Shard& shard, Queue* q);
+  static size_t shard_of(uint64_t hash) { return (hash >> 56) & ((1 << kShardBits) - 1); }
+  static Queue* Probe(TableWord table, std::string_view name, uint64_t hash);
+  // Inserts q into shard i's current table, growing it first when half full (its mu held).
+  void InsertLocked(size_t i, Queue* q);
   void SetById(uint32_t id, Queue* q);
 
   const uint32_t segment_mask_;
+  std::array<std::atomic<TableWord>, 1 << kShardBits> tables_{};
   mutable std::array<Shard, 1 << kShardBits> shards_;
   std::atomic<uint32_t> next_id_{0};
   std::mutex pages_mu_;
