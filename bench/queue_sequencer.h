@@ -18,17 +18,23 @@ class QueueSequencer {
 
   // Locks `queue` and returns the offset its next Put will get, advancing it. Sleeps (futex)
   // while another thread holds the queue, so a holder blocked in Put costs no spinning.
+  // Three states (0 free, 1 held, 2 held and maybe waited on) so that Release only makes the
+  // futex wake-up system call when someone may be asleep: an uncontended lock and unlock are
+  // two atomic instructions. (notify_one on every Release was a system call per message,
+  // a fifth of the send phase's CPU in perf.)
   uint32_t Acquire(uint32_t queue) {
     Slot& s = slots_[queue];
-    while (s.lock.exchange(1, std::memory_order_acquire) != 0) {
-      s.lock.wait(1, std::memory_order_relaxed);
+    uint32_t free = 0;
+    if (!s.lock.compare_exchange_strong(free, 1, std::memory_order_acquire)) {
+      while (s.lock.exchange(2, std::memory_order_acquire) != 0) {
+        s.lock.wait(2, std::memory_order_relaxed);
+      }
     }
     return s.next++;
   }
   void Release(uint32_t queue) {
     Slot& s = slots_[queue];
-    s.lock.store(0, std::memory_order_release);
-    s.lock.notify_one();
+    if (s.lock.exchange(0, std::memory_order_release) == 2) s.lock.notify_one();
   }
   // Offsets handed out for `queue` so far. Only meaningful when no thread holds it.
   uint32_t Issued(uint32_t queue) const { return slots_[queue].next; }
