@@ -203,15 +203,17 @@ void BrokerConnection::HandleAck(const Frame& frame) {
   std::string body(8, '\0');
   std::memcpy(body.data(), &committed, 8);
   if (!(frame.header.flags & kAckFlagSync)) return Send(FrameType::kAckReply, 0, rid, body);
-  core_->committer().RequestFlush([self = shared_from_this(), rid, body](Status fs) {
-    asio::post(self->socket_.get_executor(), [self, rid, fs, body] {
-      if (fs.ok()) {
-        self->Send(FrameType::kAckReply, 0, rid, body);
-      } else {
-        self->SendStatus(rid, fs);
-      }
-    });
-  });
+  core_->committer().RequestFlush(
+      [self = shared_from_this(), rid, body](Status fs) {
+        asio::post(self->socket_.get_executor(), [self, rid, fs, body] {
+          if (fs.ok()) {
+            self->Send(FrameType::kAckReply, 0, rid, body);
+          } else {
+            self->SendStatus(rid, fs);
+          }
+        });
+      },
+      /*offsets=*/true);
 }
 
 void BrokerConnection::Send(FrameType type, uint8_t status, uint64_t rid, std::string_view body) {

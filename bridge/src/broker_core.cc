@@ -35,8 +35,9 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
       restarted_(restarted),
       dedupe_(store, options.dedupe_window),
       queue_locks_(64) {
-  committer_ = std::make_unique<Committer>([this](bool flush) { return CommitRound(flush); },
-                                           options.offset_commit_interval);
+  committer_ = std::make_unique<Committer>(
+      [this](bool flush, bool write_offsets) { return CommitRound(flush, write_offsets); },
+      options.offset_commit_interval, options.min_flush_gap);
 }
 
 BrokerCore::~BrokerCore() { committer_->Stop(); }
@@ -260,7 +261,7 @@ void BrokerCore::ConnectionClosed(ConnectionId conn) {
   }
 }
 
-Status BrokerCore::CommitRound(bool flush) {
+Status BrokerCore::CommitRound(bool flush, bool write_offsets) {
   std::vector<std::shared_ptr<ConsumerGroup>> groups;
   {
     std::lock_guard lock(groups_mu_);
@@ -268,7 +269,7 @@ Status BrokerCore::CommitRound(bool flush) {
     for (auto& [key, g] : groups_) groups.push_back(g);
   }
   // Offsets held back by durability need a Flush too (at most once per round).
-  for (size_t i = 0; i < groups.size() && !flush; ++i) {
+  for (size_t i = 0; i < groups.size() && !flush && write_offsets; ++i) {
     std::lock_guard lock(groups[i]->mu);
     flush = groups[i]->CommittedLocked() > std::max(groups[i]->durable, groups[i]->persisted);
   }
@@ -282,6 +283,9 @@ Status BrokerCore::CommitRound(bool flush) {
       groups[i]->durable = std::max(groups[i]->durable, sizes[i]);
     }
   }
+  // Between offset cycles a round only flushes: each offset written is a synced metadata write,
+  // and a steady stream of FLUSH puts runs many rounds per offset cycle.
+  if (!write_offsets) return Status::OK();
   Status first;
   for (auto& g : groups) {
     uint64_t offset;

@@ -43,9 +43,10 @@ class BrokerCore {
   // Hands the connection's in-flight messages back to their groups and drops its memberships.
   void ConnectionClosed(ConnectionId conn);
 
-  // One round of the committer: a Flush when `flush` or when a committed offset waits for
-  // durability, then every changed (durable) committed offset written to the store's metadata.
-  Status CommitRound(bool flush);
+  // One round of the committer: a Flush when `flush` (or, with `write_offsets`, when a committed
+  // offset waits for durability), then with `write_offsets` every changed (durable) committed
+  // offset written to the store's metadata.
+  Status CommitRound(bool flush, bool write_offsets = true);
 
   QueueWatch& watch() { return watch_; }
   Committer& committer() { return *committer_; }

@@ -3,18 +3,20 @@
 
 namespace meshq::bridge {
 
-Committer::Committer(std::function<Status(bool)> round, std::chrono::milliseconds interval)
-    : round_(std::move(round)), interval_(interval) {
+Committer::Committer(Round round, std::chrono::milliseconds interval,
+                     std::chrono::microseconds min_flush_gap)
+    : round_(std::move(round)), interval_(interval), min_flush_gap_(min_flush_gap) {
   thread_ = std::thread([this] { Run(); });
 }
 
 Committer::~Committer() { Stop(); }
 
-void Committer::RequestFlush(Done done) {
+void Committer::RequestFlush(Done done, bool offsets) {
   {
     std::lock_guard lock(mu_);
     if (!stop_) {
       waiting_.push_back(std::move(done));
+      offsets_wanted_ = offsets_wanted_ || offsets;
       cv_.notify_one();
       return;
     }
@@ -33,16 +35,28 @@ void Committer::Stop() {
 }
 
 void Committer::Run() {
+  using Clock = std::chrono::steady_clock;
+  auto last_flush = Clock::now() - min_flush_gap_;
+  auto last_offsets = Clock::now();
   for (;;) {
     std::vector<Done> batch;
     bool stopping;
+    bool offsets;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, interval_, [this] { return stop_ || !waiting_.empty(); });
+      cv_.wait_until(lock, last_offsets + interval_, [this] { return stop_ || !waiting_.empty(); });
+      if (!waiting_.empty() && !stop_) {
+        // Pacing: requests arriving meanwhile join this round.
+        cv_.wait_until(lock, last_flush + min_flush_gap_, [this] { return stop_; });
+      }
       batch.swap(waiting_);
       stopping = stop_;
+      offsets = offsets_wanted_ || stopping || Clock::now() - last_offsets >= interval_;
+      offsets_wanted_ = false;
     }
-    Status s = round_(!batch.empty());
+    if (!batch.empty()) last_flush = Clock::now();
+    Status s = round_(!batch.empty(), offsets);
+    if (offsets) last_offsets = Clock::now();
     if (!batch.empty()) ++flushes_;
     for (Done& done : batch) done(s);
     if (stopping) {

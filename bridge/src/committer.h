@@ -18,14 +18,21 @@ namespace meshq::bridge {
 class Committer {
  public:
   using Done = std::function<void(Status)>;
+  // What one round does: flush when requests wait for a Flush; write_offsets when the changed
+  // group offsets are due (every `interval`, or a request wants them written).
+  using Round = std::function<Status(bool flush, bool write_offsets)>;
 
-  // `round(flush)` does the work of one round on the committer thread: flush is true when
-  // requests are waiting for a Flush.
-  Committer(std::function<Status(bool flush)> round, std::chrono::milliseconds interval);
+  // `min_flush_gap`: a Flush round starts no sooner than this after the previous one started.
+  // Under a steady stream of FLUSH puts rounds otherwise run back to back (a round's fsyncs are
+  // its length); a gap lets more requests share each round, fewer fsyncs per put, for up to
+  // that much more wait for their answers.
+  Committer(Round round, std::chrono::milliseconds interval,
+            std::chrono::microseconds min_flush_gap);
   ~Committer();
 
-  // Calls `done` (on the committer thread) after a round whose Flush started after this call.
-  void RequestFlush(Done done);
+  // Calls `done` (on the committer thread) after a round whose Flush started after this call;
+  // with `offsets`, that round also writes the changed group offsets.
+  void RequestFlush(Done done, bool offsets = false);
   // Answers pending requests, persists offsets one last time and joins the thread.
   void Stop();
 
@@ -34,11 +41,13 @@ class Committer {
  private:
   void Run();
 
-  const std::function<Status(bool)> round_;
+  const Round round_;
   const std::chrono::milliseconds interval_;
+  const std::chrono::microseconds min_flush_gap_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Done> waiting_;
+  bool offsets_wanted_ = false;
   bool stop_ = false;
   std::atomic<uint64_t> flushes_{0};
   std::thread thread_;
