@@ -63,7 +63,9 @@ class QueueStore {
   // (e.g. disk full) Flush retries it, and returns OK once everything is written.
   virtual Status Flush() = 0;
 
-  // Flushes, then releases files and threads. Later calls return Closed. Idempotent.
+  // Flushes, then releases files and threads. Later calls return Closed. Idempotent. Calls
+  // racing with Close either complete before it (a Put that returned OK is durable) or return
+  // Closed; destroying the store while calls run is the caller's error.
   virtual Status Close() = 0;
 
   // Small durable key/value metadata beside the index (e.g. the broker's consumer offsets).
