@@ -135,16 +135,18 @@ void BrokerClient::Send(FrameType type, uint8_t flags, const std::string& body,
                         FrameHandler handler) {
   if (!connected_) {
     Frame none;
-    handler(closed_ ? Status::Closed("broker client closed")
-                    : Status::Unavailable("not connected to broker"),
-            none);
+    if (handler) {
+      handler(closed_ ? Status::Closed("broker client closed")
+                      : Status::Unavailable("not connected to broker"),
+              none);
+    }
     return;
   }
   FrameHeader h;
   h.type = type;
   h.flags = flags;
   h.request_id = next_request_id_++;
-  pending_.emplace(h.request_id, std::move(handler));
+  if (handler) pending_.emplace(h.request_id, std::move(handler));  // none: no answer expected
   AppendFrame(h, body, &out_);
   DoWrite();
 }
@@ -254,6 +256,7 @@ void BrokerClient::Ack(std::string_view queue, std::string_view group,
                        const std::vector<uint64_t>& offsets, bool sync, AckCallback done) {
   body_.clear();
   EncodeAckRequest(AckRequest{queue, group, offsets}, &body_);
+  if (!done && !sync) return Send(FrameType::kAck, kAckFlagNoReply, body_, {});
   Send(FrameType::kAck, sync ? kAckFlagSync : 0, body_,
        [done = std::move(done)](const Status& s, const Frame& f) {
          if (!done) return;

@@ -200,9 +200,11 @@ void BrokerConnection::HandleAck(const Frame& frame) {
   uint64_t committed = 0;
   s = core_->Ack(request, &committed);
   if (!s.ok()) return SendStatus(rid, s);
+  const bool sync = frame.header.flags & kAckFlagSync;
+  if (!sync && (frame.header.flags & kAckFlagNoReply)) return;
   std::string body(8, '\0');
   std::memcpy(body.data(), &committed, 8);
-  if (!(frame.header.flags & kAckFlagSync)) return Send(FrameType::kAckReply, 0, rid, body);
+  if (!sync) return Send(FrameType::kAckReply, 0, rid, body);
   core_->committer().RequestFlush(
       [self = shared_from_this(), rid, body](Status fs) {
         asio::post(self->socket_.get_executor(), [self, rid, fs, body] {

@@ -375,6 +375,61 @@ std::string RawExchange(uint16_t port, const std::string& bytes) {
   return got;
 }
 
+// Sends `bytes` (ending with a PING) on a fresh connection and returns the headers of the
+// answers up to and including the PONG (answers come in order on one connection here).
+std::vector<FrameHeader> ExchangeUntilPong(uint16_t port, const std::string& bytes) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(s, boost::asio::buffer(bytes));
+  std::string in;
+  std::vector<FrameHeader> frames;
+  char buf[1024];
+  while (frames.empty() || frames.back().type != FrameType::kPong) {
+    size_t n = s.read_some(boost::asio::buffer(buf));
+    in.append(buf, n);
+    for (DecodeResult d = DecodeFrame(in); d.outcome == DecodeOutcome::kFrame;
+         d = DecodeFrame(in)) {
+      frames.push_back(d.frame.header);
+      in.erase(0, d.consumed);
+    }
+  }
+  return frames;
+}
+
+TEST_F(BrokerTest, AnAckWithNoReplyIsAnsweredOnlyWhenItFails) {
+  auto consumer = Connect();
+  ASSERT_TRUE(consumer->Put("acked", Messages(3, "a")).ok());
+  std::vector<OwnedMessage> got;
+  ASSERT_TRUE(consumer->GroupFetch("acked", "g", 10, 0, &got).ok());
+  ASSERT_EQ(got.size(), 3u);
+
+  std::string bytes, body;
+  FrameHeader h;
+  h.type = FrameType::kAck;
+  h.flags = kAckFlagNoReply;
+  h.request_id = 1;
+  EncodeAckRequest(AckRequest{"acked", "g", {0, 1, 2}}, &body);
+  AppendFrame(h, body, &bytes);
+  h.request_id = 2;  // fails (no queue name): answered with an error
+  body.clear();
+  EncodeAckRequest(AckRequest{"", "g", {0}}, &body);
+  AppendFrame(h, body, &bytes);
+  h.type = FrameType::kPing;
+  h.flags = 0;
+  h.request_id = 3;
+  AppendFrame(h, "", &bytes);
+  std::vector<FrameHeader> frames = ExchangeUntilPong(broker_.port(), bytes);
+  ASSERT_EQ(frames.size(), 2u) << "the successful ack was answered";
+  EXPECT_EQ(frames[0].type, FrameType::kError);
+  EXPECT_EQ(frames[0].request_id, 2u);
+  EXPECT_EQ(frames[1].request_id, 3u);
+  // It took effect all the same.
+  uint64_t committed = 0;
+  ASSERT_TRUE(consumer->Ack("acked", "g", {}, false, &committed).ok());
+  EXPECT_EQ(committed, 3u);
+}
+
 TEST_F(BrokerTest, MalformedFramesGetAnErrorAndTheConnectionIsClosed) {
   std::string unknown(kFrameHeaderSize, '\0');
   unknown[4] = 0x42;
@@ -404,22 +459,8 @@ TEST_F(BrokerTest, MalformedFramesGetAnErrorAndTheConnectionIsClosed) {
   h.type = FrameType::kPing;
   h.request_id = 6;
   AppendFrame(h, "", &bytes);
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket s(io);
-  s.connect({boost::asio::ip::make_address("127.0.0.1"), broker_.port()});
-  boost::asio::write(s, boost::asio::buffer(bytes));
-  std::string in;
-  std::vector<FrameHeader> frames;
-  char buf[1024];
-  while (frames.size() < 2) {
-    size_t n = s.read_some(boost::asio::buffer(buf));
-    in.append(buf, n);
-    for (DecodeResult d = DecodeFrame(in); d.outcome == DecodeOutcome::kFrame;
-         d = DecodeFrame(in)) {
-      frames.push_back(d.frame.header);
-      in.erase(0, d.consumed);
-    }
-  }
+  std::vector<FrameHeader> frames = ExchangeUntilPong(broker_.port(), bytes);
+  ASSERT_EQ(frames.size(), 2u);
   EXPECT_EQ(frames[0].type, FrameType::kError);
   EXPECT_EQ(frames[0].request_id, 5u);
   EXPECT_EQ(frames[0].status, static_cast<uint8_t>(Status::Code::kCorruption));

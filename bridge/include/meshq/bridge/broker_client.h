@@ -62,6 +62,7 @@ class BrokerClient : public std::enable_shared_from_this<BrokerClient> {
              MessagesCallback done);
   void GroupFetch(std::string_view queue, std::string_view group, uint32_t max_count,
                   uint32_t wait_ms, MessagesCallback done);
+  // Without `done` (and without sync) the broker is asked not to answer (kAckFlagNoReply).
   void Ack(std::string_view queue, std::string_view group, const std::vector<uint64_t>& offsets,
            bool sync, AckCallback done);
 

@@ -33,6 +33,8 @@ inline constexpr uint8_t kPutFlagRequireConsumers =
 inline constexpr uint8_t kPutFlagReply = 0x04;  // dedupe ids settle requests (replies)
 // Flags of a kAck frame.
 inline constexpr uint8_t kAckFlagSync = 0x01;  // answer after the committed offset is durable
+// No answer unless it fails (ignored with kAckFlagSync): spares the acker a wake-up per ack.
+inline constexpr uint8_t kAckFlagNoReply = 0x02;
 
 // Status byte of a response header: 0 is OK, 1..8 are meshq::Status codes, and these are
 // broker-specific.
