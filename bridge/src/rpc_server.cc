@@ -7,6 +7,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 constexpr uint32_t kRequestWaitMs = 1000;
+// GROUP_FETCHes one server keeps in flight at most (each parks on the broker when it is idle).
+constexpr uint32_t kMaxFetches = 2;
 // Replies are remembered this long past their request's deadline (clock skew, late retries).
 constexpr auto kReplyMemorySlack = std::chrono::seconds(5);
 }  // namespace
@@ -42,23 +44,23 @@ void RpcServer::Shutdown() {
 }
 
 void RpcServer::OnConnection(bool up) {
-  if (!up) {
-    fetching_ = false;
-    return;
-  }
+  if (!up) return;  // the fetches in flight failed (and were counted out) before this
   FetchRequests();
 }
 
 void RpcServer::FetchRequests() {
-  if (fetching_ || draining_ || shut_down_ || !broker_->connected()) return;
-  if (executing_.size() >= options_.max_in_flight) return;  // resumed when one finishes
-  fetching_ = true;
-  uint32_t room = options_.max_in_flight - static_cast<uint32_t>(executing_.size());
+  if (fetches_ >= kMaxFetches || draining_ || shut_down_ || !broker_->connected()) return;
+  const uint64_t taken = executing_.size() + requested_;
+  if (taken >= options_.max_in_flight) return;  // resumed when one finishes
+  const auto room = static_cast<uint32_t>(options_.max_in_flight - taken);
+  requested_ += room;
+  ++fetches_;
   broker_->GroupFetch(request_queue_, kRpcGroup, room, kRequestWaitMs,
-                      [weak = weak_from_this()](const Status& s, const MessagesReply& reply) {
+                      [weak = weak_from_this(), room](const Status& s, const MessagesReply& reply) {
                         auto self = weak.lock();
                         if (!self) return;
-                        self->fetching_ = false;
+                        self->requested_ -= room;
+                        --self->fetches_;
                         if (!s.ok()) return;  // reconnect restarts the loop
                         for (const Message& m : reply.messages) {
                           self->OnRequest(m.offset, m.payload);

@@ -353,6 +353,46 @@ TEST_F(RpcTest, CallsDoNotWaitForAPeriodicWake) {
   }
 }
 
+TEST_F(RpcTest, AServerNeverRunsMoreThanItsMaxInFlight) {
+  // Several fetches may be in flight for one server (room freed while one is out is asked for by
+  // another); together they never take more requests than max_in_flight.
+  constexpr uint32_t kMax = 3;
+  int running = 0, most = 0, done = 0;
+  RpcServerOptions o;
+  o.broker = broker_.address();
+  o.service = "bounded";
+  o.max_in_flight = kMax;
+  servers_.push_back(io_.Run([&] {
+    auto s = RpcServer::Create(io_.io(), o, [&](const RpcCall& call, RpcServer::Respond respond) {
+      most = std::max(most, ++running);
+      auto t = std::make_shared<asio::steady_timer>(io_.io(), 3ms);
+      t->async_wait([&, t, respond, payload = call.payload](boost::system::error_code) {
+        --running;
+        ++done;
+        respond(ReplyStatus::kOk, payload);
+      });
+    });
+    s->Start();
+    return s;
+  }));
+  WaitForServer();
+  auto client = StartClient("client-bounded");
+  CallOptions opts;
+  opts.timeout = 20s;
+  std::vector<std::future<CallResult>> calls;
+  for (int i = 0; i < 60; ++i) calls.push_back(CallAsync(client, "bounded", "b", opts));
+  for (auto& f : calls) {
+    ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
+    EXPECT_EQ(f.get().error, CallError::kNone);
+  }
+  io_.Run([&] {
+    EXPECT_EQ(done, 60);
+    EXPECT_LE(most, static_cast<int>(kMax));
+    EXPECT_EQ(most, static_cast<int>(kMax)) << "the server should fill its capacity";
+    return 0;
+  });
+}
+
 TEST_F(RpcTest, BrokerKilledMidRunLosesNoAcknowledgedRequest) {
   StartServer("durable", 2ms);
   WaitForServer();

@@ -98,7 +98,11 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   boost::asio::steady_timer sweep_timer_;
   std::unordered_set<uint64_t> executing_;
   std::unordered_map<uint64_t, Remembered> replies_;  // the dedupe window, until deadlines pass
-  bool fetching_ = false;
+  // Requests asked for by the GROUP_FETCHes in flight, and how many those are. Room that frees
+  // up while one is in flight is asked for by another: a responder finishing calls faster than
+  // one fetch round trip would otherwise idle its capacity between fetches.
+  uint32_t requested_ = 0;
+  uint32_t fetches_ = 0;
   bool draining_ = false;
   bool shut_down_ = false;
   Stats stats_;
