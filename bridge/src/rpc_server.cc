@@ -62,10 +62,13 @@ void RpcServer::FetchRequests() {
                         self->requested_ -= room;
                         --self->fetches_;
                         if (!s.ok()) return;  // reconnect restarts the loop
+                        // Replies given while the batch is handled go out together after it.
+                        self->in_batch_ = true;
                         for (const Message& m : reply.messages) {
                           self->OnRequest(m.offset, m.payload);
                         }
-                        self->FetchRequests();
+                        self->in_batch_ = false;
+                        self->SendQueuedReplies();
                       });
 }
 
@@ -128,19 +131,34 @@ void RpcServer::Finish(uint64_t request_id, uint64_t offset, ReplyStatus status,
               kReplyMemorySlack;
   executing_.erase(request_id);
   SendReply(request_id, offset, m);
-  FetchRequests();
 }
 
 void RpcServer::SendReply(uint64_t request_id, uint64_t offset, const Remembered& reply) {
   if (!broker_->connected()) return;  // the broker redelivers the request; we replay then
-  uint8_t flags = kPutFlagReply | (options_.flush_replies ? kPutFlagFlush : 0);
-  std::vector<PutMessage> messages{{request_id, reply.reply}};
-  broker_->Put(reply.reply_to, messages, flags, {},
-               [weak = weak_from_this(), offset](const Status& s, const PutAnswer&) {
-                 auto self = weak.lock();
-                 if (!self || !s.ok()) return;  // not acked: redelivered, then replayed
-                 self->broker_->Ack(self->request_queue_, kRpcGroup, {offset}, false, {});
-               });
+  QueuedReplies& q = queued_[reply.reply_to];
+  q.replies.emplace_back(request_id, reply.reply);
+  q.offsets.push_back(offset);
+  if (!in_batch_) SendQueuedReplies();  // a reply given later (asynchronous handler): at once
+}
+
+void RpcServer::SendQueuedReplies() {
+  auto queued = std::move(queued_);
+  queued_.clear();
+  if (!broker_->connected()) return;  // unacked: redelivered, then replayed; refetched on connect
+  const uint8_t flags = kPutFlagReply | (options_.flush_replies ? kPutFlagFlush : 0);
+  std::vector<PutMessage> messages;
+  for (auto& [reply_to, q] : queued) {
+    messages.clear();
+    for (const auto& [id, encoded] : q.replies) messages.push_back({id, encoded});
+    broker_->Put(reply_to, messages, flags, {},
+                 [weak = weak_from_this(), offsets = std::move(q.offsets)](const Status& s,
+                                                                           const PutAnswer&) {
+                   auto self = weak.lock();
+                   if (!self || !s.ok()) return;  // not acked: redelivered, then replayed
+                   self->broker_->Ack(self->request_queue_, kRpcGroup, offsets, false, {});
+                 });
+  }
+  FetchRequests();
 }
 
 void RpcServer::ArmSweep() {

@@ -22,6 +22,8 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "meshq/bridge/broker_client.h"
 #include "meshq/bridge/rpc_message.h"
@@ -85,7 +87,12 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   void OnConnection(bool up);
   void FetchRequests();
   void OnRequest(uint64_t offset, std::string_view stored);
+  // Sends a reply, or queues it while a fetched batch is being handled: the replies given during
+  // one batch go out as one PUT per reply queue, and the requests they answer are acked together
+  // once that PUT is answered.
   void SendReply(uint64_t request_id, uint64_t offset, const Remembered& reply);
+  // Sends what is queued, then fetches more requests if there is room.
+  void SendQueuedReplies();
   void Finish(uint64_t request_id, uint64_t offset, ReplyStatus status, std::string payload,
               uint64_t trace_id, uint64_t deadline_us, std::string reply_to);
   void ArmSweep();
@@ -103,6 +110,12 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   // one fetch round trip would otherwise idle its capacity between fetches.
   uint32_t requested_ = 0;
   uint32_t fetches_ = 0;
+  struct QueuedReplies {
+    std::vector<std::pair<uint64_t, std::string>> replies;  // request id, encoded reply
+    std::vector<uint64_t> offsets;                          // of the requests answered
+  };
+  std::unordered_map<std::string, QueuedReplies> queued_;  // by reply queue
+  bool in_batch_ = false;
   bool draining_ = false;
   bool shut_down_ = false;
   Stats stats_;
