@@ -143,31 +143,49 @@ void RpcClient::Collect(uint64_t request_id, std::chrono::milliseconds timeout, 
 void RpcClient::SendRequest(uint64_t id) {
   auto it = pending_.find(id);
   if (it == pending_.end() || it->second.acked || !broker_->connected()) return;
-  Pending& p = it->second;
-  ++p.attempts;
-  StoreU32(p.request.data() + kAttemptOffset, p.attempts);
+  if (in_batch_) return queued_[it->second.service].push_back(id);
+  SendRequests(it->second.service, {id});
+}
+
+void RpcClient::SendRequests(const std::string& service, const std::vector<uint64_t>& ids) {
+  if (!broker_->connected()) return;  // resent on reconnect
+  std::vector<uint64_t> sent;
+  std::vector<PutMessage> messages;
+  for (uint64_t id : ids) {
+    auto it = pending_.find(id);
+    if (it == pending_.end() || it->second.acked) continue;
+    Pending& p = it->second;
+    ++p.attempts;
+    StoreU32(p.request.data() + kAttemptOffset, p.attempts);
+    sent.push_back(id);
+    messages.push_back({id, p.request});
+  }
+  if (sent.empty()) return;
   uint8_t flags = kPutFlagRequireConsumers | (options_.flush_requests ? kPutFlagFlush : 0);
-  std::vector<PutMessage> messages{{id, p.request}};
-  broker_->Put(RequestQueueName(p.service), messages, flags, kRpcGroup,
-               [weak = weak_from_this(), id](const Status& s, const PutAnswer& answer) {
+  broker_->Put(RequestQueueName(service), messages, flags, kRpcGroup,
+               [weak = weak_from_this(), sent](const Status& s, const PutAnswer& answer) {
                  auto self = weak.lock();
-                 if (!self) return;
-                 auto pit = self->pending_.find(id);
-                 if (pit == self->pending_.end()) return;
-                 if (s.IsUnavailable()) return;  // connection lost: resent on reconnect
-                 if (!s.ok()) {
-                   return self->Complete(
-                       id, {CallError::kBrokerError, s.ToString(), id, pit->second.attempts});
-                 }
-                 if (answer.no_consumers) {
-                   return self->Complete(
-                       id, {CallError::kNoResponders, "no responders for " + pit->second.service,
-                            id, pit->second.attempts});
-                 }
-                 pit->second.acked = true;
-                 if (!answer.results.empty() && answer.results[0].outcome == PutOutcome::kReplied) {
-                   self->FetchStoredReply(id, answer.results[0].reply_queue,
-                                          answer.results[0].reply_offset);
+                 if (!self || s.IsUnavailable()) return;  // connection lost: resent on reconnect
+                 for (size_t i = 0; i < sent.size(); ++i) {
+                   const uint64_t id = sent[i];
+                   auto pit =
+                       self->pending_.find(id);  // found again: a completion may change pending_
+                   if (pit == self->pending_.end()) continue;
+                   const uint32_t attempts = pit->second.attempts;
+                   if (!s.ok() || (!answer.no_consumers && i >= answer.results.size())) {
+                     self->Complete(id, {CallError::kBrokerError,
+                                         s.ok() ? "PUT answer without this request" : s.ToString(),
+                                         id, attempts});
+                   } else if (answer.no_consumers) {
+                     self->Complete(id, {CallError::kNoResponders,
+                                         "no responders for " + pit->second.service, id, attempts});
+                   } else {
+                     pit->second.acked = true;
+                     const PutResult& r = answer.results[i];
+                     if (r.outcome == PutOutcome::kReplied) {
+                       self->FetchStoredReply(id, r.reply_queue, r.reply_offset);
+                     }
+                   }
                  }
                });
 }
@@ -211,13 +229,19 @@ void RpcClient::FetchReplies() {
                         if (!s.ok()) return;  // reconnect restarts the loop
                         std::vector<uint64_t> offsets;
                         offsets.reserve(reply.messages.size());
+                        // Calls started by these completions go out together afterwards.
+                        self->in_batch_ = true;
                         for (const Message& m : reply.messages) {
                           offsets.push_back(m.offset);
                           RpcReply r;
                           if (DecodeRpcReply(m.payload, &r).ok()) self->OnReply(r);
                         }
+                        self->in_batch_ = false;
                         if (!offsets.empty())
                           self->broker_->Ack(self->reply_queue_, kRpcGroup, offsets, false, {});
+                        auto queued = std::move(self->queued_);
+                        self->queued_.clear();
+                        for (const auto& [service, ids] : queued) self->SendRequests(service, ids);
                         self->FetchReplies();
                       });
 }

@@ -98,7 +98,10 @@ class RpcClient : public std::enable_shared_from_this<RpcClient> {
   };
 
   RpcClient(boost::asio::io_context& io, RpcClientOptions options);
+  // Sends a request, or queues it while a batch of replies is being handled (calls their
+  // callbacks start go out together afterwards, one PUT per service).
   void SendRequest(uint64_t id);
+  void SendRequests(const std::string& service, const std::vector<uint64_t>& ids);
   void OnConnection(bool up);
   void FetchReplies();
   void OnReply(const RpcReply& reply);
@@ -112,6 +115,8 @@ class RpcClient : public std::enable_shared_from_this<RpcClient> {
   const RpcClientOptions options_;
   const std::string reply_queue_;
   std::shared_ptr<BrokerClient> broker_;
+  bool in_batch_ = false;
+  std::unordered_map<std::string, std::vector<uint64_t>> queued_;  // request ids by service
   boost::asio::steady_timer sweep_timer_;
   std::unordered_map<uint64_t, Pending> pending_;
   std::multimap<std::chrono::steady_clock::time_point, uint64_t> deadlines_;
