@@ -29,6 +29,10 @@ struct Flags {
   int concurrency = 16;
   bool flush = true;
   size_t payload = 50;
+  // Start each next call from a fresh io handler instead of from the completion of the last
+  // one: calls are then never sent together (like independent callers, e.g. the consumer-agent's
+  // HTTP requests); the default starts them from completions, which RpcClient batches.
+  bool independent = false;
 };
 
 double Pct(std::vector<double>& v, double p) {
@@ -46,7 +50,7 @@ void Print(const char* what, std::vector<double>& us, double seconds) {
 
 // Keeps `concurrency` operations in flight until `total` completed; `start(done)` issues one.
 template <typename Start>
-double Drive(asio::io_context& io, int total, int concurrency, Start start,
+double Drive(asio::io_context& io, int total, int concurrency, bool independent, Start start,
              std::vector<double>* latencies_us) {
   std::promise<void> finished;
   int issued = 0, completed = 0;
@@ -61,6 +65,7 @@ double Drive(asio::io_context& io, int total, int concurrency, Start start,
             std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
       }
       if (++completed == total) return finished.set_value();
+      if (independent) return asio::post(io, [&] { issue(); });
       issue();
     });
   };
@@ -68,7 +73,12 @@ double Drive(asio::io_context& io, int total, int concurrency, Start start,
     for (int i = 0; i < concurrency; ++i) issue();
   });
   finished.get_future().wait();
-  return std::chrono::duration<double>(Clock::now() - begin).count();
+  const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  // Starts posted before the last completion still refer to this frame: let them run first.
+  std::promise<void> drained;
+  asio::post(io, [&] { drained.set_value(); });
+  drained.get_future().wait();
+  return seconds;
 }
 
 }  // namespace
@@ -86,10 +96,12 @@ int main(int argc, char** argv) {
       f.flush = v != "0";
     else if (a == "--payload")
       f.payload = static_cast<size_t>(std::atoll(v.c_str()));
+    else if (a == "--independent")
+      f.independent = v != "0";
     else {
       std::fprintf(stderr,
                    "usage: meshq-rpc-bench --broker HOST:PORT [--calls 20000] [--concurrency 16]"
-                   " [--flush 1] [--payload 50]\n");
+                   " [--flush 1] [--payload 50] [--independent 0]\n");
       return 2;
     }
   }
@@ -126,7 +138,7 @@ int main(int argc, char** argv) {
 
   std::vector<double> ping_us;
   double ping_s = Drive(
-      client_io, f.calls, f.concurrency,
+      client_io, f.calls, f.concurrency, f.independent,
       [&](std::function<void(bool)> done) {
         ping->Ping([done](const meshq::Status& s) { done(s.ok()); });
       },
@@ -137,7 +149,7 @@ int main(int argc, char** argv) {
   CallOptions options;
   options.timeout = std::chrono::seconds(10);
   double call_s = Drive(
-      client_io, f.calls, f.concurrency,
+      client_io, f.calls, f.concurrency, f.independent,
       [&](std::function<void(bool)> done) {
         client->Call(service, payload, options, [&, done](CallResult r) {
           if (r.error != CallError::kNone) ++failed;
@@ -145,8 +157,9 @@ int main(int argc, char** argv) {
         });
       },
       &call_us);
-  std::printf("broker %s:%u, %d calls, %d in flight, %zu-byte payload, flush=%d\n",
-              f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload, f.flush);
+  std::printf("broker %s:%u, %d calls, %d in flight, %zu-byte payload, flush=%d, independent=%d\n",
+              f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload, f.flush,
+              f.independent);
   Print("broker PING", ping_us, ping_s);
   Print("RPC call", call_us, call_s);
   std::printf("failed calls: %d\n", failed.load());
