@@ -40,7 +40,7 @@ if [[ ${MESHQ_SANITIZERS:-on} != off ]]; then
   san_configure build-tsan thread -DMESHQ_BUILD_TOOLS=OFF
   all_targets=$(ninja -C build-tsan -t targets all)
   tsan_targets=()
-  for t in engine_concurrency_test bridge_broker_test bridge_rpc_test bridge_mq_transport_test \
+  for t in engine_concurrency_test engine_read_cache_test bridge_broker_test bridge_rpc_test bridge_mq_transport_test \
     agent_direct_transport_test agent_load_balancer_test meshq-broker; do
     if grep -q "^$t:" <<<"$all_targets"; then tsan_targets+=("$t"); fi
   done
@@ -50,6 +50,6 @@ if [[ ${MESHQ_SANITIZERS:-on} != off ]]; then
   # mmap_rnd_bits too.
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
     setarch "$(uname -m)" -R ctest --test-dir build-tsan --output-on-failure -j "$jobs" --timeout 600 \
-    -R '^(Concurrency|BrokerTest|RpcTest|MqTransportTest|DirectTransportTest|LoadBalancerTest)\.'
+    -R '^(Concurrency|ReadCache|BrokerTest|RpcTest|MqTransportTest|DirectTransportTest|LoadBalancerTest)\.'
   stage "TSan tests"
 fi

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "block_ref.h"
+#include "read_cache.h"
 #include "spin_lock.h"
 
 namespace meshq {
@@ -17,9 +18,12 @@ namespace meshq {
 // queues touched round robin each line is a miss to memory, so one line per Put instead of two
 // is ~100 ns (perf: the catalogue probe and these lines are most of the put path's time).
 struct alignas(64) Queue {
-  Queue(std::string n, uint64_t h, uint32_t queue_id, uint32_t seg)
-      : name(std::move(n)), hash(h), id(queue_id), segment(seg) {}
-  ~Queue() { std::free(open_buf); }
+  Queue(std::string n, uint32_t queue_id, uint32_t seg)
+      : name(std::move(n)), id(queue_id), segment(seg) {}
+  ~Queue() {
+    std::free(open_buf);
+    UnrefBlock(read_cache);
+  }
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
 
@@ -31,18 +35,19 @@ struct alignas(64) Queue {
   uint32_t open_len = 0;     // payload bytes in the open block
   uint32_t open_cap = 0;     // allocated bytes of open_buf
   SpinLock mu;
+  bool cataloged = false;  // Flush and Open only (see below)
 
   // --- second cache line: sealing, reads, Flush ---
-  alignas(64) const uint64_t hash;
-  const uint32_t id;
+  alignas(64) const uint32_t id;
   const uint32_t segment;
   uint64_t sealed_end = 0;  // offset of the first message of the open block
   uint32_t prefetched = 0;  // block index up to which read-ahead was issued
-  std::vector<BlockRef> blocks;
-
-  // Touched only by Flush (under the store's flush mutex) and Open.
+  // Touched only by Flush (under the store's flush mutex) and Open, like `cataloged`.
   uint32_t checkpointed_blocks = 0;
-  bool cataloged = false;
+  std::vector<BlockRef> blocks;
+  CachedBlock* read_cache = nullptr;  // see ReadCache; holds one reference
+  // Where the last Get ended: a Get starting here is a forward reader's (see ReadCache).
+  uint64_t read_cursor = 0;
 };
 static_assert(sizeof(Queue) == 128, "Queue is two cache lines");
 

@@ -91,7 +91,9 @@ std::string QueueStoreImpl::SegmentPath(const std::string& dir, uint32_t index) 
 }
 
 QueueStoreImpl::QueueStoreImpl(const StoreOptions& options)
-    : options_(options), uid_(g_next_store_uid.fetch_add(1)) {}
+    : options_(options),
+      uid_(g_next_store_uid.fetch_add(1)),
+      read_cache_(options.read_cache_bytes) {}
 
 QueueStoreImpl::~QueueStoreImpl() { Close(); }
 
@@ -492,11 +494,25 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
   constexpr size_t kRefsPerRound = 16;
   BlockRef refs[kRefsPerRound];
   BlockRef prefetch[16];
+  // The queue's cached block (one reference held while this Get uses it), and the last block
+  // this Get read from the file, which becomes the queue's cached block when the Get is a
+  // forward reader's and stops inside it.
+  CachedBlock* cached = nullptr;
+  bool sequential = offset == 0;  // from the start, or where the last Get ended (below)
+  uint32_t last_read_unit = 0;
+  BlockHeader last_read_header;
+  bool stopped_in_read_block = false;
+  struct Unref {
+    CachedBlock*& b;
+    ~Unref() { UnrefBlock(b); }
+  } unref{cached};
+
   while (remaining > 0 && !full) {
     size_t nrefs = 0, nprefetch = 0;
     bool open_part = false;
     uint64_t open_first = 0;
     uint32_t open_count = 0;
+    stopped_in_read_block = false;
     {
       std::lock_guard<SpinLock> lock(q->mu);
       if (pos >= q->count) break;
@@ -518,6 +534,10 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
                                        q->blocks.size());
           for (size_t j = from; j < to; ++j) prefetch[nprefetch++] = q->blocks[j];
           if (to > q->prefetched) q->prefetched = static_cast<uint32_t>(to);
+        }
+        if (cached == nullptr) {
+          cached = RefBlock(q->read_cache);
+          if (q->read_cursor == offset) sequential = true;
         }
       } else {
         open_part = true;
@@ -544,13 +564,21 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
       seg->file().WillNeed(uint64_t{prefetch[j].unit} * kBlockUnit, options_.block_size);
     }
     for (size_t r = 0; r < nrefs && remaining > 0 && !full; ++r) {
+      const char* block;
       BlockHeader h;
-      s = ReadBlockOf(q, refs[r], &tl_block_buf, &h);
-      if (!s.ok()) {
-        out->Clear();
-        return s;
+      const bool hit = cached != nullptr && cached->unit == refs[r].unit;
+      if (hit) {
+        block = cached->bytes.data();
+        h = cached->header;
+      } else {
+        s = ReadBlockOf(q, refs[r], &tl_block_buf, &h);
+        if (!s.ok()) {
+          out->Clear();
+          return s;
+        }
+        block = tl_block_buf.data();
       }
-      BlockMessageIterator it(tl_block_buf.data() + kBlockHeaderSize, h.payload_len, h.count);
+      BlockMessageIterator it(block + kBlockHeaderSize, h.payload_len, h.count);
       std::string_view m;
       bool error = false;
       uint64_t o = h.first_offset;
@@ -564,10 +592,55 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
         return Status::Corruption(seg->path() + ": malformed message framing in block at offset " +
                                   std::to_string(uint64_t{refs[r].unit} * kBlockUnit));
       }
+      stopped_in_read_block = !hit && pos < h.first_offset + h.count;
+      if (stopped_in_read_block) {
+        last_read_unit = refs[r].unit;
+        last_read_header = h;
+      }
       if (!more) break;
     }
   }
+  UpdateReadCache(q, sequential && stopped_in_read_block, last_read_unit, last_read_header, pos);
   return Status::OK();
+}
+
+void QueueStoreImpl::UpdateReadCache(Queue* q, bool keep_read_block, uint32_t unit,
+                                     const BlockHeader& header, uint64_t end) {
+  if (!read_cache_.enabled()) return;
+  CachedBlock* fresh = nullptr;
+  if (keep_read_block) {
+    // tl_block_buf holds that block, verified; copied because the buffer is reused.
+    fresh = new CachedBlock;
+    fresh->unit = unit;
+    fresh->header = header;
+    fresh->bytes.assign(tl_block_buf.data(), kBlockHeaderSize + header.payload_len);
+  }
+  CachedBlock* old = nullptr;
+  {
+    std::lock_guard<SpinLock> lock(q->mu);
+    q->read_cursor = end;
+    CachedBlock* current = q->read_cache;
+    const bool current_still_used = current != nullptr && end >= current->header.first_offset &&
+                                    end < current->header.first_offset + current->header.count;
+    if (fresh != nullptr) {
+      if (current != nullptr) {
+        read_cache_.Recharge(current->bytes.size(), fresh->bytes.size());
+        old = current;
+        q->read_cache = fresh;
+        fresh = nullptr;
+      } else if (read_cache_.TryCharge(fresh->bytes.size())) {
+        q->read_cache = fresh;
+        fresh = nullptr;
+      }
+    } else if (current != nullptr && !current_still_used) {
+      // The reader left the cached block (caught up with the writers, or jumped): drop it.
+      read_cache_.Release(current->bytes.size());
+      old = current;
+      q->read_cache = nullptr;
+    }
+  }
+  UnrefBlock(old);
+  delete fresh;  // not kept: over budget
 }
 
 uint64_t QueueStoreImpl::QueueSize(std::string_view queue) {
@@ -756,6 +829,7 @@ StoreStats QueueStoreImpl::GetStats() {
     st.index_bytes += q->blocks.capacity() * sizeof(BlockRef);
   }
   st.index_bytes += table_->ApproximateBytes();
+  st.read_cache_bytes = read_cache_.used();
   for (auto& seg : segments_) st.segment_bytes += seg->reserved_end();
   st.pending_write_bytes = flusher_->pending_bytes();
   st.recovered_blocks = recovered_blocks_;

@@ -16,6 +16,7 @@
 #include "metadata_store.h"
 #include "posix_file.h"
 #include "queue_table.h"
+#include "read_cache.h"
 #include "segment.h"
 #include "spin_lock.h"
 #include "write_chunk.h"
@@ -78,6 +79,11 @@ class QueueStoreImpl final : public QueueStore {
   Status CompactCheckpoints();
   Status Recover();
   Status ReadBlockOf(const Queue* q, const BlockRef& ref, std::string* buf, BlockHeader* h);
+  // After a Get of q that ended at offset `end`: keeps the block it last read from the file
+  // (in this thread's block buffer; unit, header) as q's cached block when `keep_read_block`,
+  // else drops q's cached block unless `end` is still inside it. Records `end` as q's read cursor.
+  void UpdateReadCache(Queue* q, bool keep_read_block, uint32_t unit, const BlockHeader& header,
+                       uint64_t end);
   void Shutdown();
 
   const StoreOptions options_;
@@ -96,6 +102,7 @@ class QueueStoreImpl final : public QueueStore {
   MetadataStore meta_;
   std::vector<std::unique_ptr<Segment>> segments_;
   std::unique_ptr<QueueTable> table_;
+  ReadCache read_cache_;
   std::unique_ptr<Flusher> flusher_;
   std::unique_ptr<WriterSlot[]> slots_;
   std::atomic<uint32_t> next_slot_{0};

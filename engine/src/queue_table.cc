@@ -48,7 +48,7 @@ Queue* QueueTable::Find(std::string_view name, uint64_t hash) const {
   return t == 0 ? nullptr : Probe(t, name, hash);
 }
 
-void QueueTable::InsertLocked(size_t i, Queue* q) {
+void QueueTable::InsertLocked(size_t i, Queue* q, uint64_t hash) {
   Shard& shard = shards_[i];
   TableWord t = tables_[i].load(std::memory_order_relaxed);
   if (t == 0 || (shard.size + 1) * 2 > MaskOf(t) + 1) {
@@ -60,10 +60,11 @@ void QueueTable::InsertLocked(size_t i, Queue* q) {
       for (size_t k = 0; k <= MaskOf(t); ++k) {
         Queue* old = old_slots[k].queue.load(std::memory_order_relaxed);
         if (old == nullptr) continue;
-        size_t j = old->hash & bigger_mask;
+        const uint64_t old_hash = old_slots[k].hash.load(std::memory_order_relaxed);
+        size_t j = old_hash & bigger_mask;
         while (bigger[j].queue.load(std::memory_order_relaxed) != nullptr)
           j = (j + 1) & bigger_mask;
-        bigger[j].hash.store(old->hash, std::memory_order_relaxed);
+        bigger[j].hash.store(old_hash, std::memory_order_relaxed);
         bigger[j].queue.store(old, std::memory_order_relaxed);
       }
     }
@@ -73,9 +74,9 @@ void QueueTable::InsertLocked(size_t i, Queue* q) {
   }
   Slot* slots = SlotsOf(t);
   const size_t mask = MaskOf(t);
-  size_t j = q->hash & mask;
+  size_t j = hash & mask;
   while (slots[j].queue.load(std::memory_order_relaxed) != nullptr) j = (j + 1) & mask;
-  slots[j].hash.store(q->hash, std::memory_order_relaxed);
+  slots[j].hash.store(hash, std::memory_order_relaxed);
   slots[j].queue.store(q, std::memory_order_release);
   shard.size++;
 }
@@ -104,9 +105,9 @@ Queue* QueueTable::FindOrCreate(std::string_view name, uint64_t hash) {
     if (id == UINT32_MAX) return nullptr;
     // seq_cst: QueueStoreImpl::Close relies on it (see its fence).
   } while (!next_id_.compare_exchange_weak(id, id + 1, std::memory_order_seq_cst));
-  auto* q = new Queue(std::string(name), hash, id, segment_of(hash));
+  auto* q = new Queue(std::string(name), id, segment_of(hash));
   SetById(id, q);
-  InsertLocked(shard, q);
+  InsertLocked(shard, q, hash);
   return q;
 }
 
@@ -115,9 +116,9 @@ bool QueueTable::Insert(std::string_view name, uint32_t id) {
   const size_t shard = shard_of(hash);
   std::lock_guard<std::mutex> lock(shards_[shard].mu);
   if (Find(name, hash) != nullptr || ById(id) != nullptr) return false;
-  auto* q = new Queue(std::string(name), hash, id, segment_of(hash));
+  auto* q = new Queue(std::string(name), id, segment_of(hash));
   SetById(id, q);
-  InsertLocked(shard, q);
+  InsertLocked(shard, q, hash);
   uint32_t cur = next_id_.load(std::memory_order_relaxed);
   while (cur <= id && !next_id_.compare_exchange_weak(cur, id + 1)) {
   }

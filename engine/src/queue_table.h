@@ -71,8 +71,9 @@ class QueueTable {
 
   static size_t shard_of(uint64_t hash) { return (hash >> 56) & ((1 << kShardBits) - 1); }
   static Queue* Probe(TableWord table, std::string_view name, uint64_t hash);
-  // Inserts q into shard i's current table, growing it first when half full (its mu held).
-  void InsertLocked(size_t i, Queue* q);
+  // Inserts q (its name hashing to `hash`) into shard i's current table, growing it first when
+  // half full (its mu held).
+  void InsertLocked(size_t i, Queue* q, uint64_t hash);
   void SetById(uint32_t id, Queue* q);
 
   const uint32_t segment_mask_;

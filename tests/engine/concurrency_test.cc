@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "meshq/queue_store.h"
+#include "open_store.h"
 #include "temp_dir.h"
 
 namespace meshq {
 namespace {
 
+using testing::OpenStore;
 using testing::TempDir;
 
 std::string QueueName(int q) { return "queue-" + std::to_string(q); }
@@ -31,15 +33,6 @@ std::string Content(int q, uint64_t offset) {
     m[i] = static_cast<char>(x);
   }
   return m;
-}
-
-std::unique_ptr<QueueStore> OpenStore(const std::string& dir) {
-  StoreOptions o;
-  o.dir = dir;
-  std::unique_ptr<QueueStore> store;
-  Status s = QueueStore::Open(o, &store);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return store;
 }
 
 void VerifyAll(QueueStore* store, int queues, int per_queue) {

@@ -10,11 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "open_store.h"
 #include "temp_dir.h"
 
 namespace meshq {
 namespace {
 
+using testing::OpenStore;
 using testing::TempDir;
 
 std::string Msg(const std::string& queue, uint64_t offset, size_t len) {
@@ -22,14 +24,6 @@ std::string Msg(const std::string& queue, uint64_t offset, size_t len) {
   while (m.size() < len) m.push_back(static_cast<char>('a' + (m.size() * 7 + offset) % 26));
   m.resize(len);
   return m;
-}
-
-std::unique_ptr<QueueStore> OpenStore(const std::string& dir, StoreOptions o = {}) {
-  o.dir = dir;
-  std::unique_ptr<QueueStore> store;
-  Status s = QueueStore::Open(o, &store);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return store;
 }
 
 TEST(QueueStore, PutThenGetEverySize) {

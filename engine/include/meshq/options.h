@@ -36,6 +36,11 @@ struct StoreOptions {
   size_t max_pending_bytes = 256u << 20;
   // Blocks of a queue prefetched (posix_fadvise WILLNEED) when a reader walks it forward. 0 = off.
   uint32_t read_ahead_blocks = 4;
+  // Memory for keeping, per queue being read forward, the block its reader is in, so that a
+  // consumer's small Gets read and verify each block once (one block a queue: size it for the
+  // number of queues read at once, ~4 KiB each; over it, further queues are read uncached).
+  // 0 = off.
+  uint64_t read_cache_bytes = 256u << 20;
   // A Get returns at most this many bytes of messages (always at least one message when any
   // exists at the offset), whatever its max_count.
   size_t max_get_bytes = 4u << 20;

@@ -24,6 +24,7 @@ struct StoreStats {
   uint64_t blocks = 0;               // sealed blocks (on disk or staged)
   uint64_t open_block_bytes = 0;     // memory held by queues' open (unsealed) blocks
   uint64_t index_bytes = 0;          // memory of the queue catalogue and block lists
+  uint64_t read_cache_bytes = 0;     // memory of blocks kept for forward readers
   uint64_t segment_bytes = 0;        // bytes reserved in segment files
   uint64_t pending_write_bytes = 0;  // staged, not yet written
   uint64_t recovered_blocks = 0;     // adopted by the last Open's scan past the checkpoint
