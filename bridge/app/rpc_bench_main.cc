@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,10 @@ struct Flags {
   // one: calls are then never sent together (like independent callers, e.g. the consumer-agent's
   // HTTP requests); the default starts them from completions, which RpcClient batches.
   bool independent = false;
+  // The responder answers after this long (a provider's service time), so the broker's added
+  // latency can be measured at the load a mesh with that provider latency puts on it:
+  // concurrency / delay calls a second, the added part being a call's time minus the delay.
+  int reply_delay_ms = 0;
 };
 
 double Pct(std::vector<double>& v, double p) {
@@ -98,10 +103,13 @@ int main(int argc, char** argv) {
       f.payload = static_cast<size_t>(std::atoll(v.c_str()));
     else if (a == "--independent")
       f.independent = v != "0";
+    else if (a == "--reply-delay-ms")
+      f.reply_delay_ms = std::clamp(std::atoi(v.c_str()), 0, 60000);
     else {
       std::fprintf(stderr,
                    "usage: meshq-rpc-bench --broker HOST:PORT [--calls 20000] [--concurrency 16]"
-                   " [--flush 1] [--payload 50] [--independent 0]\n");
+                   " [--flush 1] [--payload 50] [--independent 0]"
+                   " [--reply-delay-ms 0]\n");
       return 2;
     }
   }
@@ -120,9 +128,18 @@ int main(int argc, char** argv) {
   so.broker = f.broker;
   so.service = service;
   so.flush_replies = f.flush;
-  auto server = RpcServer::Create(server_io, so, [](const RpcCall& call, RpcServer::Respond r) {
-    r(ReplyStatus::kOk, call.payload);
-  });
+  so.max_in_flight = static_cast<uint32_t>(std::max(256, f.concurrency));
+  const int delay_ms = f.reply_delay_ms;
+  auto server = RpcServer::Create(
+      server_io, so, [&server_io, delay_ms](const RpcCall& call, RpcServer::Respond r) {
+        if (delay_ms == 0) return r(ReplyStatus::kOk, call.payload);
+        auto timer =
+            std::make_shared<asio::steady_timer>(server_io, std::chrono::milliseconds(delay_ms));
+        timer->async_wait([timer, r = std::move(r),
+                           payload = call.payload](const boost::system::error_code&) mutable {
+          r(ReplyStatus::kOk, std::move(payload));
+        });
+      });
   asio::post(server_io, [&] { server->Start(); });
   RpcClientOptions co;
   co.broker = f.broker;
@@ -157,9 +174,11 @@ int main(int argc, char** argv) {
         });
       },
       &call_us);
-  std::printf("broker %s:%u, %d calls, %d in flight, %zu-byte payload, flush=%d, independent=%d\n",
-              f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload, f.flush,
-              f.independent);
+  std::printf(
+      "broker %s:%u, %d calls, %d in flight, %zu-byte payload, flush=%d, independent=%d, "
+      "reply delay %d ms\n",
+      f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload, f.flush,
+      f.independent, f.reply_delay_ms);
   Print("broker PING", ping_us, ping_s);
   Print("RPC call", call_us, call_s);
   std::printf("failed calls: %d\n", failed.load());
