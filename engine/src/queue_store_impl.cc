@@ -502,6 +502,7 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
   uint32_t last_read_unit = 0;
   BlockHeader last_read_header;
   bool stopped_in_read_block = false;
+  bool first_round = true;
   struct Unref {
     CachedBlock*& b;
     ~Unref() { UnrefBlock(b); }
@@ -517,6 +518,15 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
       std::lock_guard<SpinLock> lock(q->mu);
       if (pos >= q->count) break;
       remaining = std::min(remaining, q->count - pos);
+      if (first_round) {
+        first_round = false;
+        cached = RefBlock(q->read_cache);
+        if (q->read_cursor == offset) sequential = true;
+      }
+      // Where this Get will end unless max_get_bytes cuts it short (UpdateReadCache then
+      // corrects it): set here so that a Get with nothing to change in the cache needs no second
+      // pass through the lock.
+      q->read_cursor = pos + remaining;
       if (pos < q->sealed_end) {
         size_t i = FindBlock(q->blocks, pos);
         const uint64_t want_end = pos + remaining;
@@ -534,10 +544,6 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
                                        q->blocks.size());
           for (size_t j = from; j < to; ++j) prefetch[nprefetch++] = q->blocks[j];
           if (to > q->prefetched) q->prefetched = static_cast<uint32_t>(to);
-        }
-        if (cached == nullptr) {
-          cached = RefBlock(q->read_cache);
-          if (q->read_cursor == offset) sequential = true;
         }
       } else {
         open_part = true;
@@ -600,25 +606,35 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
       if (!more) break;
     }
   }
-  UpdateReadCache(q, sequential && stopped_in_read_block, last_read_unit, last_read_header, pos);
+  // A new entry is only worth a copy when it could be kept (the budget is checked again under
+  // the lock); replacing the queue's entry costs no new budget.
+  const bool keep =
+      sequential && stopped_in_read_block &&
+      (cached != nullptr || read_cache_.HasRoom(kBlockHeaderSize + last_read_header.payload_len));
+  const bool leaves_cached =
+      cached != nullptr && (pos < cached->header.first_offset ||
+                            pos >= cached->header.first_offset + cached->header.count);
+  if (read_cache_.enabled() && (keep || leaves_cached || full)) {
+    UpdateReadCache(q, keep, last_read_unit, last_read_header, pos);
+  }
   return Status::OK();
 }
 
 void QueueStoreImpl::UpdateReadCache(Queue* q, bool keep_read_block, uint32_t unit,
                                      const BlockHeader& header, uint64_t end) {
-  if (!read_cache_.enabled()) return;
   CachedBlock* fresh = nullptr;
+  const uint64_t bytes = kBlockHeaderSize + header.payload_len;
   if (keep_read_block) {
     // tl_block_buf holds that block, verified; copied because the buffer is reused.
     fresh = new CachedBlock;
     fresh->unit = unit;
     fresh->header = header;
-    fresh->bytes.assign(tl_block_buf.data(), kBlockHeaderSize + header.payload_len);
+    fresh->bytes.assign(tl_block_buf.data(), bytes);
   }
   CachedBlock* old = nullptr;
   {
     std::lock_guard<SpinLock> lock(q->mu);
-    q->read_cursor = end;
+    q->read_cursor = end;  // corrects the estimate Get made when max_get_bytes cut it short
     CachedBlock* current = q->read_cache;
     const bool current_still_used = current != nullptr && end >= current->header.first_offset &&
                                     end < current->header.first_offset + current->header.count;

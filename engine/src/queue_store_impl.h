@@ -79,9 +79,10 @@ class QueueStoreImpl final : public QueueStore {
   Status CompactCheckpoints();
   Status Recover();
   Status ReadBlockOf(const Queue* q, const BlockRef& ref, std::string* buf, BlockHeader* h);
-  // After a Get of q that ended at offset `end`: keeps the block it last read from the file
-  // (in this thread's block buffer; unit, header) as q's cached block when `keep_read_block`,
-  // else drops q's cached block unless `end` is still inside it. Records `end` as q's read cursor.
+  // After a Get of q that ended at offset `end` and has something to change: keeps the block it
+  // last read from the file (in this thread's block buffer; unit, header) as q's cached block
+  // when `keep_read_block`, else drops q's cached block unless `end` is still inside it.
+  // Records `end` as q's read cursor.
   void UpdateReadCache(Queue* q, bool keep_read_block, uint32_t unit, const BlockHeader& header,
                        uint64_t end);
   void Shutdown();

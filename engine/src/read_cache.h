@@ -47,6 +47,8 @@ class ReadCache {
     } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
     return true;
   }
+  // Whether a new entry of `bytes` would fit now (a hint; TryCharge decides).
+  bool HasRoom(uint64_t bytes) const { return used() + bytes <= budget_; }
   // Adjusts the charge of an entry that was replaced by one of another size (may exceed the
   // budget by at most one block per queue being replaced at that moment).
   void Recharge(uint64_t old_bytes, uint64_t new_bytes) {
