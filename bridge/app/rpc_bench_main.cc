@@ -1,7 +1,10 @@
 // meshq-rpc-bench: the latency and throughput the broker adds to a request-reply call. Runs an
 // echo RpcServer and an RpcClient (each on its own io thread) against a running meshq-broker,
 // keeps --concurrency calls in flight until --calls are done, and prints the latency
-// distribution beside the bare broker round trip (PING) measured the same way.
+// distribution beside the bare broker round trip (PING) measured the same way. Each call's two
+// hops through the broker are timed apart (request: Call to the handler; reply: Respond to the
+// caller's callback; one process, one clock), so the responder's own time (--reply-delay-ms and
+// its timer's slack) is not counted as the broker's.
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
@@ -9,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <string>
@@ -40,6 +44,18 @@ struct Flags {
   int reply_delay_ms = 0;
 };
 
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// When each call passed each point, by call index (the first 8 bytes of its payload). Written by
+// the client and server io threads, read after the run.
+struct HopTimes {
+  explicit HopTimes(size_t n) : sent(n), handled(n), responded(n), answered(n) {}
+  std::vector<std::atomic<int64_t>> sent, handled, responded, answered;
+};
+
 double Pct(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
@@ -48,17 +64,24 @@ double Pct(std::vector<double>& v, double p) {
 
 void Print(const char* what, std::vector<double>& us, double seconds) {
   std::sort(us.begin(), us.end());
-  std::printf("%-14s n=%zu rate=%.0f/s p50=%.1fus p90=%.1fus p99=%.1fus p99.9=%.1fus max=%.1fus\n",
+  std::printf("%-12s n=%zu rate=%.0f/s p50=%.1fus p90=%.1fus p99=%.1fus p99.9=%.1fus max=%.1fus\n",
               what, us.size(), static_cast<double>(us.size()) / seconds, Pct(us, 0.5), Pct(us, 0.9),
               Pct(us, 0.99), Pct(us, 0.999), us.empty() ? 0 : us.back());
 }
 
 // Keeps `concurrency` operations in flight until `total` completed; `start(done)` issues one.
+// With `think` > 0 each completion waits that long before the next start (so PINGs come in the
+// same bursts as calls whose responder takes that long).
 template <typename Start>
 double Drive(asio::io_context& io, int total, int concurrency, bool independent, Start start,
-             std::vector<double>* latencies_us) {
+             std::vector<double>* latencies_us,
+             std::chrono::milliseconds think = std::chrono::milliseconds(0)) {
   std::promise<void> finished;
   int issued = 0, completed = 0;
+  int thinking = 0;  // think timers not yet fired: they refer to this frame
+  auto finish_if_done = [&] {
+    if (completed == total && thinking == 0) finished.set_value();
+  };
   auto begin = Clock::now();
   std::function<void()> issue = [&] {
     if (issued == total) return;
@@ -69,7 +92,17 @@ double Drive(asio::io_context& io, int total, int concurrency, bool independent,
         latencies_us->push_back(
             std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
       }
-      if (++completed == total) return finished.set_value();
+      if (++completed == total) return finish_if_done();
+      if (issued == total) return;  // nothing left to start
+      if (think.count() > 0) {
+        ++thinking;
+        auto timer = std::make_shared<asio::steady_timer>(io, think);
+        return timer->async_wait([&, timer](const boost::system::error_code&) {
+          --thinking;
+          issue();
+          finish_if_done();
+        });
+      }
       if (independent) return asio::post(io, [&] { issue(); });
       issue();
     });
@@ -130,13 +163,28 @@ int main(int argc, char** argv) {
   so.flush_replies = f.flush;
   so.max_in_flight = static_cast<uint32_t>(std::max(256, f.concurrency));
   const int delay_ms = f.reply_delay_ms;
+  HopTimes hops(static_cast<size_t>(f.calls));
+  // The call index a payload carries, or -1 (a payload shorter than 8 bytes carries none).
+  auto index_of = [&f](std::string_view payload) -> int64_t {
+    uint64_t i = 0;
+    if (payload.size() < sizeof(i)) return -1;
+    std::memcpy(&i, payload.data(), sizeof(i));
+    return i < static_cast<uint64_t>(f.calls) ? static_cast<int64_t>(i) : -1;
+  };
   auto server = RpcServer::Create(
-      server_io, so, [&server_io, delay_ms](const RpcCall& call, RpcServer::Respond r) {
-        if (delay_ms == 0) return r(ReplyStatus::kOk, call.payload);
+      server_io, so,
+      [&server_io, &hops, index_of, delay_ms](const RpcCall& call, RpcServer::Respond r) {
+        const int64_t i = index_of(call.payload);
+        if (i >= 0) hops.handled[i].store(NowNs(), std::memory_order_relaxed);
+        if (delay_ms == 0) {
+          if (i >= 0) hops.responded[i].store(NowNs(), std::memory_order_relaxed);
+          return r(ReplyStatus::kOk, call.payload);
+        }
         auto timer =
             std::make_shared<asio::steady_timer>(server_io, std::chrono::milliseconds(delay_ms));
-        timer->async_wait([timer, r = std::move(r),
+        timer->async_wait([timer, &hops, i, r = std::move(r),
                            payload = call.payload](const boost::system::error_code&) mutable {
+          if (i >= 0) hops.responded[i].store(NowNs(), std::memory_order_relaxed);
           r(ReplyStatus::kOk, std::move(payload));
         });
       });
@@ -160,27 +208,57 @@ int main(int argc, char** argv) {
         ping->Ping([done](const meshq::Status& s) { done(s.ok()); });
       },
       &ping_us);
-  const std::string payload(f.payload, 'p');
+  // The bare round trip at the calls' own cadence: bursts of `concurrency` PINGs every
+  // reply delay, each from idle CPUs (what a call's hops also pay on this load).
+  std::vector<double> paced_ping_us;
+  double paced_ping_s = 0;
+  if (delay_ms > 0) {
+    paced_ping_s = Drive(
+        client_io, f.calls, f.concurrency, f.independent,
+        [&](std::function<void(bool)> done) {
+          ping->Ping([done](const meshq::Status& s) { done(s.ok()); });
+        },
+        &paced_ping_us, std::chrono::milliseconds(delay_ms));
+  }
+  std::string payload(std::max(f.payload, sizeof(uint64_t)), 'p');
   std::atomic<int> failed{0};
   std::vector<double> call_us;
   CallOptions options;
   options.timeout = std::chrono::seconds(10);
+  uint64_t next_index = 0;
   double call_s = Drive(
       client_io, f.calls, f.concurrency, f.independent,
       [&](std::function<void(bool)> done) {
-        client->Call(service, payload, options, [&, done](CallResult r) {
+        const uint64_t i = next_index++;
+        std::memcpy(payload.data(), &i, sizeof(i));
+        hops.sent[i].store(NowNs(), std::memory_order_relaxed);
+        client->Call(service, payload, options, [&, done, i](CallResult r) {
+          hops.answered[i].store(NowNs(), std::memory_order_relaxed);
           if (r.error != CallError::kNone) ++failed;
           done(r.error == CallError::kNone);
         });
       },
       &call_us);
+  std::vector<double> request_us, reply_us, both_us;
+  for (size_t i = 0; i < hops.sent.size(); ++i) {
+    const int64_t t[4] = {hops.sent[i].load(), hops.handled[i].load(), hops.responded[i].load(),
+                          hops.answered[i].load()};
+    if (t[0] == 0 || t[1] == 0 || t[2] == 0 || t[3] == 0) continue;  // failed, or a replay
+    request_us.push_back(static_cast<double>(t[1] - t[0]) / 1e3);
+    reply_us.push_back(static_cast<double>(t[3] - t[2]) / 1e3);
+    both_us.push_back(request_us.back() + reply_us.back());
+  }
   std::printf(
       "broker %s:%u, %d calls, %d in flight, %zu-byte payload, flush=%d, independent=%d, "
       "reply delay %d ms\n",
       f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload, f.flush,
       f.independent, f.reply_delay_ms);
   Print("broker PING", ping_us, ping_s);
+  if (delay_ms > 0) Print("paced PING", paced_ping_us, paced_ping_s);
   Print("RPC call", call_us, call_s);
+  Print("request hop", request_us, call_s);
+  Print("reply hop", reply_us, call_s);
+  Print("both hops", both_us, call_s);
   std::printf("failed calls: %d\n", failed.load());
 
   asio::post(client_io, [&] {

@@ -143,8 +143,20 @@ void RpcClient::Collect(uint64_t request_id, std::chrono::milliseconds timeout, 
 void RpcClient::SendRequest(uint64_t id) {
   auto it = pending_.find(id);
   if (it == pending_.end() || it->second.acked || !broker_->connected()) return;
-  if (in_batch_) return queued_[it->second.service].push_back(id);
-  SendRequests(it->second.service, {id});
+  // Sent after the handlers already due on this thread have run: calls started together (by the
+  // completions of one batch of replies, or by requests arriving in one poll) share one PUT per
+  // service.
+  queued_[it->second.service].push_back(id);
+  if (send_posted_) return;
+  send_posted_ = true;
+  asio::post(io_, [weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->send_posted_ = false;
+    auto queued = std::move(self->queued_);
+    self->queued_.clear();
+    for (const auto& [service, ids] : queued) self->SendRequests(service, ids);
+  });
 }
 
 void RpcClient::SendRequests(const std::string& service, const std::vector<uint64_t>& ids) {
@@ -229,19 +241,13 @@ void RpcClient::FetchReplies() {
                         if (!s.ok()) return;  // reconnect restarts the loop
                         std::vector<uint64_t> offsets;
                         offsets.reserve(reply.messages.size());
-                        // Calls started by these completions go out together afterwards.
-                        self->in_batch_ = true;
                         for (const Message& m : reply.messages) {
                           offsets.push_back(m.offset);
                           RpcReply r;
                           if (DecodeRpcReply(m.payload, &r).ok()) self->OnReply(r);
                         }
-                        self->in_batch_ = false;
                         if (!offsets.empty())
                           self->broker_->Ack(self->reply_queue_, kRpcGroup, offsets, false, {});
-                        auto queued = std::move(self->queued_);
-                        self->queued_.clear();
-                        for (const auto& [service, ids] : queued) self->SendRequests(service, ids);
                         self->FetchReplies();
                       });
 }

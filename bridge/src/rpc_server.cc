@@ -62,13 +62,11 @@ void RpcServer::FetchRequests() {
                         self->requested_ -= room;
                         --self->fetches_;
                         if (!s.ok()) return;  // reconnect restarts the loop
-                        // Replies given while the batch is handled go out together after it.
-                        self->in_batch_ = true;
                         for (const Message& m : reply.messages) {
                           self->OnRequest(m.offset, m.payload);
                         }
-                        self->in_batch_ = false;
-                        self->SendQueuedReplies();
+                        // Replies given while the batch was handled were queued: one send.
+                        if (!self->send_posted_) self->FetchRequests();
                       });
 }
 
@@ -138,7 +136,17 @@ void RpcServer::SendReply(uint64_t request_id, uint64_t offset, const Remembered
   QueuedReplies& q = queued_[reply.reply_to];
   q.replies.emplace_back(request_id, reply.reply);
   q.offsets.push_back(offset);
-  if (!in_batch_) SendQueuedReplies();  // a reply given later (asynchronous handler): at once
+  // Sent after the handlers already due on this thread have run: the replies of one fetched
+  // batch, or of asynchronous handlers finishing together (timers expiring in one pass, a burst
+  // of upstream answers), share one PUT per reply queue and one ACK.
+  if (send_posted_) return;
+  send_posted_ = true;
+  asio::post(io_, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) {
+      self->send_posted_ = false;
+      self->SendQueuedReplies();
+    }
+  });
 }
 
 void RpcServer::SendQueuedReplies() {

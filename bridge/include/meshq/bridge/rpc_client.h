@@ -115,8 +115,8 @@ class RpcClient : public std::enable_shared_from_this<RpcClient> {
   const RpcClientOptions options_;
   const std::string reply_queue_;
   std::shared_ptr<BrokerClient> broker_;
-  bool in_batch_ = false;
   std::unordered_map<std::string, std::vector<uint64_t>> queued_;  // request ids by service
+  bool send_posted_ = false;  // the send of queued_ is posted and has not run yet
   boost::asio::steady_timer sweep_timer_;
   std::unordered_map<uint64_t, Pending> pending_;
   std::multimap<std::chrono::steady_clock::time_point, uint64_t> deadlines_;

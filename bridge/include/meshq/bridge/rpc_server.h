@@ -87,9 +87,8 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   void OnConnection(bool up);
   void FetchRequests();
   void OnRequest(uint64_t offset, std::string_view stored);
-  // Sends a reply, or queues it while a fetched batch is being handled: the replies given during
-  // one batch go out as one PUT per reply queue, and the requests they answer are acked together
-  // once that PUT is answered.
+  // Queues a reply; the replies queued before the io thread gets to send them go out as one PUT
+  // per reply queue, and the requests they answer are acked together once that PUT is answered.
   void SendReply(uint64_t request_id, uint64_t offset, const Remembered& reply);
   // Sends what is queued, then fetches more requests if there is room.
   void SendQueuedReplies();
@@ -115,7 +114,7 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
     std::vector<uint64_t> offsets;                          // of the requests answered
   };
   std::unordered_map<std::string, QueuedReplies> queued_;  // by reply queue
-  bool in_batch_ = false;
+  bool send_posted_ = false;  // a SendQueuedReplies is posted and has not run yet
   bool draining_ = false;
   bool shut_down_ = false;
   Stats stats_;
