@@ -42,6 +42,9 @@ struct Flags {
   // latency can be measured at the load a mesh with that provider latency puts on it:
   // concurrency / delay calls a second, the added part being a call's time minus the delay.
   int reply_delay_ms = 0;
+  // Writes each call's four times (ns, steady clock: sent, handled, responded, answered; 0 when
+  // the call failed) to this file, one call a line.
+  std::string dump;
 };
 
 int64_t NowNs() {
@@ -136,13 +139,15 @@ int main(int argc, char** argv) {
       f.payload = static_cast<size_t>(std::atoll(v.c_str()));
     else if (a == "--independent")
       f.independent = v != "0";
+    else if (a == "--dump")
+      f.dump = v;
     else if (a == "--reply-delay-ms")
       f.reply_delay_ms = std::clamp(std::atoi(v.c_str()), 0, 60000);
     else {
       std::fprintf(stderr,
                    "usage: meshq-rpc-bench --broker HOST:PORT [--calls 20000] [--concurrency 16]"
                    " [--flush 1] [--payload 50] [--independent 0]"
-                   " [--reply-delay-ms 0]\n");
+                   " [--reply-delay-ms 0] [--dump FILE]\n");
       return 2;
     }
   }
@@ -239,6 +244,19 @@ int main(int argc, char** argv) {
         });
       },
       &call_us);
+  if (!f.dump.empty()) {  // raw times, for analysing single bursts
+    if (FILE* out = std::fopen(f.dump.c_str(), "w")) {
+      for (size_t i = 0; i < hops.sent.size(); ++i) {
+        std::fprintf(out, "%ld %ld %ld %ld\n", static_cast<long>(hops.sent[i].load()),
+                     static_cast<long>(hops.handled[i].load()),
+                     static_cast<long>(hops.responded[i].load()),
+                     static_cast<long>(hops.answered[i].load()));
+      }
+      std::fclose(out);
+    } else {
+      std::fprintf(stderr, "meshq-rpc-bench: cannot write %s\n", f.dump.c_str());
+    }
+  }
   std::vector<double> request_us, reply_us, both_us;
   for (size_t i = 0; i < hops.sent.size(); ++i) {
     const int64_t t[4] = {hops.sent[i].load(), hops.handled[i].load(), hops.responded[i].load(),
