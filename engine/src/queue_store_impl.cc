@@ -252,6 +252,7 @@ Status QueueStoreImpl::Recover() {
     uint64_t end = std::max(tails[seg->index()], (size + kBlockUnit - 1) / kBlockUnit * kBlockUnit);
     seg->set_reserved_end(end);
     batch.Put(MetadataStore::TailKey(seg->index()), Fixed64String(end));
+    checkpointed_tails_.push_back(end);
   }
   CheckpointWriter writer(checkpoint_seq_);
   if (recovered_blocks_ > 0) {
@@ -728,15 +729,23 @@ Status QueueStoreImpl::FlushInternal() {
     if (!s.ok()) return s;
   }
 
-  // 4. Checkpoint.
+  // 4. Checkpoint: the new block-list entries and the tails that moved (a Flush touching a few
+  // queues moves a few of the 32; rewriting all of them cost a RocksDB insert each, every Flush).
+  // Nothing new, no write: the checkpoint already describes all that is durable.
   MetadataStore::Batch batch;
   const bool has_record = !writer.empty();
   const uint64_t record_bytes = writer.Finish(&batch);
-  for (auto& seg : segments_) {
-    batch.Put(MetadataStore::TailKey(seg->index()), Fixed64String(tails[seg->index()]));
+  bool tails_moved = false;
+  for (size_t i = 0; i < tails.size(); ++i) {
+    if (tails[i] == checkpointed_tails_[i]) continue;
+    batch.Put(MetadataStore::TailKey(static_cast<uint32_t>(i)), Fixed64String(tails[i]));
+    tails_moved = true;
   }
-  s = meta_.Write(&batch, /*sync=*/true);
-  if (!s.ok()) return s;
+  if (has_record || tails_moved) {
+    s = meta_.Write(&batch, /*sync=*/true);
+    if (!s.ok()) return s;
+    checkpointed_tails_ = tails;
+  }
   for (auto& [q, n] : advanced) q->checkpointed_blocks = n;
   for (Queue* q : new_queues) q->cataloged = true;
   if (has_record) {

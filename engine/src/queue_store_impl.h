@@ -92,6 +92,8 @@ class QueueStoreImpl final : public QueueStore {
   uint64_t salt_ = 0;
   uint64_t checkpoint_seq_ = 0;    // sequence number of the next checkpoint record
   uint64_t checkpoint_bytes_ = 0;  // size of the checkpoint log in RocksDB
+  // Each segment's tail as the metadata store holds it (set by Open, then under flush_mu_).
+  std::vector<uint64_t> checkpointed_tails_;
   uint64_t recovered_blocks_ = 0;
   uint64_t discarded_blocks_ = 0;
 
