@@ -14,7 +14,7 @@ void Usage() {
   std::fprintf(stderr,
                "usage: meshq-broker --dir DIR [--bind 127.0.0.1] [--port 0] [--threads 2]\n"
                "                    [--responder-grace-ms 3000] [--dedupe-window 262144]\n"
-               "                    [--commit-interval-ms 20] [--min-flush-gap-us 0]\n");
+               "                    [--commit-interval-ms 20]\n");
 }
 
 }  // namespace
@@ -42,9 +42,6 @@ int main(int argc, char** argv) {
       options.dedupe_window = std::max<size_t>(1, std::strtoull(value.c_str(), nullptr, 10));
     } else if (arg == "--responder-grace-ms") {
       options.responder_grace = std::chrono::milliseconds(std::atoll(value.c_str()));
-    } else if (arg == "--min-flush-gap-us") {
-      options.min_flush_gap =
-          std::chrono::microseconds(std::max<long long>(0, std::atoll(value.c_str())));
     } else if (arg == "--commit-interval-ms") {
       options.offset_commit_interval =
           std::chrono::milliseconds(std::max<long long>(1, std::atoll(value.c_str())));

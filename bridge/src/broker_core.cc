@@ -37,7 +37,7 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
       queue_locks_(64) {
   committer_ = std::make_unique<Committer>(
       [this](bool flush, bool write_offsets) { return CommitRound(flush, write_offsets); },
-      options.offset_commit_interval, options.min_flush_gap);
+      options.offset_commit_interval);
 }
 
 BrokerCore::~BrokerCore() { committer_->Stop(); }

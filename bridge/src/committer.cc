@@ -3,9 +3,8 @@
 
 namespace meshq::bridge {
 
-Committer::Committer(Round round, std::chrono::milliseconds interval,
-                     std::chrono::microseconds min_flush_gap)
-    : round_(std::move(round)), interval_(interval), min_flush_gap_(min_flush_gap) {
+Committer::Committer(Round round, std::chrono::milliseconds interval)
+    : round_(std::move(round)), interval_(interval) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -36,7 +35,6 @@ void Committer::Stop() {
 
 void Committer::Run() {
   using Clock = std::chrono::steady_clock;
-  auto last_flush = Clock::now() - min_flush_gap_;
   auto last_offsets = Clock::now();
   for (;;) {
     std::vector<Done> batch;
@@ -45,16 +43,11 @@ void Committer::Run() {
     {
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, last_offsets + interval_, [this] { return stop_ || !waiting_.empty(); });
-      if (!waiting_.empty() && !stop_) {
-        // Pacing: requests arriving meanwhile join this round.
-        cv_.wait_until(lock, last_flush + min_flush_gap_, [this] { return stop_; });
-      }
       batch.swap(waiting_);
       stopping = stop_;
       offsets = offsets_wanted_ || stopping || Clock::now() - last_offsets >= interval_;
       offsets_wanted_ = false;
     }
-    if (!batch.empty()) last_flush = Clock::now();
     Status s = round_(!batch.empty(), offsets);
     if (offsets) last_offsets = Clock::now();
     if (!batch.empty()) ++flushes_;

@@ -22,12 +22,7 @@ class Committer {
   // group offsets are due (every `interval`, or a request wants them written).
   using Round = std::function<Status(bool flush, bool write_offsets)>;
 
-  // `min_flush_gap`: a Flush round starts no sooner than this after the previous one started.
-  // Under a steady stream of FLUSH puts rounds otherwise run back to back (a round's fsyncs are
-  // its length); a gap lets more requests share each round, fewer fsyncs per put, for up to
-  // that much more wait for their answers.
-  Committer(Round round, std::chrono::milliseconds interval,
-            std::chrono::microseconds min_flush_gap);
+  Committer(Round round, std::chrono::milliseconds interval);
   ~Committer();
 
   // Calls `done` (on the committer thread) after a round whose Flush started after this call;
@@ -43,7 +38,6 @@ class Committer {
 
   const Round round_;
   const std::chrono::milliseconds interval_;
-  const std::chrono::microseconds min_flush_gap_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Done> waiting_;

@@ -27,9 +27,6 @@ struct BrokerOptions {
   size_t max_outbound_bytes = 8u << 20;
   // How often dirty consumer-group offsets are written to the store's metadata.
   std::chrono::milliseconds offset_commit_interval{20};
-  // A Flush starts no sooner than this after the previous one started: FLUSH puts arriving
-  // meanwhile share it (fewer fsyncs per put, answers up to this much later). 0 = back to back.
-  std::chrono::microseconds min_flush_gap{0};
 };
 
 class Broker {
