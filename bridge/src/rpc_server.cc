@@ -127,6 +127,7 @@ void RpcServer::Finish(uint64_t request_id, uint64_t offset, ReplyStatus status,
   m.expires = SteadyClock::now() +
               std::chrono::microseconds(deadline_us > now ? deadline_us - now : 0) +
               kReplyMemorySlack;
+  expiries_.emplace(m.expires, request_id);
   executing_.erase(request_id);
   SendReply(request_id, offset, m);
 }
@@ -177,8 +178,12 @@ void RpcServer::ArmSweep() {
     auto self = weak.lock();
     if (!self) return;
     auto now = SteadyClock::now();
-    for (auto it = self->replies_.begin(); it != self->replies_.end();) {
-      it = it->second.expires <= now ? self->replies_.erase(it) : std::next(it);
+    auto& expiries = self->expiries_;
+    while (!expiries.empty() && expiries.top().first <= now) {
+      // A reply remembered again since (a later Finish of the same id) expires later: kept.
+      auto it = self->replies_.find(expiries.top().second);
+      if (it != self->replies_.end() && it->second.expires <= now) self->replies_.erase(it);
+      expiries.pop();
     }
     self->ArmSweep();
   });

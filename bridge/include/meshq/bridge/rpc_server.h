@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <queue>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -104,6 +105,11 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   boost::asio::steady_timer sweep_timer_;
   std::unordered_set<uint64_t> executing_;
   std::unordered_map<uint64_t, Remembered> replies_;  // the dedupe window, until deadlines pass
+  // When each remembered reply expires, earliest first: a sweep visits only what expired (it
+  // used to walk all of replies_ every 200 ms — ~8% of a provider-agent's CPU at 15k calls/s,
+  // with a window of deadline + 5 s holding tens of thousands of replies).
+  using Expiry = std::pair<std::chrono::steady_clock::time_point, uint64_t>;
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
   // Requests asked for by the GROUP_FETCHes in flight, and how many those are. Room that frees
   // up while one is in flight is asked for by another: a responder finishing calls faster than
   // one fetch round trip would otherwise idle its capacity between fetches.
