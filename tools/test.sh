@@ -8,8 +8,9 @@ ctest --test-dir "${MESHQ_BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" -
 
 # Sanitizer passes (owned by the reliability work; docs/RELIABILITY.md). Benches are off in both.
 # - ASan + UBSan: every test once more (but the two kinds named below), in build-asan.
-# - TSan: the concurrency tests (engine writers/readers, broker, RPC, agent transports), in
-#   build-tsan; RocksDB from Debian is not instrumented, tests/tsan.supp covers its internals.
+# - TSan: the concurrency tests (engine writers/readers and flusher, broker, RPC, agent
+#   transports), in build-tsan; RocksDB from Debian is not instrumented, tests/tsan.supp covers
+#   its internals.
 # -O1 -g1 keeps the instrumented builds fast to compile and still fast to run. Each stage prints
 # its duration so the CI budget (90 min on 2 cores) stays visible. MESHQ_SANITIZERS=off skips.
 if [[ ${MESHQ_SANITIZERS:-on} != off ]]; then
@@ -40,7 +41,7 @@ if [[ ${MESHQ_SANITIZERS:-on} != off ]]; then
   san_configure build-tsan thread -DMESHQ_BUILD_TOOLS=OFF
   all_targets=$(ninja -C build-tsan -t targets all)
   tsan_targets=()
-  for t in engine_concurrency_test engine_read_cache_test bridge_broker_test bridge_rpc_test bridge_mq_transport_test \
+  for t in engine_concurrency_test engine_read_cache_test engine_flusher_test bridge_broker_test bridge_rpc_test bridge_mq_transport_test \
     agent_direct_transport_test agent_load_balancer_test meshq-broker; do
     if grep -q "^$t:" <<<"$all_targets"; then tsan_targets+=("$t"); fi
   done
@@ -50,6 +51,6 @@ if [[ ${MESHQ_SANITIZERS:-on} != off ]]; then
   # mmap_rnd_bits too.
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
     setarch "$(uname -m)" -R ctest --test-dir build-tsan --output-on-failure -j "$jobs" --timeout 600 \
-    -R '^(Concurrency|ReadCache|BrokerTest|RpcTest|MqTransportTest|DirectTransportTest|LoadBalancerTest)\.'
+    -R '^(Concurrency|ReadCache|Flusher|BrokerTest|RpcTest|MqTransportTest|DirectTransportTest|LoadBalancerTest)\.'
   stage "TSan tests"
 fi

@@ -22,6 +22,16 @@ void Flusher::Submit(std::shared_ptr<WriteChunk> chunk) {
   work_cv_.notify_one();
 }
 
+void Flusher::WriteNow(std::shared_ptr<WriteChunk> chunk) {
+  pending_bytes_.fetch_add(chunk->used, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    chunk->seq = next_seq_++;
+    unwritten_.insert(chunk->seq);
+  }
+  if (!Write(std::move(chunk))) work_cv_.notify_one();  // a flusher thread starts the retries
+}
+
 uint64_t Flusher::next_seq() {
   std::lock_guard<std::mutex> lock(mu_);
   return next_seq_;
@@ -100,30 +110,35 @@ void Flusher::Run() {
       chunk = std::move(queue_.front());
       queue_.pop_front();
     }
-    Segment* seg = chunk->segment;
-    Status s = seg->file().WriteAt(chunk->base, chunk->data, chunk->used);
-    if (s.ok()) {
-      seg->MarkDirty();
-      seg->RemoveInFlight(chunk.get());
-      pending_bytes_.fetch_sub(chunk->used, std::memory_order_relaxed);
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (s.ok()) {
-        unwritten_.erase(chunk->seq);
-        if (failed_.empty() && has_error_.load(std::memory_order_relaxed)) {
-          // A retry went through and nothing else is failing: writes work again.
-          error_ = Status::OK();
-          has_error_.store(false, std::memory_order_relaxed);
-        }
-      } else {
-        if (error_.ok()) error_ = s;
-        has_error_.store(true, std::memory_order_relaxed);
-        failed_[chunk->seq] = std::move(chunk);
-      }
-    }
-    done_cv_.notify_all();
+    Write(std::move(chunk));
   }
+}
+
+bool Flusher::Write(std::shared_ptr<WriteChunk> chunk) {
+  Segment* seg = chunk->segment;
+  Status s = seg->file().WriteAt(chunk->base, chunk->data, chunk->used);
+  if (s.ok()) {
+    seg->MarkDirty();
+    seg->RemoveInFlight(chunk.get());
+    pending_bytes_.fetch_sub(chunk->used, std::memory_order_relaxed);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (s.ok()) {
+      unwritten_.erase(chunk->seq);
+      if (failed_.empty() && has_error_.load(std::memory_order_relaxed)) {
+        // A retry went through and nothing else is failing: writes work again.
+        error_ = Status::OK();
+        has_error_.store(false, std::memory_order_relaxed);
+      }
+    } else {
+      if (error_.ok()) error_ = s;
+      has_error_.store(true, std::memory_order_relaxed);
+      failed_[chunk->seq] = std::move(chunk);
+    }
+  }
+  done_cv_.notify_all();
+  return s.ok();
 }
 
 }  // namespace meshq

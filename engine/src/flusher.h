@@ -29,6 +29,9 @@ class Flusher {
 
   // Queues a chunk for writing; never blocks. Assigns chunk->seq.
   void Submit(std::shared_ptr<WriteChunk> chunk);
+  // Writes a chunk on the calling thread, with the same bookkeeping as a flusher thread's write
+  // (a failed one is kept and retried the same way). Assigns chunk->seq.
+  void WriteNow(std::shared_ptr<WriteChunk> chunk);
   // The sequence number the next submitted chunk will get.
   uint64_t next_seq();
   // Waits until every chunk with seq < limit is written. Returns the write error when one of
@@ -52,6 +55,8 @@ class Flusher {
 
  private:
   void Run();
+  // Writes one chunk and retires it, or keeps it as failed. Returns whether the write succeeded.
+  bool Write(std::shared_ptr<WriteChunk> chunk);
   static constexpr std::chrono::milliseconds kRetryInterval{200};
 
   const size_t max_pending_bytes_;
