@@ -7,6 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include "meshq/agent/batched_writes.h"
+
 namespace meshq::agent {
 
 namespace asio = boost::asio;
@@ -107,31 +109,24 @@ void AgentLink::Send(const CallRequest& request, CallCallback done) {
   ScheduleFlush();
 }
 
+// Every call made in this event-loop turn (pipelined HTTP requests, many ready connections)
+// shares one write.
 void AgentLink::ScheduleFlush() {
-  // Deferred to the end of the current event-loop turn so that every call made in this turn
-  // (pipelined HTTP requests, many ready connections) shares one write.
-  if (flush_posted_ || writes_.writing() || !connected_) return;
-  flush_posted_ = true;
-  asio::post(io_, [self = shared_from_this()] {
-    self->flush_posted_ = false;
-    self->Flush();
-  });
+  ScheduleWrite(socket_, writes_, shared_from_this(), Live(), WriteFailed());
 }
 
 void AgentLink::Flush() {
-  if (closed_ || !connected_) return;
-  const std::string* bytes = writes_.Begin();
-  if (bytes == nullptr) return;
-  asio::async_write(socket_, asio::buffer(*bytes),
-                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                      self->writes_.End();
-                      if (self->closed_) return;
-                      if (ec) {
-                        self->Fail(true, "write to provider-agent: " + ec.message());
-                        return;
-                      }
-                      self->Flush();
-                    });
+  WritePending(socket_, writes_, shared_from_this(), Live(), WriteFailed());
+}
+
+std::function<bool()> AgentLink::Live() {
+  return [this] { return !closed_ && connected_; };
+}
+
+std::function<void(const boost::system::error_code&)> AgentLink::WriteFailed() {
+  return [this](const boost::system::error_code& ec) {
+    Fail(true, "write to provider-agent: " + ec.message());
+  };
 }
 
 void AgentLink::Read() {

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include "meshq/agent/agent_frame.h"
+#include "meshq/agent/batched_writes.h"
 #include "meshq/agent/io_threads.h"
 #include "meshq/agent/provider_endpoint.h"
 #include "meshq/agent/stream_buffers.h"
@@ -137,27 +138,9 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   }
 
   void ScheduleFlush() {
-    if (flush_posted_ || writes_.writing()) return;
-    flush_posted_ = true;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
-      self->flush_posted_ = false;
-      self->Flush();
-    });
-  }
-
-  void Flush() {
-    if (closed_) return;
-    const std::string* bytes = writes_.Begin();
-    if (bytes == nullptr) return;
-    asio::async_write(socket_, asio::buffer(*bytes),
-                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                        self->writes_.End();
-                        if (ec) {
-                          self->Close();
-                          return;
-                        }
-                        self->Flush();
-                      });
+    ScheduleWrite(
+        socket_, writes_, shared_from_this(), [this] { return !closed_; },
+        [this](const boost::system::error_code&) { Close(); });
   }
 
   void Close() {
@@ -172,7 +155,6 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   frame::ServiceTable services_;
   bool closed_ = false;
   bool draining_ = false;
-  bool flush_posted_ = false;
   size_t pending_ = 0;
   ReadBuffer in_;
   WriteBatch writes_;

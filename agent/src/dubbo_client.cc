@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include "meshq/agent/batched_writes.h"
 #include "meshq/agent/dubbo_codec.h"
 #include "meshq/agent/pending_calls.h"
 #include "meshq/agent/stream_buffers.h"
@@ -97,30 +98,16 @@ class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
   void Close() { Fail("closed"); }
 
  private:
+  auto Live() {
+    return [this] { return !closed_ && connected_; };
+  }
+  auto WriteFailed() {
+    return [this](const boost::system::error_code& ec) { Fail("write: " + ec.message()); };
+  }
   void ScheduleFlush() {
-    if (flush_posted_ || writes_.writing() || !connected_) return;
-    flush_posted_ = true;
-    asio::post(io_, [self = shared_from_this()] {
-      self->flush_posted_ = false;
-      self->Flush();
-    });
+    ScheduleWrite(socket_, writes_, shared_from_this(), Live(), WriteFailed());
   }
-
-  void Flush() {
-    if (closed_ || !connected_) return;
-    const std::string* bytes = writes_.Begin();
-    if (bytes == nullptr) return;
-    asio::async_write(socket_, asio::buffer(*bytes),
-                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                        self->writes_.End();
-                        if (self->closed_) return;
-                        if (ec) {
-                          self->Fail("write: " + ec.message());
-                          return;
-                        }
-                        self->Flush();
-                      });
-  }
+  void Flush() { WritePending(socket_, writes_, shared_from_this(), Live(), WriteFailed()); }
 
   void Read() {
     socket_.async_read_some(
@@ -202,7 +189,6 @@ class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
   const DubboClient::Options& options_;
   bool connected_ = false;
   bool closed_ = false;
-  bool flush_posted_ = false;
   WriteBatch writes_;
   ReadBuffer in_;
   Clock::time_point started_;

@@ -52,6 +52,9 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void OnConnected(const boost::system::error_code& ec);
   void ScheduleFlush();
   void Flush();
+  // For the batched writes: whether this link still writes, and what a failed write does.
+  std::function<bool()> Live();
+  std::function<void(const boost::system::error_code&)> WriteFailed();
   void Read();
   bool HandleFrames();  // false on a protocol error
   void Tick();
@@ -69,7 +72,6 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   bool connected_ = false;
   bool closed_ = false;
   bool draining_ = false;
-  bool flush_posted_ = false;
   WriteBatch writes_;
   ReadBuffer in_;
   frame::ServiceInterner interner_;

@@ -40,6 +40,9 @@ class WriteBatch {
   // The id of the batch now being appended; batches with smaller ids were handed to the socket.
   uint64_t batch() const { return batch_; }
   bool writing() const { return writing_; }
+  // A write of this batch is scheduled to start at the end of the event-loop turn.
+  bool scheduled() const { return scheduled_; }
+  void set_scheduled(bool scheduled) { scheduled_ = scheduled; }
   // When no write is in flight and bytes wait: makes them the in-flight batch and returns the
   // bytes to write (valid until End()); nullptr otherwise.
   const std::string* Begin() {
@@ -61,6 +64,7 @@ class WriteBatch {
   std::string in_flight_;
   uint64_t batch_ = 1;
   bool writing_ = false;
+  bool scheduled_ = false;
 };
 
 }  // namespace meshq::agent

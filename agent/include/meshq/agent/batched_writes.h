@@ -1,0 +1,54 @@
+// How the agents' connections put a WriteBatch on their socket: the frames appended during one
+// event-loop turn go out in one write, and frames appended while a write is in flight go out in
+// the next one, when it completes. Every connection class (agent link, Dubbo client, the
+// provider-agent's listener connections) uses these two, with its own notion of "still open"
+// and its own way to fail.
+#pragma once
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/system/error_code.hpp>
+#include <memory>
+#include <string>
+
+#include "meshq/agent/stream_buffers.h"
+
+namespace meshq::agent {
+
+// Writes what `writes` holds now and then, write after write, whatever is appended meanwhile,
+// until nothing waits. `self` keeps the connection (and so `socket` and `writes`) alive while a
+// write is in flight. Nothing is written once `live()` is false; a failed write calls
+// `fail(ec)` (once, and writes nothing more).
+template <typename Socket, typename Self, typename Live, typename Fail>
+void WritePending(Socket& socket, WriteBatch& writes, std::shared_ptr<Self> self, Live live,
+                  Fail fail) {
+  if (!live()) return;
+  const std::string* bytes = writes.Begin();
+  if (bytes == nullptr) return;
+  boost::asio::async_write(socket, boost::asio::buffer(*bytes),
+                           [&socket, &writes, self = std::move(self), live, fail](
+                               const boost::system::error_code& ec, size_t) mutable {
+                             writes.End();
+                             if (!live()) return;
+                             if (ec) return fail(ec);
+                             WritePending(socket, writes, std::move(self), live, fail);
+                           });
+}
+
+// WritePending at the end of the current event-loop turn, so that everything appended during
+// the turn shares one write. Nothing to do while a write is in flight (its completion writes
+// what was appended) or one is already scheduled.
+template <typename Socket, typename Self, typename Live, typename Fail>
+void ScheduleWrite(Socket& socket, WriteBatch& writes, std::shared_ptr<Self> self, Live live,
+                   Fail fail) {
+  if (writes.scheduled() || writes.writing() || !live()) return;
+  writes.set_scheduled(true);
+  boost::asio::post(socket.get_executor(),
+                    [&socket, &writes, self = std::move(self), live, fail]() mutable {
+                      writes.set_scheduled(false);
+                      WritePending(socket, writes, std::move(self), live, fail);
+                    });
+}
+
+}  // namespace meshq::agent
