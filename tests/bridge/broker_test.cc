@@ -331,6 +331,31 @@ TEST_F(BrokerTest, RepliesRacingWithOneDedupeIdStoreOneReplyPerId) {
   EXPECT_EQ(results[0].offset, offset_of[7]);
 }
 
+TEST_F(BrokerTest, OnePutsRepliesAreSettledAtOnceAndJournaledTogether) {
+  // A PUT's dedupe records share one journal message: an id repeated within the PUT must still
+  // see the first copy, and every record of the message must come back after a hard restart.
+  auto c = Connect();
+  std::vector<PutStatus> results;
+  ASSERT_TRUE(c->Put("rpc.rep.one", {{5, "reply 5"}, {6, "reply 6"}, {5, "reply 5 again"}},
+                     kPutFlagReply | kPutFlagFlush, &results)
+                  .ok());
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].outcome, PutOutcome::kStored);
+  EXPECT_EQ(results[1].outcome, PutOutcome::kStored);
+  EXPECT_EQ(results[2].outcome, PutOutcome::kReplied);
+  EXPECT_EQ(results[2].offset, results[0].offset);
+  broker_.Stop(SIGKILL);
+  ASSERT_TRUE(broker_.Start());
+  c = Connect();
+  ASSERT_TRUE(
+      c->Put("rpc.req.one", {{6, "request 6 again"}, {5, "request 5 again"}}, 0, &results).ok());
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].outcome, PutOutcome::kReplied);
+  EXPECT_EQ(results[0].offset, 1u);
+  EXPECT_EQ(results[1].outcome, PutOutcome::kReplied);
+  EXPECT_EQ(results[1].offset, 0u);
+}
+
 TEST_F(BrokerTest, DedupeJournalRollsOverAndKeepsTheNewestIdsAcrossARestart) {
   ASSERT_TRUE(broker_.Restart({"--dedupe-window", "4"}));
   auto c = Connect();
