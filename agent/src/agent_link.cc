@@ -112,21 +112,19 @@ void AgentLink::Send(const CallRequest& request, CallCallback done) {
 // Every call made in this event-loop turn (pipelined HTTP requests, many ready connections)
 // shares one write.
 void AgentLink::ScheduleFlush() {
-  ScheduleWrite(socket_, writes_, shared_from_this(), Live(), WriteFailed());
+  ScheduleWrite(
+      socket_, writes_, *this, [this] { return WritesLive(); },
+      [this](const boost::system::error_code& ec) { WriteFailed(ec); });
 }
 
 void AgentLink::Flush() {
-  WritePending(socket_, writes_, shared_from_this(), Live(), WriteFailed());
+  WritePending(
+      socket_, writes_, *this, [this] { return WritesLive(); },
+      [this](const boost::system::error_code& ec) { WriteFailed(ec); });
 }
 
-std::function<bool()> AgentLink::Live() {
-  return [this] { return !closed_ && connected_; };
-}
-
-std::function<void(const boost::system::error_code&)> AgentLink::WriteFailed() {
-  return [this](const boost::system::error_code& ec) {
-    Fail(true, "write to provider-agent: " + ec.message());
-  };
+void AgentLink::WriteFailed(const boost::system::error_code& ec) {
+  Fail(true, "write to provider-agent: " + ec.message());
 }
 
 void AgentLink::Read() {

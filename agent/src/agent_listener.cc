@@ -139,7 +139,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 
   void ScheduleFlush() {
     ScheduleWrite(
-        socket_, writes_, shared_from_this(), [this] { return !closed_; },
+        socket_, writes_, *this, [this] { return !closed_; },
         [this](const boost::system::error_code&) { Close(); });
   }
 

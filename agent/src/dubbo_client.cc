@@ -104,10 +104,8 @@ class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
   auto WriteFailed() {
     return [this](const boost::system::error_code& ec) { Fail("write: " + ec.message()); };
   }
-  void ScheduleFlush() {
-    ScheduleWrite(socket_, writes_, shared_from_this(), Live(), WriteFailed());
-  }
-  void Flush() { WritePending(socket_, writes_, shared_from_this(), Live(), WriteFailed()); }
+  void ScheduleFlush() { ScheduleWrite(socket_, writes_, *this, Live(), WriteFailed()); }
+  void Flush() { WritePending(socket_, writes_, *this, Live(), WriteFailed()); }
 
   void Read() {
     socket_.async_read_some(

@@ -53,8 +53,8 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void ScheduleFlush();
   void Flush();
   // For the batched writes: whether this link still writes, and what a failed write does.
-  std::function<bool()> Live();
-  std::function<void(const boost::system::error_code&)> WriteFailed();
+  bool WritesLive() const { return !closed_ && connected_; }
+  void WriteFailed(const boost::system::error_code& ec);
   void Read();
   bool HandleFrames();  // false on a protocol error
   void Tick();

@@ -17,37 +17,37 @@
 namespace meshq::agent {
 
 // Writes what `writes` holds now and then, write after write, whatever is appended meanwhile,
-// until nothing waits. `self` keeps the connection (and so `socket` and `writes`) alive while a
-// write is in flight. Nothing is written once `live()` is false; a failed write calls
-// `fail(ec)` (once, and writes nothing more).
+// until nothing waits. `self` is the connection owning `socket` and `writes` (an
+// enable_shared_from_this); a reference to it is held only while a write is in flight. Nothing
+// is written once `live()` is false; a failed write calls `fail(ec)` (once, and writes nothing
+// more).
 template <typename Socket, typename Self, typename Live, typename Fail>
-void WritePending(Socket& socket, WriteBatch& writes, std::shared_ptr<Self> self, Live live,
-                  Fail fail) {
+void WritePending(Socket& socket, WriteBatch& writes, Self& self, Live live, Fail fail) {
   if (!live()) return;
   const std::string* bytes = writes.Begin();
   if (bytes == nullptr) return;
   boost::asio::async_write(socket, boost::asio::buffer(*bytes),
-                           [&socket, &writes, self = std::move(self), live, fail](
-                               const boost::system::error_code& ec, size_t) mutable {
+                           [&socket, &writes, keep = self.shared_from_this(), live, fail](
+                               const boost::system::error_code& ec, size_t) {
                              writes.End();
                              if (!live()) return;
                              if (ec) return fail(ec);
-                             WritePending(socket, writes, std::move(self), live, fail);
+                             WritePending(socket, writes, *keep, live, fail);
                            });
 }
 
 // WritePending at the end of the current event-loop turn, so that everything appended during
-// the turn shares one write. Nothing to do while a write is in flight (its completion writes
-// what was appended) or one is already scheduled.
+// the turn shares one write. Nothing to do — not even touching `self`'s reference count: this
+// runs for every frame appended — while a write is in flight (its completion writes what was
+// appended) or one is already scheduled.
 template <typename Socket, typename Self, typename Live, typename Fail>
-void ScheduleWrite(Socket& socket, WriteBatch& writes, std::shared_ptr<Self> self, Live live,
-                   Fail fail) {
+void ScheduleWrite(Socket& socket, WriteBatch& writes, Self& self, Live live, Fail fail) {
   if (writes.scheduled() || writes.writing() || !live()) return;
   writes.set_scheduled(true);
   boost::asio::post(socket.get_executor(),
-                    [&socket, &writes, self = std::move(self), live, fail]() mutable {
+                    [&socket, &writes, keep = self.shared_from_this(), live, fail] {
                       writes.set_scheduled(false);
-                      WritePending(socket, writes, std::move(self), live, fail);
+                      WritePending(socket, writes, *keep, live, fail);
                     });
 }
 

@@ -98,8 +98,9 @@ class RpcClient : public std::enable_shared_from_this<RpcClient> {
   };
 
   RpcClient(boost::asio::io_context& io, RpcClientOptions options);
-  // Sends a request, or queues it while a batch of replies is being handled (calls their
-  // callbacks start go out together afterwards, one PUT per service).
+  // Queues a request; the requests queued before the io thread gets back to its queue (calls
+  // started by one batch of replies' callbacks, or by requests arriving in one poll) go out
+  // together, one PUT per service.
   void SendRequest(uint64_t id);
   void SendRequests(const std::string& service, const std::vector<uint64_t>& ids);
   void OnConnection(bool up);
