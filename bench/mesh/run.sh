@@ -3,7 +3,8 @@
 # one consumer-agent, all on loopback, loaded by wrk with bench/mesh/hash_check.lua (random
 # parameters incl. non-ASCII, every answer checked) at several connection counts. Prints the bare
 # loopback round trip first, then one row per level: QPS, % of the theoretical maximum
-# (sum(capacity) / latency), latency p50/p99, errors, wrong answers, agent CPU per 1000 requests.
+# (sum(capacity) / latency), latency p50/p99, errors, wrong answers, agent CPU per 1000 requests
+# (and the broker's, when MESHQ_BROKER_PID names it: run_mq.sh does).
 # Then the same with zero provider latency (the agents' own cost). Everything stops by itself.
 #
 #   bench/mesh/run.sh [--mode direct] [--duration 15s] [--latency-ms 50]
@@ -35,6 +36,7 @@ while (($#)); do
 done
 
 BUILD=${MESHQ_BUILD_DIR:-build}
+BROKER_PID=${MESHQ_BROKER_PID:-}
 AGENT=$BUILD/agent/meshq-agent
 SIM=$BUILD/tools/provider-sim/meshq-provider-sim
 for b in "$AGENT" "$SIM"; do
@@ -125,31 +127,36 @@ stop_topology() {
 # One wrk run; prints a table row.
 run_level() {
   local latency=$1 conns=$2 duration=$3 max_qps=$4
-  local c0 p0 c1 p1 out
+  local c0 p0 c1 p1 b0=0 b1=0 out
   c0=$(cpu_seconds "$CONSUMER_PID"); p0=$(cpu_seconds "${PROVIDER_AGENT_PIDS[@]}")
+  [[ -n $BROKER_PID ]] && b0=$(cpu_seconds "$BROKER_PID")
   out=$(wrk -t2 -c"$conns" -d"$duration" --timeout 10s -s bench/mesh/hash_check.lua \
         "http://$CONSUMER_ADDR/" 2>&1)
   c1=$(cpu_seconds "$CONSUMER_PID"); p1=$(cpu_seconds "${PROVIDER_AGENT_PIDS[@]}")
+  [[ -n $BROKER_PID ]] && b1=$(cpu_seconds "$BROKER_PID")
   local line
   line=$(grep '^MESH requests=' <<<"$out") || { echo "$out" >&2; return 1; }
   grep '^MESH first_' <<<"$out" >&2 || true
   awk -v line="$line" -v lat="$latency" -v conns="$conns" -v max="$max_qps" \
       -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')" \
-      -v p="$(awk -v a="$p0" -v b="$p1" 'BEGIN{print b-a}')" 'BEGIN {
+      -v p="$(awk -v a="$p0" -v b="$p1" 'BEGIN{print b-a}')" \
+      -v b="$(awk -v a="$b0" -v b="$b1" 'BEGIN{print b-a}')" -v broker="${BROKER_PID:+1}" 'BEGIN {
     n = split(line, kv, " ")
     for (i = 2; i <= n; i++) { split(kv[i], pair, "="); f[pair[1]] = pair[2] }
     qps = f["requests"] / (f["duration_us"] / 1e6)
     pct = (max > 0) ? sprintf("%.1f%%", 100 * qps / max) : "-"
     per = (f["requests"] > 0) ? 1000 / f["requests"] : 0
-    printf "| %s | %s | %s | %.0f | %s | %.1f | %.1f | %d | %d | %d | %.4f | %.4f | %.4f |\n",
+    bcol = broker ? sprintf("%.4f", b * per) : "-"
+    printf "| %s | %s | %s | %.0f | %s | %.1f | %.1f | %d | %d | %d | %.4f | %.4f | %.4f | %s | %.4f |\n",
       "'"$MODE"'", lat, conns, qps, pct, f["p50_us"] / 1000, f["p99_us"] / 1000, f["non200"],
-      f["socket_errors"] + f["timeouts"], f["wrong"], c * per, p * per, (c + p) * per
+      f["socket_errors"] + f["timeouts"], f["wrong"], c * per, p * per, (c + p) * per, bcol,
+      (c + p + b) * per
   }'
 }
 
 header() {
-  echo "| mode | provider latency ms | connections | QPS | % of max | p50 ms | p99 ms | non-200 | socket errors | wrong answers | consumer-agent CPU s/1000 req | provider-agents CPU s/1000 req | agents total CPU s/1000 req |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| mode | provider latency ms | connections | QPS | % of max | p50 ms | p99 ms | non-200 | socket errors | wrong answers | consumer-agent CPU s/1000 req | provider-agents CPU s/1000 req | agents total CPU s/1000 req | broker CPU s/1000 req | agents + broker CPU s/1000 req |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 }
 
 echo "## machine"

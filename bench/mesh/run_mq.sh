@@ -51,7 +51,7 @@ if ((WITH_DIRECT)); then
   bash bench/mesh/run.sh --mode direct "${ARGS[@]}"
   echo
 fi
-bash bench/mesh/run.sh --mode mq "${ARGS[@]}"
+MESHQ_BROKER_PID=$BROKER_PID bash bench/mesh/run.sh --mode mq "${ARGS[@]}"
 
 echo
 echo "## audit of the stored calls (meshq-audit)"
