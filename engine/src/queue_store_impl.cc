@@ -429,7 +429,8 @@ Status QueueStoreImpl::StageBlock(WriterSlot& slot, Queue* q, uint64_t first, ui
     if (chunk) flusher_->Submit(std::move(chunk));
     std::shared_ptr<WriteChunk> fresh = pool_->New(bytes);
     uint64_t base = 0;
-    if (!seg->Reserve(fresh->capacity, &base)) {
+    fresh->reserved = fresh->capacity;
+    if (!seg->Reserve(fresh->reserved, &base)) {
       chunk.reset();
       return Status::IOError(seg->path() + ": segment is full (4 TiB)");
     }
@@ -682,7 +683,25 @@ Status QueueStoreImpl::Flush() {
 Status QueueStoreImpl::FlushInternal() {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
   flusher_->RetryFailed();
-  WriterSlot& slot = MySlot();
+  WriterSlot& mine = MySlot();
+  // Open blocks are sealed into the chunk reserved last in their segment when a writer has one
+  // open there: a new chunk of this thread's own would be reserved after it, and that chunk
+  // could then not give its unused end back in step 3 (a hole of up to a chunk per segment per
+  // Flush, with a broker's io thread writing and its committer flushing). A hint only: the
+  // chunk may fill or be taken meanwhile, and StageBlock then reserves a fresh one.
+  std::vector<WriterSlot*> seal_into(segments_.size(), &mine);
+  std::vector<uint64_t> last_base(segments_.size(), 0);
+  for (uint32_t i = 0; i < kWriterSlots; ++i) {
+    WriterSlot& ws = slots_[i];
+    std::lock_guard<SpinLock> lock(ws.mu);
+    for (size_t seg = 0; seg < ws.chunks.size(); ++seg) {
+      const WriteChunk* c = ws.chunks[seg].get();
+      if (c != nullptr && c->used > 0 && c->base + 1 > last_base[seg]) {
+        last_base[seg] = c->base + 1;
+        seal_into[seg] = &ws;
+      }
+    }
+  }
 
   // 1. Seal every open block and collect the block-list entries not yet checkpointed. The
   // batch is only written after the blocks it names are durable.
@@ -695,7 +714,7 @@ Status QueueStoreImpl::FlushInternal() {
     if (q == nullptr) continue;
     std::lock_guard<SpinLock> lock(q->mu);
     if (q->open_count > 0) {
-      Status s = SealOpenBlock(q, slot);
+      Status s = SealOpenBlock(q, *seal_into[q->segment]);
       if (!s.ok()) return s;
     }
     const auto n = static_cast<uint32_t>(q->blocks.size());
@@ -728,6 +747,15 @@ Status QueueStoreImpl::FlushInternal() {
         partial.push_back(std::move(chunk));
       }
       chunk.reset();
+    }
+  }
+  // A partly filled chunk that is its segment's last reservation hands the rest back, so the
+  // next writes continue right after it. The tail recorded in step 2 then moves back to the end
+  // of its blocks (step 2 saw the chunk's whole reservation; nothing is reserved after it).
+  for (auto& chunk : partial) {
+    if (uint64_t end = chunk->segment->GiveBack(chunk.get())) {
+      uint64_t& tail = tails[chunk->segment->index()];
+      tail = std::min(tail, end);
     }
   }
   constexpr uint64_t kWriteHereBytes = 256 << 10;

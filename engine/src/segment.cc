@@ -10,6 +10,20 @@ void Segment::AddInFlight(const std::shared_ptr<WriteChunk>& chunk) {
   in_flight_[chunk->base] = chunk;
 }
 
+uint64_t Segment::GiveBack(WriteChunk* chunk) {
+  // Under the in-flight lock so a reader never sees the chunk claim the range a new chunk may
+  // be reserved in from now on.
+  std::lock_guard<std::mutex> lock(in_flight_mu_);
+  uint64_t end = chunk->base + chunk->reserved;
+  const uint64_t new_end = chunk->base + chunk->used;
+  if (new_end == end ||
+      !reserved_end_.compare_exchange_strong(end, new_end, std::memory_order_acq_rel)) {
+    return 0;
+  }
+  chunk->reserved = chunk->used;
+  return new_end;
+}
+
 void Segment::RemoveInFlight(const WriteChunk* chunk) {
   std::lock_guard<std::mutex> lock(in_flight_mu_);
   auto it = in_flight_.find(chunk->base);
@@ -24,7 +38,7 @@ Status Segment::ReadBlock(uint64_t offset, uint64_t salt, std::string* buf, Bloc
     auto it = in_flight_.upper_bound(offset);
     if (it != in_flight_.begin()) {
       --it;
-      if (offset < it->first + it->second->capacity) chunk = it->second;
+      if (offset < it->first + it->second->reserved) chunk = it->second;
     }
   }
   auto describe = [&](BlockCheck check) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,13 +18,19 @@
 namespace meshq::bridge::testing {
 namespace {
 
-// Forks and execs argv with stdout on a pipe; returns the pid and the pipe's read end.
-pid_t Spawn(const std::vector<std::string>& argv, int* out_fd) {
+// Forks and execs argv with stdout on a pipe; returns the pid and the pipe's read end. A
+// non-zero `file_size_limit` caps the size of every file the program writes (both kept by exec).
+pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, uint64_t file_size_limit = 0) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
+    if (file_size_limit > 0) {
+      signal(SIGXFSZ, SIG_IGN);  // the write fails with EFBIG instead of killing the process
+      rlimit limit{file_size_limit, file_size_limit};
+      if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(126);
+    }
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -88,7 +95,7 @@ bool BrokerProcess::Start(std::vector<std::string> extra_args) {
   // Restarting on the same port can race the old socket's teardown: retry briefly.
   for (int attempt = 0; attempt < 50; ++attempt) {
     int fd = -1;
-    pid_ = Spawn(argv, &fd);
+    pid_ = Spawn(argv, &fd, file_size_limit_);
     if (pid_ <= 0) break;
     std::string out;
     ReadUntil(fd, &out, std::chrono::steady_clock::now() + std::chrono::seconds(10),

@@ -31,12 +31,16 @@ class BrokerProcess {
   BrokerAddress address() const { return BrokerAddress{"127.0.0.1", port_}; }
   const std::string& dir() const { return dir_; }
   bool running() const { return pid_ > 0; }
+  // Limits every file the next Start()s' broker writes to `bytes` (RLIMIT_FSIZE, SIGXFSZ
+  // ignored): a write past it fails with EFBIG, as on a full disk. 0 = no limit.
+  void set_file_size_limit(uint64_t bytes) { file_size_limit_ = bytes; }
   pid_t pid() const { return pid_; }
 
  private:
   std::string dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint64_t file_size_limit_ = 0;
 };
 
 // Runs `argv` to completion (bounded by `timeout`), capturing stdout. Returns the exit code,

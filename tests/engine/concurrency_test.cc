@@ -35,6 +35,24 @@ std::string Content(int q, uint64_t offset) {
   return m;
 }
 
+// One pass of a reader behind the writers: reads on from pos[q] in every queue, checking each
+// message. False when a Get fails (counted in *bad, as is every wrong message).
+bool ReadOn(QueueStore* store, int queues, uint64_t max_count, uint64_t* pos,
+            std::atomic<int>* bad) {
+  MessageBatch batch;
+  for (int q = 0; q < queues; ++q) {
+    if (!store->Get(QueueName(q), pos[q], max_count, &batch).ok()) {
+      (*bad)++;
+      return false;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i] != Content(q, pos[q] + i)) (*bad)++;
+    }
+    pos[q] += batch.size();
+  }
+  return true;
+}
+
 void VerifyAll(QueueStore* store, int queues, int per_queue) {
   std::vector<std::thread> readers;
   std::atomic<int> bad{0};
@@ -110,19 +128,9 @@ TEST(Concurrency, ReadersSeeAConsistentPrefixWhileWriting) {
   std::vector<std::thread> readers;
   for (int r = 0; r < 3; ++r) {
     readers.emplace_back([&, r] {
-      MessageBatch batch;
       uint64_t pos[queues] = {};
       while (!done.load() || pos[r] < static_cast<uint64_t>(total)) {
-        for (int q = 0; q < queues; ++q) {
-          if (!store->Get(QueueName(q), pos[q], 37, &batch).ok()) {
-            bad++;
-            return;
-          }
-          for (size_t i = 0; i < batch.size(); ++i) {
-            if (batch[i] != Content(q, pos[q] + i)) bad++;
-          }
-          pos[q] += batch.size();
-        }
+        if (!ReadOn(store.get(), queues, 37, pos, &bad)) return;
         if (done.load() && pos[r] >= static_cast<uint64_t>(total)) break;
       }
     });
@@ -130,6 +138,52 @@ TEST(Concurrency, ReadersSeeAConsistentPrefixWhileWriting) {
   writer.join();
   for (auto& t : readers) t.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+// A broker's pattern: one thread puts, another flushes as often as it can (each Flush writes the
+// partly filled chunks and gives their unused ends back to the segments, racing the writer's
+// next reservation), readers read behind both. Every message reads back, then and after reopen.
+TEST(Concurrency, FlushesRacingPutsAndReadsKeepEveryMessage) {
+  TempDir tmp;
+  const int queues = 4, total = 6000;
+  {
+    auto store = OpenStore(tmp.path());
+    std::atomic<bool> done{false};
+    std::atomic<int> bad{0};
+    std::atomic<int> flushes{0};
+    std::thread writer([&] {
+      for (int i = 0; i < total; ++i) {
+        // At least one Flush per 100 rounds of puts, however the threads are scheduled.
+        while (flushes.load() < i / 100) std::this_thread::yield();
+        for (int q = 0; q < queues; ++q) {
+          if (!store->Put(QueueName(q), Content(q, i)).ok()) bad++;
+        }
+      }
+      done = true;
+    });
+    std::thread flusher([&] {
+      while (!done.load()) {
+        if (!store->Flush().ok()) bad++;
+        flushes++;
+      }
+    });
+    std::thread reader([&] {
+      uint64_t pos[queues] = {};
+      for (bool last = false; !last;) {
+        last = done.load();
+        if (!ReadOn(store.get(), queues, 50, pos, &bad)) return;
+      }
+    });
+    writer.join();
+    flusher.join();
+    reader.join();
+    EXPECT_EQ(bad.load(), 0);
+    EXPECT_GE(flushes.load(), total / 100);
+    VerifyAll(store.get(), queues, total);
+    ASSERT_TRUE(store->Close().ok());
+  }
+  auto store = OpenStore(tmp.path());
+  VerifyAll(store.get(), queues, total);
 }
 
 TEST(Concurrency, SeveralWritersOnOneQueueKeepEachWritersOrder) {

@@ -23,6 +23,7 @@ std::shared_ptr<WriteChunk> MakeChunk(Segment* seg, uint64_t base, char* buf, ch
   chunk->segment = seg;
   chunk->base = base;
   chunk->capacity = 1024;
+  chunk->reserved = 1024;
   chunk->used = 1024;
   chunk->data = buf;
   seg->AddInFlight(chunk);

@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "open_store.h"
@@ -212,6 +214,70 @@ TEST(QueueStore, CloseAndReopenServesEverything) {
     ASSERT_TRUE(store->Close().ok());
     // Second round expects the 5 extra messages from the first.
     if (round == 0) continue;
+  }
+}
+
+// Many Flushes of a few puts each (a broker's group commits) must not leave a hole the size of a
+// write chunk per Flush: the segments would grow by ~100 MB/s under a broker's load and hit their
+// 4 TiB limit within hours. The files stay about as large as the blocks written, whether the
+// puts come from the flushing thread or, as in the broker, from another one.
+TEST(QueueStore, FrequentFlushesKeepSegmentFilesCompact) {
+  const int rounds = 300;
+  for (bool other_thread : {false, true}) {
+    SCOPED_TRACE(other_thread ? "puts on another thread" : "puts on the flushing thread");
+    TempDir tmp;
+    {
+      auto store = OpenStore(tmp.path());
+      // Five 1000-byte requests fill a block, which the putting thread seals into a chunk of
+      // its own; the rest stays in open blocks that the Flush seals.
+      auto put_round = [&](int r) {
+        for (int i = 0; i < 5; ++i) {
+          if (!store->Put("requests", Msg("requests", r * 5 + i, 1000)).ok()) return false;
+        }
+        return store->Put("replies", Msg("replies", r, 60)).ok();
+      };
+      std::atomic<int> put_rounds{0}, flushed_rounds{0};
+      std::atomic<bool> put_failed{false};
+      std::thread writer;
+      if (other_thread) {
+        writer = std::thread([&] {
+          for (int r = 0; r < rounds; ++r) {
+            while (flushed_rounds.load() < r) std::this_thread::yield();
+            if (!put_round(r)) put_failed = true;
+            put_rounds = r + 1;
+          }
+        });
+      }
+      for (int r = 0; r < rounds; ++r) {
+        if (other_thread) {
+          while (put_rounds.load() <= r) std::this_thread::yield();
+        } else {
+          ASSERT_TRUE(put_round(r));
+        }
+        ASSERT_TRUE(store->Flush().ok());
+        flushed_rounds = r + 1;
+      }
+      if (writer.joinable()) writer.join();
+      ASSERT_FALSE(put_failed.load());
+      uint64_t bytes = 0;
+      for (const auto& e : std::filesystem::directory_iterator(tmp.path())) {
+        if (e.path().filename().string().rfind("segment-", 0) == 0) bytes += e.file_size();
+      }
+      // ~7 KiB of blocks a round, 2.1 MB in all (a hole per Flush: 75 MiB or more).
+      EXPECT_LE(bytes, uint64_t{4} << 20);
+      ASSERT_TRUE(store->Close().ok());
+    }
+    auto store = OpenStore(tmp.path());
+    MessageBatch batch;
+    ASSERT_EQ(store->QueueSize("requests"), uint64_t(rounds) * 5);
+    for (uint64_t at = 0; at < uint64_t(rounds) * 5; at += batch.size()) {
+      ASSERT_TRUE(store->Get("requests", at, 1000, &batch).ok());
+      ASSERT_FALSE(batch.empty());
+      for (size_t i = 0; i < batch.size(); ++i) ASSERT_EQ(batch[i], Msg("requests", at + i, 1000));
+    }
+    ASSERT_TRUE(store->Get("replies", 0, rounds + 1, &batch).ok());
+    ASSERT_EQ(batch.size(), size_t(rounds));
+    for (int r = 0; r < rounds; ++r) ASSERT_EQ(batch[r], Msg("replies", r, 60));
   }
 }
 
