@@ -14,6 +14,12 @@ namespace {
 // Offset of the attempt field in an encoded request (kind u8, id, trace, deadline, sent u64).
 constexpr size_t kAttemptOffset = 1 + 8 * 4;
 constexpr uint32_t kReplyWaitMs = 1000;
+// Reply fetches kept in flight. With one, a reply stored while the answer to that fetch is on its
+// way here, being handled, or while the next fetch travels back, waits in the broker for it: in
+// the mesh that was p90 ~0.4 ms and p99 ~1.2 ms of the reply hop (the request side, served by
+// two fetches per provider-agent, waited p90 20 us). With two, one is parked at the broker
+// whenever the other is answered.
+constexpr int kMaxReplyFetches = 2;
 
 }  // namespace
 
@@ -216,7 +222,7 @@ void RpcClient::FetchStoredReply(uint64_t id, std::string_view queue, uint64_t o
 
 void RpcClient::OnConnection(bool up) {
   if (!up) {
-    fetching_ = false;
+    fetches_ = 0;
     for (auto& [id, p] : pending_) {
       if (!p.service.empty()) p.acked = p.acked && options_.flush_requests;
     }
@@ -231,13 +237,16 @@ void RpcClient::OnConnection(bool up) {
 }
 
 void RpcClient::FetchReplies() {
-  if (fetching_ || shut_down_ || !broker_->connected()) return;
-  fetching_ = true;
+  while (fetches_ < kMaxReplyFetches && !shut_down_ && broker_->connected()) FetchReplyBatch();
+}
+
+void RpcClient::FetchReplyBatch() {
+  ++fetches_;
   broker_->GroupFetch(reply_queue_, kRpcGroup, options_.reply_batch, kReplyWaitMs,
                       [weak = weak_from_this()](const Status& s, const MessagesReply& reply) {
                         auto self = weak.lock();
                         if (!self) return;
-                        self->fetching_ = false;
+                        --self->fetches_;
                         if (!s.ok()) return;  // reconnect restarts the loop
                         std::vector<uint64_t> offsets;
                         offsets.reserve(reply.messages.size());

@@ -104,7 +104,9 @@ class RpcClient : public std::enable_shared_from_this<RpcClient> {
   void SendRequest(uint64_t id);
   void SendRequests(const std::string& service, const std::vector<uint64_t>& ids);
   void OnConnection(bool up);
+  // Keeps kMaxReplyFetches reply fetches in flight.
   void FetchReplies();
+  void FetchReplyBatch();
   void OnReply(const RpcReply& reply);
   void FetchStoredReply(uint64_t id, std::string_view queue, uint64_t offset);
   void Complete(uint64_t id, CallResult result);
@@ -122,7 +124,7 @@ class RpcClient : public std::enable_shared_from_this<RpcClient> {
   std::unordered_map<uint64_t, Pending> pending_;
   std::multimap<std::chrono::steady_clock::time_point, uint64_t> deadlines_;
   std::unordered_map<uint64_t, Orphan> orphans_;
-  bool fetching_ = false;
+  int fetches_ = 0;  // reply fetches in flight
   bool shut_down_ = false;
   uint64_t id_state_;
 };
