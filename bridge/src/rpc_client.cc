@@ -222,7 +222,8 @@ void RpcClient::FetchStoredReply(uint64_t id, std::string_view queue, uint64_t o
 
 void RpcClient::OnConnection(bool up) {
   if (!up) {
-    fetches_ = 0;
+    // fetches_ is back to 0 already: the broker client failed each fetch (its callback counted
+    // it out) before reporting the connection down.
     for (auto& [id, p] : pending_) {
       if (!p.service.empty()) p.acked = p.acked && options_.flush_requests;
     }
