@@ -1,7 +1,7 @@
 // The CPU of a Flush that follows a few puts, as a broker's group commit issues them (a request
 // queue, a reply queue and the dedupe journal touched between two Flushes): the store is on tmpfs,
 // where fdatasync costs nothing, so what is timed is the engine's own work — sealing the open
-// blocks, handing chunks to the flusher, writing the checkpoint to RocksDB. Arg: queues touched.
+// blocks, writing the partly filled chunks, writing the checkpoint to RocksDB. Arg: queues touched.
 #include <benchmark/benchmark.h>
 
 #include <memory>
