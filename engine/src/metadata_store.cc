@@ -132,6 +132,19 @@ Status MetadataStore::Write(Batch* batch, bool sync) {
   return s;
 }
 
+Status MetadataStore::SyncWal() {
+  Status r = ReopenIfFailed();
+  if (!r.ok()) return r;
+  Status s;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!db_) return Status::IOError(path_ + ": metadata database is not open");
+    s = FromRocks(db_->SyncWAL(), path_);
+  }
+  NoteWriteResult(s);
+  return s;
+}
+
 std::string MetadataStore::TailKey(uint32_t segment) {
   std::string k = "t/";
   PutBigEndian32(&k, segment);

@@ -39,6 +39,8 @@ class MetadataStore {
 
   Status Get(std::string_view key, std::string* value);  // NotFound when absent
   Status Put(std::string_view key, std::string_view value, bool sync);
+  // Makes every write so far durable (the unsynced ones too).
+  Status SyncWal();
   // Calls fn(key, value) for every key starting with prefix, in key order; stops early and
   // returns fn's first non-OK status.
   Status Scan(std::string_view prefix,

@@ -674,13 +674,19 @@ uint64_t QueueStoreImpl::QueueSize(std::string_view queue) {
 // ---------------------------------------------------------------------------------------------
 // Flush, Close
 
-Status QueueStoreImpl::Flush() {
+Status QueueStoreImpl::Flush(FlushMode mode) {
   OpGuard guard(this);
   if (!guard.ok()) return Status::Closed("Flush on a closed store");
-  return FlushInternal();
+  return FlushInternal(mode);
 }
 
-Status QueueStoreImpl::FlushInternal() {
+// A kWrite Flush does steps 1 and 3 without the fdatasyncs and checkpoints only the names of new
+// queues (unsynced): its blocks stay past the checkpointed tails, where the next Open's scan
+// adopts them after a kill -9, and the next kSync Flush checkpoints them. So a machine crash
+// loses at most what no kSync Flush covered, and never leaves a checkpoint naming data that did
+// not reach the disk (a name without data is harmless).
+Status QueueStoreImpl::FlushInternal(FlushMode mode) {
+  const bool sync = mode == FlushMode::kSync;
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
   flusher_->RetryFailed();
   WriterSlot& mine = MySlot();
@@ -723,6 +729,7 @@ Status QueueStoreImpl::FlushInternal() {
       writer.AddQueue(q->id, q->name);
       new_queues.push_back(q);
     }
+    if (!sync) continue;
     writer.AddBlocks(q->id, q->checkpointed_blocks, q->sealed_end,
                      q->blocks.data() + q->checkpointed_blocks, n - q->checkpointed_blocks);
     advanced.emplace_back(q, n);
@@ -768,8 +775,9 @@ Status QueueStoreImpl::FlushInternal() {
   }
   Status s = flusher_->WaitWritten(flusher_->next_seq());
   if (!s.ok()) return s;
+  if (!sync) return CatalogNewQueues(&writer, new_queues);
   for (auto& seg : segments_) {
-    s = seg->SyncIfDirty();
+    s = seg->SyncIfDirty();  // also what earlier kWrite Flushes wrote
     if (!s.ok()) return s;
   }
 
@@ -786,9 +794,15 @@ Status QueueStoreImpl::FlushInternal() {
     tails_moved = true;
   }
   if (has_record || tails_moved) {
+    // A synced write also syncs the unsynced writes before it (one write-ahead log).
     s = meta_.Write(&batch, /*sync=*/true);
     if (!s.ok()) return s;
     checkpointed_tails_ = tails;
+    meta_unsynced_ = false;
+  } else if (meta_unsynced_) {
+    s = meta_.SyncWal();
+    if (!s.ok()) return s;
+    meta_unsynced_ = false;
   }
   for (auto& [q, n] : advanced) q->checkpointed_blocks = n;
   for (Queue* q : new_queues) q->cataloged = true;
@@ -796,6 +810,20 @@ Status QueueStoreImpl::FlushInternal() {
     checkpoint_seq_++;
     checkpoint_bytes_ += record_bytes;
   }
+  return Status::OK();
+}
+
+Status QueueStoreImpl::CatalogNewQueues(CheckpointWriter* writer,
+                                        const std::vector<Queue*>& new_queues) {
+  if (writer->empty()) return Status::OK();
+  MetadataStore::Batch batch;
+  const uint64_t record_bytes = writer->Finish(&batch);
+  Status s = meta_.Write(&batch, /*sync=*/false);
+  if (!s.ok()) return s;
+  meta_unsynced_ = true;
+  for (Queue* q : new_queues) q->cataloged = true;
+  checkpoint_seq_++;
+  checkpoint_bytes_ += record_bytes;
   return Status::OK();
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint_log.h"
 #include "flusher.h"
 #include "meshq/queue_store.h"
 #include "metadata_store.h"
@@ -33,7 +34,8 @@ class QueueStoreImpl final : public QueueStore {
   Status Put(std::string_view queue, std::string_view message) override;
   Status Get(std::string_view queue, uint64_t offset, uint64_t max_count,
              MessageBatch* out) override;
-  Status Flush() override;
+  using QueueStore::Flush;
+  Status Flush(FlushMode mode) override;
   Status Close() override;
   Status PutMetadata(std::string_view key, std::string_view value) override;
   Status GetMetadata(std::string_view key, std::string* value) override;
@@ -74,7 +76,9 @@ class QueueStoreImpl final : public QueueStore {
   // Stages one block of q into the slot's chunk for q's segment; *unit gets its location.
   Status StageBlock(WriterSlot& slot, Queue* q, uint64_t first, uint32_t count,
                     std::string_view payload_prefix, std::string_view payload_rest, uint32_t* unit);
-  Status FlushInternal();
+  Status FlushInternal(FlushMode mode = FlushMode::kSync);
+  // The unsynced checkpoint record of a kWrite Flush: names only (see FlushInternal).
+  Status CatalogNewQueues(CheckpointWriter* writer, const std::vector<Queue*>& new_queues);
   // Rewrites the checkpoint log as one snapshot record (store quiescent, flush_mu_ held).
   Status CompactCheckpoints();
   Status Recover();
@@ -94,6 +98,8 @@ class QueueStoreImpl final : public QueueStore {
   uint64_t checkpoint_bytes_ = 0;  // size of the checkpoint log in RocksDB
   // Each segment's tail as the metadata store holds it (set by Open, then under flush_mu_).
   std::vector<uint64_t> checkpointed_tails_;
+  // A kWrite Flush wrote metadata without syncing it; the next kSync Flush syncs it (flush_mu_).
+  bool meta_unsynced_ = false;
   uint64_t recovered_blocks_ = 0;
   uint64_t discarded_blocks_ = 0;
 

@@ -31,6 +31,17 @@ struct StoreStats {
   uint64_t discarded_blocks = 0;     // valid blocks the last Open's scan could not adopt
 };
 
+// What a Flush guarantees once it returns OK.
+enum class FlushMode : uint8_t {
+  // Written and fdatasync'ed, checkpoint synced: survives a power loss or kernel crash.
+  kSync,
+  // Written to the operating system (no fdatasync): survives the process's crash or kill -9,
+  // not a machine crash, after which the store opens with a prefix of each queue (what reached
+  // the disk). Costs a few write calls instead of one fdatasync per touched segment file plus
+  // the metadata's; the next kSync Flush makes it all durable.
+  kWrite,
+};
+
 class QueueStore {
  public:
   // Opens (creating when allowed) the store in options.dir. Recovers what the last checkpoint
@@ -62,7 +73,10 @@ class QueueStore {
   // Makes every message Put before this call durable: after Flush returns OK, a crash or
   // kill -9 followed by Open serves them all. Thread-safe. After a failed background write
   // (e.g. disk full) Flush retries it, and returns OK once everything is written.
-  virtual Status Flush() = 0;
+  Status Flush() { return Flush(FlushMode::kSync); }
+  // Flush with a chosen guarantee (see FlushMode). A kSync Flush also makes durable everything
+  // earlier kWrite Flushes wrote.
+  virtual Status Flush(FlushMode mode) = 0;
 
   // Flushes, then releases files and threads. Later calls return Closed. Idempotent. Calls
   // racing with Close either complete before it (a Put that returned OK is durable) or return
