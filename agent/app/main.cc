@@ -40,7 +40,8 @@ constexpr const char* kUsage =
     "  --lease-ttl S             registry lease TTL in seconds (default 3)\n"
     "mq mode (--mode mq):\n"
     "  --broker HOST:PORT        the meshq-broker (default $MESHQ_BROKER, else 127.0.0.1:9400)\n"
-    "  --mq-flush 0|1            acknowledge calls after the broker's Flush (default 1)\n"
+    "  --mq-durability D         when the broker acknowledges calls: written (default; survives\n"
+    "                            a broker kill -9), synced (also a machine crash), stored\n"
     "  --client-id ID            consumer reply-queue prefix (default consumer-<pid>)\n"
     "  provider: calls taken from the broker at once = --weight (its declared capacity)\n";
 
@@ -103,9 +104,9 @@ int main(int argc, char** argv) {
     }
   }
   static const char* kKnown[] = {
-      "role",       "mode",     "listen",   "etcd",    "service-prefix",    "threads",
-      "timeout-ms", "provider", "weight",   "service", "dubbo-connections", "lease-ttl",
-      "broker",     "mq-flush", "client-id"};
+      "role",       "mode",          "listen",   "etcd",    "service-prefix",    "threads",
+      "timeout-ms", "provider",      "weight",   "service", "dubbo-connections", "lease-ttl",
+      "broker",     "mq-durability", "client-id"};
   for (const auto& [name, value] : flags) {
     bool known = false;
     for (const char* k : kKnown) known = known || name == k;
@@ -123,7 +124,10 @@ int main(int argc, char** argv) {
                                            &mq_options.broker)) {
       Usage("bad --broker address");
     }
-    mq_options.flush = IntFlag(flags, "mq-flush", 1) != 0;
+    if (!meshq::bridge::ParsePutDurability(Flag(flags, "mq-durability", "written"),
+                                           &mq_options.durability)) {
+      Usage("bad --mq-durability (stored, written or synced)");
+    }
     mq_options.client_id_prefix = Flag(flags, "client-id", "consumer-" + std::to_string(getpid()));
   }
 #else

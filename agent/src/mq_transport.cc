@@ -48,7 +48,7 @@ MqConsumerTransport::MqConsumerTransport(boost::asio::io_context& io, const MqOp
   bridge::RpcClientOptions o;
   o.broker = options.broker;
   o.client_id = options.client_id_prefix + "-t" + std::to_string(thread);
-  o.flush_requests = options.flush;
+  o.request_durability = options.durability;
   client_ = bridge::RpcClient::Create(io, o);
   client_->Start();
 }
@@ -144,7 +144,7 @@ Status MqProviderTransport::Start(Invoker* local) {
   o.broker = options_.broker;
   o.service = service_;
   o.max_in_flight = options_.max_in_flight;
-  o.flush_replies = options_.flush;
+  o.reply_durability = options_.durability;
   std::string interface_name = service_;
   server_ = bridge::RpcServer::Create(
       io_, o,

@@ -32,7 +32,7 @@ struct Flags {
   BrokerAddress broker;
   int calls = 20000;
   int concurrency = 16;
-  bool flush = true;
+  PutDurability durability = PutDurability::kWritten;
   size_t payload = 50;
   // Start each next call from a fresh io handler instead of from the completion of the last
   // one: calls are then never sent together (like independent callers, e.g. the consumer-agent's
@@ -133,8 +133,8 @@ int main(int argc, char** argv) {
       f.calls = std::max(1, std::atoi(v.c_str()));
     else if (a == "--concurrency")
       f.concurrency = std::max(1, std::atoi(v.c_str()));
-    else if (a == "--flush")
-      f.flush = v != "0";
+    else if (a == "--durability" && ParsePutDurability(v, &f.durability))
+      continue;
     else if (a == "--payload")
       f.payload = static_cast<size_t>(std::atoll(v.c_str()));
     else if (a == "--independent")
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: meshq-rpc-bench --broker HOST:PORT [--calls 20000] [--concurrency 16]"
-                   " [--flush 1] [--payload 50] [--independent 0]"
+                   " [--durability written|synced|stored] [--payload 50] [--independent 0]"
                    " [--reply-delay-ms 0] [--dump FILE]\n");
       return 2;
     }
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
   RpcServerOptions so;
   so.broker = f.broker;
   so.service = service;
-  so.flush_replies = f.flush;
+  so.reply_durability = f.durability;
   so.max_in_flight = static_cast<uint32_t>(std::max(256, f.concurrency));
   const int delay_ms = f.reply_delay_ms;
   HopTimes hops(static_cast<size_t>(f.calls));
@@ -197,7 +197,7 @@ int main(int argc, char** argv) {
   RpcClientOptions co;
   co.broker = f.broker;
   co.client_id = service + "-client";
-  co.flush_requests = f.flush;
+  co.request_durability = f.durability;
   auto client = RpcClient::Create(client_io, co);
   auto ping = BrokerClient::Create(client_io, f.broker);
   asio::post(client_io, [&] {
@@ -272,10 +272,10 @@ int main(int argc, char** argv) {
     both_us.push_back(request_us.back() + reply_us.back());
   }
   std::printf(
-      "broker %s:%u, %d calls, %d in flight, %zu-byte payload, flush=%d, independent=%d, "
+      "broker %s:%u, %d calls, %d in flight, %zu-byte payload, durability=%s, independent=%d, "
       "reply delay %d ms\n",
-      f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload, f.flush,
-      f.independent, f.reply_delay_ms);
+      f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload,
+      PutDurabilityName(f.durability), f.independent, f.reply_delay_ms);
   Print("broker PING", ping_us, ping_s);
   if (delay_ms > 0) Print("paced 2xPING", paced_ping_us, paced_ping_s);
   Print("RPC call", call_us, call_s);

@@ -79,7 +79,7 @@ class BrokerImpl final : public Broker {
     acceptor_.reset();
     // Durable state first (offsets, a last Flush), then the store.
     core_->committer().Stop();
-    Status s = core_->CommitRound(/*flush=*/true);
+    Status s = core_->CommitRound(FlushMode::kSync);
     Status c = store_->Close();
     return s.ok() ? c : s;
   }

@@ -93,7 +93,8 @@ void BrokerConnection::HandlePut(const Frame& frame) {
   s = core_->Put(request, frame.header.flags, &body, &no_consumers);
   if (!s.ok()) return SendStatus(rid, s);
   if (no_consumers) return SendError(rid, kStatusNoConsumers, "no consumers in group");
-  if (!(frame.header.flags & kPutFlagFlush)) return Send(FrameType::kPutReply, 0, rid, body);
+  const uint8_t flags = frame.header.flags;
+  if (!(flags & (kPutFlagFlush | kPutFlagWritten))) return Send(FrameType::kPutReply, 0, rid, body);
   // Acknowledged only once a Flush covering it returned (the committer batches them).
   core_->committer().RequestFlush(
       [self = shared_from_this(), rid, body = std::move(body)](Status fs) mutable {
@@ -105,7 +106,8 @@ void BrokerConnection::HandlePut(const Frame& frame) {
                        self->SendStatus(rid, fs);
                      }
                    });
-      });
+      },
+      (flags & kPutFlagFlush) ? FlushMode::kSync : FlushMode::kWrite);
 }
 
 void BrokerConnection::HandleRead(const Frame& frame) {
@@ -215,7 +217,7 @@ void BrokerConnection::HandleAck(const Frame& frame) {
           }
         });
       },
-      /*offsets=*/true);
+      FlushMode::kSync, /*offsets=*/true);
 }
 
 void BrokerConnection::Send(FrameType type, uint8_t status, uint64_t rid, std::string_view body) {

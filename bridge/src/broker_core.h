@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,7 +47,7 @@ class BrokerCore {
   // One round of the committer: a Flush when `flush` (or, with `write_offsets`, when a committed
   // offset waits for durability), then with `write_offsets` every changed (durable) committed
   // offset written to the store's metadata.
-  Status CommitRound(bool flush, bool write_offsets = true);
+  Status CommitRound(std::optional<FlushMode> flush, bool write_offsets = true);
 
   QueueWatch& watch() { return watch_; }
   Committer& committer() { return *committer_; }

@@ -10,12 +10,13 @@ Committer::Committer(Round round, std::chrono::milliseconds interval)
 
 Committer::~Committer() { Stop(); }
 
-void Committer::RequestFlush(Done done, bool offsets) {
+void Committer::RequestFlush(Done done, FlushMode mode, bool offsets) {
   {
     std::lock_guard lock(mu_);
     if (!stop_) {
       waiting_.push_back(std::move(done));
       offsets_wanted_ = offsets_wanted_ || offsets;
+      sync_wanted_ = sync_wanted_ || mode == FlushMode::kSync;
       cv_.notify_one();
       return;
     }
@@ -40,6 +41,7 @@ void Committer::Run() {
     std::vector<Done> batch;
     bool stopping;
     bool offsets;
+    bool sync;
     {
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, last_offsets + interval_, [this] { return stop_ || !waiting_.empty(); });
@@ -47,8 +49,12 @@ void Committer::Run() {
       stopping = stop_;
       offsets = offsets_wanted_ || stopping || Clock::now() - last_offsets >= interval_;
       offsets_wanted_ = false;
+      sync = sync_wanted_;
+      sync_wanted_ = false;
     }
-    Status s = round_(!batch.empty(), offsets);
+    std::optional<FlushMode> flush;
+    if (!batch.empty()) flush = sync ? FlushMode::kSync : FlushMode::kWrite;
+    Status s = round_(flush, offsets);
     if (offsets) last_offsets = Clock::now();
     if (!batch.empty()) ++flushes_;
     for (Done& done : batch) done(s);

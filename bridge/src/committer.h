@@ -8,9 +8,11 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "meshq/queue_store.h"
 #include "meshq/status.h"
 
 namespace meshq::bridge {
@@ -18,16 +20,17 @@ namespace meshq::bridge {
 class Committer {
  public:
   using Done = std::function<void(Status)>;
-  // What one round does: flush when requests wait for a Flush; write_offsets when the changed
-  // group offsets are due (every `interval`, or a request wants them written).
-  using Round = std::function<Status(bool flush, bool write_offsets)>;
+  // What one round does: a Flush when requests wait for one (kSync when any of them wants it,
+  // else kWrite); write_offsets when the changed group offsets are due (every `interval`, or a
+  // request wants them written).
+  using Round = std::function<Status(std::optional<FlushMode> flush, bool write_offsets)>;
 
   Committer(Round round, std::chrono::milliseconds interval);
   ~Committer();
 
-  // Calls `done` (on the committer thread) after a round whose Flush started after this call;
-  // with `offsets`, that round also writes the changed group offsets.
-  void RequestFlush(Done done, bool offsets = false);
+  // Calls `done` (on the committer thread) after a round whose Flush (of `mode` or stronger)
+  // started after this call; with `offsets`, that round also writes the changed group offsets.
+  void RequestFlush(Done done, FlushMode mode, bool offsets = false);
   // Answers pending requests, persists offsets one last time and joins the thread.
   void Stop();
 
@@ -42,6 +45,7 @@ class Committer {
   std::condition_variable cv_;
   std::vector<Done> waiting_;
   bool offsets_wanted_ = false;
+  bool sync_wanted_ = false;
   bool stop_ = false;
   std::atomic<uint64_t> flushes_{0};
   std::thread thread_;

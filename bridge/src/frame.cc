@@ -61,4 +61,27 @@ void AppendFrame(const FrameHeader& header, std::string_view body, std::string* 
   out->append(body);
 }
 
+bool ParsePutDurability(std::string_view text, PutDurability* out) {
+  for (PutDurability d :
+       {PutDurability::kStored, PutDurability::kWritten, PutDurability::kSynced}) {
+    if (text == PutDurabilityName(d)) {
+      *out = d;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* PutDurabilityName(PutDurability d) {
+  switch (d) {
+    case PutDurability::kStored:
+      return "stored";
+    case PutDurability::kWritten:
+      return "written";
+    case PutDurability::kSynced:
+      return "synced";
+  }
+  return "?";
+}
+
 }  // namespace meshq::bridge

@@ -179,7 +179,7 @@ void RpcClient::SendRequests(const std::string& service, const std::vector<uint6
     messages.push_back({id, p.request});
   }
   if (sent.empty()) return;
-  uint8_t flags = kPutFlagRequireConsumers | (options_.flush_requests ? kPutFlagFlush : 0);
+  uint8_t flags = kPutFlagRequireConsumers | DurabilityFlags(options_.request_durability);
   broker_->Put(RequestQueueName(service), messages, flags, kRpcGroup,
                [weak = weak_from_this(), sent](const Status& s, const PutAnswer& answer) {
                  auto self = weak.lock();
@@ -225,7 +225,9 @@ void RpcClient::OnConnection(bool up) {
     // fetches_ is back to 0 already: the broker client failed each fetch (its callback counted
     // it out) before reporting the connection down.
     for (auto& [id, p] : pending_) {
-      if (!p.service.empty()) p.acked = p.acked && options_.flush_requests;
+      if (!p.service.empty()) {
+        p.acked = p.acked && options_.request_durability != PutDurability::kStored;
+      }
     }
     return;
   }

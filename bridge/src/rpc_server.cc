@@ -154,7 +154,7 @@ void RpcServer::SendQueuedReplies() {
   auto queued = std::move(queued_);
   queued_.clear();
   if (!broker_->connected()) return;  // unacked: redelivered, then replayed; refetched on connect
-  const uint8_t flags = kPutFlagReply | (options_.flush_replies ? kPutFlagFlush : 0);
+  const uint8_t flags = kPutFlagReply | DurabilityFlags(options_.reply_durability);
   std::vector<PutMessage> messages;
   for (auto& [reply_to, q] : queued) {
     messages.clear();

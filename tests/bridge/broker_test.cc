@@ -87,14 +87,14 @@ TEST_F(BrokerTest, FetchWaitsAndWakesWhenTheQueueGrows) {
 }
 
 TEST_F(BrokerTest, FlushedPutsAndSyncAcksDoNotWaitForTheCommitCycle) {
-  // The committer also runs every --commit-interval-ms; a FLUSH put or a SYNC ack must start a
-  // Flush at once, not ride on the next cycle (5 s here; a Flush takes milliseconds).
+  // The committer also runs every --commit-interval-ms; a FLUSH or WRITTEN put or a SYNC ack must
+  // start a Flush at once, not ride on the next cycle (5 s here; a Flush takes milliseconds).
   ASSERT_TRUE(broker_.Restart({"--commit-interval-ms", "5000"}));
   auto c = Connect();
   std::vector<std::chrono::steady_clock::duration> took;
-  for (int i = 0; i < 11; ++i) {
+  for (int i = 0; i < 12; ++i) {
     auto start = std::chrono::steady_clock::now();
-    ASSERT_TRUE(c->Put("durable", Messages(1, "f"), kPutFlagFlush).ok());
+    ASSERT_TRUE(c->Put("durable", Messages(1, "f"), i % 2 ? kPutFlagWritten : kPutFlagFlush).ok());
     std::vector<OwnedMessage> got;
     ASSERT_TRUE(c->GroupFetch("durable", "g", 1, 0, &got).ok());
     ASSERT_EQ(got.size(), 1u);
@@ -228,24 +228,33 @@ TEST_F(BrokerTest, GroupOffsetsSurviveCleanAndHardRestarts) {
   EXPECT_EQ(got[1].payload, "l9");
 }
 
-TEST_F(BrokerTest, FlushAcknowledgedPutsSurviveKill9) {
+// FLUSH (synced) and WRITTEN (written to the OS, no fdatasync) acknowledgements both survive the
+// broker's kill -9; the queues are new, so WRITTEN also covers a queue created since the last
+// synced Flush.
+TEST_F(BrokerTest, FlushAndWrittenAcknowledgedPutsSurviveKill9) {
   const int kPuts = 50;
+  const std::vector<std::pair<std::string, uint8_t>> queues = {{"durable", kPutFlagFlush},
+                                                               {"written", kPutFlagWritten}};
   {
     auto c = Connect();
     for (int i = 0; i < kPuts; ++i) {
-      ASSERT_TRUE(
-          c->Put("durable", Messages(3, "d" + std::to_string(i) + "."), kPutFlagFlush).ok());
+      for (const auto& [queue, flag] : queues) {
+        ASSERT_TRUE(c->Put(queue, Messages(3, "d" + std::to_string(i) + "."), flag).ok());
+      }
     }
   }
   broker_.Stop(SIGKILL);
   ASSERT_TRUE(broker_.Start());
   auto c = Connect();
-  std::vector<OwnedMessage> got;
-  uint64_t size = 0;
-  ASSERT_TRUE(c->Get("durable", 0, 1000, &got, &size).ok());
-  EXPECT_EQ(size, 3u * kPuts);
-  ASSERT_EQ(got.size(), 3u * kPuts);
-  EXPECT_EQ(got.back().payload, "d49.2");
+  for (const auto& [queue, flag] : queues) {
+    SCOPED_TRACE(queue);
+    std::vector<OwnedMessage> got;
+    uint64_t size = 0;
+    ASSERT_TRUE(c->Get(queue, 0, 1000, &got, &size).ok());
+    EXPECT_EQ(size, 3u * kPuts);
+    ASSERT_EQ(got.size(), 3u * kPuts);
+    EXPECT_EQ(got.back().payload, "d49.2");
+  }
 }
 
 // A full disk (here: every file the broker writes capped at 4 MiB) fails the PUTs that need a

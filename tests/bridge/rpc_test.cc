@@ -76,12 +76,13 @@ class RpcTest : public ::testing::Test {
   // A server of `service` answering "re:<payload>" after `delay` (0 = at once).
   std::shared_ptr<RpcServer> StartServer(const std::string& service,
                                          std::chrono::milliseconds delay = 0ms,
-                                         uint32_t max_in_flight = 256, bool flush = true) {
+                                         uint32_t max_in_flight = 256,
+                                         PutDurability durability = PutDurability::kWritten) {
     RpcServerOptions o;
     o.broker = broker_.address();
     o.service = service;
     o.max_in_flight = max_in_flight;
-    o.flush_replies = flush;
+    o.reply_durability = durability;
     auto server = io_.Run([&] {
       auto s = RpcServer::Create(io_.io(), o,
                                  [this, delay](const RpcCall& call, RpcServer::Respond respond) {
@@ -100,11 +101,12 @@ class RpcTest : public ::testing::Test {
     return server;
   }
 
-  std::shared_ptr<RpcClient> StartClient(const std::string& id, bool flush = true) {
+  std::shared_ptr<RpcClient> StartClient(const std::string& id,
+                                         PutDurability durability = PutDurability::kWritten) {
     RpcClientOptions o;
     o.broker = broker_.address();
     o.client_id = id;
-    o.flush_requests = flush;
+    o.request_durability = durability;
     auto client = io_.Run([&] {
       auto c = RpcClient::Create(io_.io(), o);
       c->Start();
@@ -136,6 +138,10 @@ class RpcTest : public ::testing::Test {
 
   // Waits (bounded) until the server's connection is a member of the service's group.
   void WaitForServer() { std::this_thread::sleep_for(150ms); }
+
+  // Calls `service` while the broker is killed (SIGKILL) and restarted; every call is answered
+  // exactly once.
+  void KillBrokerMidRun(const std::string& service, PutDurability durability);
 
   BrokerProcess broker_;
   IoThread io_;
@@ -329,12 +335,13 @@ TEST_F(RpcTest, CallsDoNotWaitForAPeriodicWake) {
   // the median call near 1 s or 5 s; woken at once it takes well under a millisecond here. The
   // bound is generous (a loaded or sanitizer build stays far below it), not a speed test.
   ASSERT_TRUE(broker_.Restart({"--responder-grace-ms", "3000", "--commit-interval-ms", "5000"}));
-  for (bool flush : {false, true}) {
-    SCOPED_TRACE(flush ? "flush on" : "flush off");
-    const std::string service = flush ? "wake-flush" : "wake-no-flush";
-    StartServer(service, 0ms, 256, flush);
+  for (PutDurability durability :
+       {PutDurability::kStored, PutDurability::kWritten, PutDurability::kSynced}) {
+    SCOPED_TRACE(PutDurabilityName(durability));
+    const std::string service = std::string("wake-") + PutDurabilityName(durability);
+    StartServer(service, 0ms, 256, durability);
     WaitForServer();
-    auto client = StartClient(service + "-client", flush);
+    auto client = StartClient(service + "-client", durability);
     CallOptions opts;
     opts.timeout = 10s;  // a call held for a wake fails on the median below, not on its deadline
     std::vector<std::chrono::steady_clock::duration> took;
@@ -393,15 +400,24 @@ TEST_F(RpcTest, AServerNeverRunsMoreThanItsMaxInFlight) {
   });
 }
 
+// A client treats a request the broker acknowledged WRITTEN or SYNCED as safe and does not send
+// it again when the connection drops, so a request lost by the kill would time out here.
 TEST_F(RpcTest, BrokerKilledMidRunLosesNoAcknowledgedRequest) {
-  StartServer("durable", 2ms);
+  for (PutDurability durability : {PutDurability::kWritten, PutDurability::kSynced}) {
+    SCOPED_TRACE(PutDurabilityName(durability));
+    KillBrokerMidRun(std::string("durable-") + PutDurabilityName(durability), durability);
+  }
+}
+
+void RpcTest::KillBrokerMidRun(const std::string& service, PutDurability durability) {
+  StartServer(service, 2ms, 256, durability);
   WaitForServer();
-  auto client = StartClient("client-k");
+  auto client = StartClient(service + "-client", durability);
   CallOptions opts;
   opts.timeout = 20s;
   std::vector<std::future<CallResult>> calls;
   for (int i = 0; i < 150; ++i) {
-    calls.push_back(CallAsync(client, "durable", "k" + std::to_string(i), opts));
+    calls.push_back(CallAsync(client, service, "k" + std::to_string(i), opts));
     if (i == 75) {
       broker_.Stop(SIGKILL);
       std::this_thread::sleep_for(200ms);
@@ -418,6 +434,7 @@ TEST_F(RpcTest, BrokerKilledMidRunLosesNoAcknowledgedRequest) {
   std::lock_guard lock(log_.mu);
   EXPECT_EQ(log_.runs.size(), 150u);
   for (auto& [id, runs] : log_.runs) EXPECT_EQ(runs, 1) << "request " << id << " ran twice";
+  log_.runs.clear();
 }
 
 }  // namespace

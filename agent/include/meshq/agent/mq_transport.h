@@ -20,9 +20,9 @@ struct MqOptions {
   bridge::BrokerAddress broker;
   // Consumer: reply queues are "rpc.rep.<client_id_prefix>-t<thread>".
   std::string client_id_prefix;
-  // Acknowledge requests and replies only after the broker's Flush (kill -9 safe) or as soon as
-  // they are in the broker's engine (lower latency; a broker crash may lose the newest calls).
-  bool flush = true;
+  // When the broker acknowledges requests and replies (see bridge::RpcClientOptions): kWritten
+  // survives a broker kill -9, kSynced also a machine crash, kStored neither.
+  bridge::PutDurability durability = bridge::PutDurability::kWritten;
   // Provider: calls taken from the broker and not yet answered, per thread. Set to the provider's
   // capacity, calls wait in the broker (where any free provider can take them) rather than in
   // one provider's queue.

@@ -31,6 +31,24 @@ inline constexpr uint8_t kPutFlagFlush = 0x01;  // acknowledge only after a Flus
 inline constexpr uint8_t kPutFlagRequireConsumers =
     0x02;                                       // fail with kNoConsumers if no group member
 inline constexpr uint8_t kPutFlagReply = 0x04;  // dedupe ids settle requests (replies)
+// Acknowledge only after the data is written to the OS (a Flush without fdatasync): survives a
+// broker kill -9, not a machine crash. FLUSH wins when both are set.
+inline constexpr uint8_t kPutFlagWritten = 0x08;
+
+// When the broker acknowledges a PUT: what a caller chooses, as PUT flags.
+enum class PutDurability : uint8_t {
+  kStored,   // in the engine (readable); the newest may be lost if the broker dies
+  kWritten,  // written to the OS: survives a broker kill -9 or restart, not a machine crash
+  kSynced,   // fdatasync'ed: also survives a machine crash; costs the broker an fsync per round
+};
+inline constexpr uint8_t DurabilityFlags(PutDurability d) {
+  return d == PutDurability::kSynced    ? kPutFlagFlush
+         : d == PutDurability::kWritten ? kPutFlagWritten
+                                        : 0;
+}
+// "stored", "written" or "synced"; false for anything else.
+bool ParsePutDurability(std::string_view text, PutDurability* out);
+const char* PutDurabilityName(PutDurability d);
 // Flags of a kAck frame.
 inline constexpr uint8_t kAckFlagSync = 0x01;  // answer after the committed offset is durable
 // No answer unless it fails (ignored with kAckFlagSync): spares the acker a wake-up per ack.

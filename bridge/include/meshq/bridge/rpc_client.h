@@ -56,9 +56,11 @@ struct RpcClientOptions {
   BrokerAddress broker;
   // Names the reply queue ("rpc.rep.<client_id>"); unique per live client instance.
   std::string client_id;
-  // Have the broker acknowledge a request only after a Flush (a broker kill -9 then loses no
-  // acknowledged request); otherwise once it is in the engine.
-  bool flush_requests = true;
+  // When the broker acknowledges a request. kWritten (or kSynced): a broker kill -9 or restart
+  // loses no acknowledged request; kSynced also survives the broker machine's crash, at an
+  // fdatasync per group commit. kStored: a request the broker loses is sent again only if it
+  // was not yet acknowledged when the connection dropped (a crash may lose the newest calls).
+  PutDurability request_durability = PutDurability::kWritten;
   std::chrono::milliseconds sweep_interval{5};
   uint32_t reply_batch = 256;
 };

@@ -46,9 +46,9 @@ struct RpcServerOptions {
   std::string service;
   // Requests handed to the handler and not yet answered, at most.
   uint32_t max_in_flight = 256;
-  // Have the broker acknowledge a reply only after a Flush, so the "settled" mark survives a
-  // broker kill -9 (a redelivery then is not executed again).
-  bool flush_replies = true;
+  // When the broker acknowledges a reply: kWritten or kSynced keep the "settled" mark through a
+  // broker kill -9 (a redelivery then is not executed again); see RpcClientOptions.
+  PutDurability reply_durability = PutDurability::kWritten;
 };
 
 class RpcServer : public std::enable_shared_from_this<RpcServer> {
