@@ -9,7 +9,7 @@
 #
 #   bench/mesh/run.sh [--mode direct] [--duration 15s] [--latency-ms 50]
 #                     [--connections "128 256 512"] [--capacities "20 40 60"] [--threads 1]
-#                     [--no-zero-latency]
+#                     [--no-zero-latency] [--mq-durability written|synced|stored]
 # Binaries come from ${MESHQ_BUILD_DIR:-build} (build them first: tools/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,6 +21,7 @@ CONNECTIONS="128 256 512"
 CAPACITIES="20 40 60"
 THREADS=1
 ZERO_LATENCY=1
+MQ_DURABILITY=written
 while (($#)); do
   case "$1" in
     --mode) MODE=$2; shift 2 ;;
@@ -30,10 +31,20 @@ while (($#)); do
     --capacities) CAPACITIES=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --no-zero-latency) ZERO_LATENCY=0; shift ;;
+    --mq-durability) MQ_DURABILITY=$2; shift 2 ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+
+# In mq mode the agents pass the durability on (when the broker acknowledges calls: written
+# survives a broker kill -9, synced also a machine crash); the mode column says which.
+MODE_OPTS=()
+MODE_NAME=$MODE
+if [[ $MODE == mq ]]; then
+  MODE_OPTS=(--mq-durability "$MQ_DURABILITY")
+  MODE_NAME="mq/$MQ_DURABILITY"
+fi
 
 BUILD=${MESHQ_BUILD_DIR:-build}
 BROKER_PID=${MESHQ_BROKER_PID:-}
@@ -99,13 +110,13 @@ start_topology() {
     PIDS+=($!); TOPOLOGY_PIDS+=($!)
     local sim_addr
     sim_addr=$(wait_listening "$WORK/sim$i.out")
-    "$AGENT" --role provider --mode "$MODE" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
+    "$AGENT" --role provider --mode "$MODE" "${MODE_OPTS[@]}" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
       --provider "$sim_addr" --weight "${CAPS[$i]}" --threads "$THREADS" \
       >"$WORK/pa$i.out" 2>"$WORK/pa$i.err" &
     PIDS+=($!); TOPOLOGY_PIDS+=($!); PROVIDER_AGENT_PIDS+=($!)
     wait_listening "$WORK/pa$i.out" >/dev/null
   done
-  "$AGENT" --role consumer --mode "$MODE" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
+  "$AGENT" --role consumer --mode "$MODE" "${MODE_OPTS[@]}" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
     --threads "$THREADS" >"$WORK/ca.out" 2>"$WORK/ca.err" &
   CONSUMER_PID=$!
   PIDS+=($!); TOPOLOGY_PIDS+=($!)
@@ -148,7 +159,7 @@ run_level() {
     per = (f["requests"] > 0) ? 1000 / f["requests"] : 0
     bcol = broker ? sprintf("%.4f", b * per) : "-"
     printf "| %s | %s | %s | %.0f | %s | %.1f | %.1f | %d | %d | %d | %.4f | %.4f | %.4f | %s | %.4f |\n",
-      "'"$MODE"'", lat, conns, qps, pct, f["p50_us"] / 1000, f["p99_us"] / 1000, f["non200"],
+      "'"$MODE_NAME"'", lat, conns, qps, pct, f["p50_us"] / 1000, f["p99_us"] / 1000, f["non200"],
       f["socket_errors"] + f["timeouts"], f["wrong"], c * per, p * per, (c + p) * per, bcol,
       (c + p + b) * per
   }'
