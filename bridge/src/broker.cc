@@ -2,9 +2,12 @@
 // the io threads, and shuts down cleanly on SIGTERM/SIGINT.
 #include "meshq/bridge/broker.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <filesystem>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -65,7 +68,9 @@ class BrokerImpl final : public Broker {
     Accept();
     std::vector<std::thread> threads;
     for (size_t i = 1; i < contexts_.size(); ++i) {
-      threads.emplace_back([ctx = contexts_[i].get()] {
+      threads.emplace_back([ctx = contexts_[i].get(), i] {
+        // io thread 0 is the main thread (named after the program).
+        pthread_setname_np(pthread_self(), ("meshq-io-" + std::to_string(i)).c_str());
         auto guard = asio::make_work_guard(*ctx);
         ctx->run();
       });

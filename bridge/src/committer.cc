@@ -1,6 +1,8 @@
 // Committer: group commit of Flush requests and periodic offset persistence.
 #include "committer.h"
 
+#include <pthread.h>
+
 namespace meshq::bridge {
 
 Committer::Committer(Round round, std::chrono::milliseconds interval)
@@ -35,6 +37,7 @@ void Committer::Stop() {
 }
 
 void Committer::Run() {
+  pthread_setname_np(pthread_self(), "meshq-commit");  // for top -H, perf and /proc
   using Clock = std::chrono::steady_clock;
   auto last_offsets = Clock::now();
   for (;;) {

@@ -1,6 +1,8 @@
 // Flusher threads: pop a chunk, pwrite its used prefix, retire it from the in-flight table.
 #include "flusher.h"
 
+#include <pthread.h>
+
 #include "segment.h"
 
 namespace meshq {
@@ -95,6 +97,7 @@ void Flusher::Stop() {
 }
 
 void Flusher::Run() {
+  pthread_setname_np(pthread_self(), "meshq-flusher");  // for top -H, perf and /proc
   for (;;) {
     std::shared_ptr<WriteChunk> chunk;
     {
