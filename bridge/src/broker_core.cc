@@ -270,9 +270,11 @@ Status BrokerCore::CommitRound(std::optional<FlushMode> flush, bool write_offset
     groups.reserve(groups_.size());
     for (auto& [key, g] : groups_) groups.push_back(g);
   }
+  // WRITTEN puts between offset cycles cost no fdatasync; one synced Flush per cycle covers them
+  // all, so what a machine crash can take stays within a cycle (and recovery's rescan small).
+  if (write_offsets && written_unsynced_) flush = FlushMode::kSync;
   // Offsets held back by durability need a synced Flush too (at most once per round): an offset
-  // written past what the disk holds would skip messages after a machine crash. So WRITTEN puts
-  // between offset cycles cost no fdatasync; one round per cycle syncs them all.
+  // written past what the disk holds would skip messages after a machine crash.
   for (size_t i = 0; i < groups.size() && flush != FlushMode::kSync && write_offsets; ++i) {
     std::lock_guard lock(groups[i]->mu);
     if (groups[i]->CommittedLocked() > std::max(groups[i]->durable, groups[i]->persisted)) {
@@ -284,6 +286,7 @@ Status BrokerCore::CommitRound(std::optional<FlushMode> flush, bool write_offset
     for (size_t i = 0; i < groups.size(); ++i) sizes[i] = store_->QueueSize(groups[i]->queue);
     Status s = store_->Flush(*flush);  // everything counted in `sizes` was Put before this call
     if (!s.ok()) return s;
+    written_unsynced_ = *flush == FlushMode::kWrite;
     for (size_t i = 0; i < groups.size() && *flush == FlushMode::kSync; ++i) {
       std::lock_guard lock(groups[i]->mu);
       groups[i]->durable = std::max(groups[i]->durable, sizes[i]);

@@ -59,6 +59,8 @@ class BrokerCore {
   std::mutex& QueueLock(std::string_view queue);
 
   QueueStore* const store_;
+  // A Flush(kWrite) ran since the last synced one (CommitRound only: the committer's thread).
+  bool written_unsynced_ = false;
   const BrokerOptions options_;
   const SteadyTime started_;
   const bool restarted_;
