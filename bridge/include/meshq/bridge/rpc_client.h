@@ -57,9 +57,10 @@ struct RpcClientOptions {
   // Names the reply queue ("rpc.rep.<client_id>"); unique per live client instance.
   std::string client_id;
   // When the broker acknowledges a request. kWritten (or kSynced): a broker kill -9 or restart
-  // loses no acknowledged request; kSynced also survives the broker machine's crash, at an
-  // fdatasync per group commit. kStored: a request the broker loses is sent again only if it
-  // was not yet acknowledged when the connection dropped (a crash may lose the newest calls).
+  // loses no acknowledged request, so only unacknowledged ones are sent again after a
+  // reconnect; kSynced also survives the broker machine's crash, at an fdatasync per group
+  // commit. kStored: the broker may lose acknowledged requests when it dies, so every
+  // unanswered request is sent again after a reconnect (the dedupe window runs each once).
   PutDurability request_durability = PutDurability::kWritten;
   std::chrono::milliseconds sweep_interval{5};
   uint32_t reply_batch = 256;
