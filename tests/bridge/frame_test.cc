@@ -232,5 +232,22 @@ TEST(BrokerAddress, Parses) {
   EXPECT_FALSE(ParseBrokerAddress("host:12x", &a));
 }
 
+TEST(PutDurability, NamesParseBackAndMapToTheirFlags) {
+  for (PutDurability d :
+       {PutDurability::kStored, PutDurability::kWritten, PutDurability::kSynced}) {
+    PutDurability parsed = PutDurability::kStored;
+    ASSERT_TRUE(ParsePutDurability(PutDurabilityName(d), &parsed)) << PutDurabilityName(d);
+    EXPECT_EQ(parsed, d);
+  }
+  EXPECT_EQ(DurabilityFlags(PutDurability::kStored), 0);
+  EXPECT_EQ(DurabilityFlags(PutDurability::kWritten), kPutFlagWritten);
+  EXPECT_EQ(DurabilityFlags(PutDurability::kSynced), kPutFlagFlush);
+  PutDurability out = PutDurability::kWritten;
+  for (const char* bad : {"", "sync", "Written", "written ", "1"}) {
+    EXPECT_FALSE(ParsePutDurability(bad, &out)) << "'" << bad << "'";
+    EXPECT_EQ(out, PutDurability::kWritten) << "a refused name leaves the value alone";
+  }
+}
+
 }  // namespace
 }  // namespace meshq::bridge
