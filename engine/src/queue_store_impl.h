@@ -77,6 +77,9 @@ class QueueStoreImpl final : public QueueStore {
   Status StageBlock(WriterSlot& slot, Queue* q, uint64_t first, uint32_t count,
                     std::string_view payload_prefix, std::string_view payload_rest, uint32_t* unit);
   Status FlushInternal(FlushMode mode = FlushMode::kSync);
+  // True when a block not in the checkpoint lies below its segment's checkpointed tail, where
+  // recovery's scan would not find it (under flush_mu_).
+  bool UncheckpointedBelowTails();
   // The unsynced checkpoint record of a kWrite Flush: names only (see FlushInternal).
   Status CatalogNewQueues(CheckpointWriter* writer, const std::vector<Queue*>& new_queues);
   // Rewrites the checkpoint log as one snapshot record (store quiescent, flush_mu_ held).

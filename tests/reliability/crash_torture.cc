@@ -1,5 +1,6 @@
 // Crash torture: in a loop bounded in iterations and time, fork a writer child that puts pattern
-// messages from several threads into many queues and flushes now and then, reporting through a
+// messages from several threads into many queues and flushes now and then (kSync or kWrite at
+// random; both must survive a kill -9), reporting through a
 // pipe the per-queue counts each completed Flush covered; SIGKILL it at a random moment, then
 // (1) run `meshq verify` on the killed store, (2) reopen it and check that every acknowledged
 // message is present and intact, that every present message is the right one (no garbage, no
@@ -123,7 +124,9 @@ StoreOptions StoreOptionsFor(const std::string& dir, uint64_t iteration) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1 + rng() % 25));
     // Counts read before Flush starts: every one of those Puts returned before the Flush call.
     for (uint32_t q = 0; q < cfg.queues; ++q) snapshot[q] = done[q].load(std::memory_order_acquire);
-    s = store->Flush();
+    // Half the Flushes only write to the OS (kWrite): a kill -9 must not lose them either, and
+    // their blocks, never checkpointed until a kSync Flush, are found by the reopen's scan.
+    s = store->Flush(rng() % 2 == 0 ? FlushMode::kSync : FlushMode::kWrite);
     if (!s.ok()) ChildFail("flush", s);
     std::vector<char> rec = EncodeAck(snapshot);
     if (write(ack_fd, rec.data(), rec.size()) != static_cast<ssize_t>(rec.size())) _exit(4);
