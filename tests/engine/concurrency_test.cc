@@ -140,9 +140,10 @@ TEST(Concurrency, ReadersSeeAConsistentPrefixWhileWriting) {
   EXPECT_EQ(bad.load(), 0);
 }
 
-// A broker's pattern: one thread puts, another flushes as often as it can (each Flush writes the
-// partly filled chunks and gives their unused ends back to the segments, racing the writer's
-// next reservation), readers read behind both. Every message reads back, then and after reopen.
+// A broker's pattern: one thread puts, another flushes (kWrite, every eighth kSync) as often as
+// it can (each Flush writes the partly filled chunks and gives their unused ends back to the
+// segments, racing the writer's next reservation), readers read behind both. Every message reads
+// back, then and after reopen.
 TEST(Concurrency, FlushesRacingPutsAndReadsKeepEveryMessage) {
   TempDir tmp;
   const int queues = 4, total = 6000;
@@ -162,8 +163,9 @@ TEST(Concurrency, FlushesRacingPutsAndReadsKeepEveryMessage) {
       done = true;
     });
     std::thread flusher([&] {
-      while (!done.load()) {
-        if (!store->Flush().ok()) bad++;
+      // Mostly kWrite Flushes with a kSync one now and then, as the broker's committer runs them.
+      for (int n = 0; !done.load(); ++n) {
+        if (!store->Flush(n % 8 == 7 ? FlushMode::kSync : FlushMode::kWrite).ok()) bad++;
         flushes++;
       }
     });
