@@ -1,6 +1,8 @@
 // Frame header encoding and the pure stream decoder.
 #include "meshq/bridge/frame.h"
 
+#include <utility>
+
 #include "byte_order.h"
 
 namespace meshq::bridge {
@@ -61,10 +63,18 @@ void AppendFrame(const FrameHeader& header, std::string_view body, std::string* 
   out->append(body);
 }
 
+namespace {
+// One list for both directions, so a new level cannot be named in one and missing in the other.
+constexpr std::pair<PutDurability, std::string_view> kDurabilityNames[] = {
+    {PutDurability::kStored, "stored"},
+    {PutDurability::kWritten, "written"},
+    {PutDurability::kSynced, "synced"},
+};
+}  // namespace
+
 bool ParsePutDurability(std::string_view text, PutDurability* out) {
-  for (PutDurability d :
-       {PutDurability::kStored, PutDurability::kWritten, PutDurability::kSynced}) {
-    if (text == PutDurabilityName(d)) {
+  for (const auto& [d, name] : kDurabilityNames) {
+    if (text == name) {
       *out = d;
       return true;
     }
@@ -73,13 +83,8 @@ bool ParsePutDurability(std::string_view text, PutDurability* out) {
 }
 
 const char* PutDurabilityName(PutDurability d) {
-  switch (d) {
-    case PutDurability::kStored:
-      return "stored";
-    case PutDurability::kWritten:
-      return "written";
-    case PutDurability::kSynced:
-      return "synced";
+  for (const auto& [known, name] : kDurabilityNames) {
+    if (known == d) return name.data();  // literals: NUL-terminated
   }
   return "?";
 }
