@@ -690,9 +690,18 @@ Status QueueStoreImpl::FlushInternal(FlushMode mode) {
   // The scan starts at the tails, so a kWrite Flush is only kill -9 safe when every block it
   // leaves out of the checkpoint lies at or past its segment's tail. Blocks sealed while the last
   // kSync Flush ran (after its step 1) into chunks it collected lie below its tails and are in
-  // no record yet: a kSync Flush covers them. Found by the crash torture, which lost them.
-  if (mode == FlushMode::kWrite && UncheckpointedBelowTails()) mode = FlushMode::kSync;
+  // no record yet: a kSync Flush covers them. Found by the crash torture, which lost them. Only a
+  // kSync Flush creates such blocks, so the queues are walked once after each one, not on every
+  // kWrite Flush (a broker runs thousands a second).
+  if (mode == FlushMode::kWrite && below_tails_unknown_) {
+    if (UncheckpointedBelowTails()) {
+      mode = FlushMode::kSync;
+    } else {
+      below_tails_unknown_ = false;
+    }
+  }
   const bool sync = mode == FlushMode::kSync;
+  if (sync) below_tails_unknown_ = true;  // set before it runs: a failed one counts too
   flusher_->RetryFailed();
   WriterSlot& mine = MySlot();
   // Open blocks are sealed into the chunk reserved last in their segment when a writer has one

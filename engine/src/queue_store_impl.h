@@ -103,6 +103,9 @@ class QueueStoreImpl final : public QueueStore {
   std::vector<uint64_t> checkpointed_tails_;
   // A kWrite Flush wrote metadata without syncing it; the next kSync Flush syncs it (flush_mu_).
   bool meta_unsynced_ = false;
+  // A kSync Flush ran since UncheckpointedBelowTails last found nothing (flush_mu_). Open's
+  // recovery checkpoints every block, so none lies below the tails then.
+  bool below_tails_unknown_ = false;
   uint64_t recovered_blocks_ = 0;
   uint64_t discarded_blocks_ = 0;
 
