@@ -5,7 +5,7 @@
 #include <string>
 
 #include "bench_store.h"
-#include "latency_histogram.h"
+#include "meshq/latency_histogram.h"
 #include "meshq/status.h"
 #include "message_generator.h"
 #include "verifier.h"

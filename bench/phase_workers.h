@@ -7,7 +7,7 @@
 #include <functional>
 #include <mutex>
 
-#include "latency_histogram.h"
+#include "meshq/latency_histogram.h"
 #include "meshq/status.h"
 #include "phase.h"
 

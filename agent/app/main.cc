@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "meshq/agent/mq_transport.h"
+#include "meshq/bridge/hop_stats.h"
 #endif
 
 namespace {
@@ -43,7 +44,9 @@ constexpr const char* kUsage =
     "  --mq-durability D         when the broker acknowledges calls: written (default; survives\n"
     "                            a broker kill -9), synced (also a machine crash), stored\n"
     "  --client-id ID            consumer reply-queue prefix (default consumer-<pid>)\n"
-    "  provider: calls taken from the broker at once = --weight (its declared capacity)\n";
+    "  provider: calls taken from the broker at once = --weight (its declared capacity)\n"
+    "signals: SIGTERM/SIGINT stop; SIGUSR1 prints the MQ hop latencies since the last SIGUSR1\n"
+    "  (lines \"hop request|reply count=N p50_us=... buckets=...\") to stdout\n";
 
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr, "meshq-agent: %s\n%s", why.c_str(), kUsage);
@@ -67,21 +70,41 @@ std::string Flag(const std::map<std::string, std::string>& flags, const std::str
   return it == flags.end() ? def : it->second;
 }
 
-// Blocks SIGTERM/SIGINT in every thread (call before any thread starts) and waits for one.
+// Blocks SIGTERM/SIGINT (and SIGUSR1, the stats request) in every thread (call before any thread
+// starts), so only WaitForStop receives them.
 sigset_t BlockStopSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return set;
 }
 
+// Prints the MQ hop stats since the previous request (see meshq/bridge/hop_stats.h) to stdout;
+// the mesh load run asks before and after each level.
+void PrintHopStats() {
+#if MESHQ_AGENT_HAS_MQ
+  auto& stats = meshq::bridge::HopStats();
+  std::string out = meshq::bridge::FormatHop("request", stats.request.Take()) + "\n" +
+                    meshq::bridge::FormatHop("reply", stats.reply.Take()) + "\n";
+  std::fputs(out.c_str(), stdout);
+#else
+  std::fputs("hop stats: MQ mode is not built in\n", stdout);
+#endif
+  std::fflush(stdout);
+}
+
+// Waits for SIGTERM or SIGINT, answering SIGUSR1 meanwhile.
 int WaitForStop(const sigset_t& set) {
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGUSR1) return sig;
+    PrintHopStats();
+  }
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 # parameters incl. non-ASCII, every answer checked) at several connection counts. Prints the bare
 # loopback round trip first, then one row per level: QPS, % of the theoretical maximum
 # (sum(capacity) / latency), latency p50/p99, errors, wrong answers, agent CPU per 1000 requests
-# (and the broker's, when MESHQ_BROKER_PID names it: run_mq.sh does).
+# (and the broker's, when MESHQ_BROKER_PID names it: run_mq.sh does), and in mq mode the latency
+# of the two hops through the broker (consumer-agent -> provider-agent and back, as the agents
+# measure them: meshq-agent's SIGUSR1).
 # Then the same with zero provider latency (the agents' own cost). Everything stops by itself.
 #
 #   bench/mesh/run.sh [--mode direct] [--duration 15s] [--latency-ms 50]
@@ -32,7 +34,7 @@ while (($#)); do
     --threads) THREADS=$2; shift 2 ;;
     --no-zero-latency) ZERO_LATENCY=0; shift ;;
     --mq-durability) MQ_DURABILITY=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -135,39 +137,87 @@ stop_topology() {
   for pid in "${TOPOLOGY_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 
+# MQ mode: each agent answers SIGUSR1 with its hop latencies since the previous SIGUSR1 (lines
+# "hop request|reply count=N ... buckets=U:N,..." on its stdout, see bridge/hop_stats.h). Asks
+# every agent and waits (at most 5 s) until each has answered.
+hop_period() {
+  local f files=("$WORK/ca.out") before=() i
+  for i in 0 1 2; do files+=("$WORK/pa$i.out"); done
+  for f in "${files[@]}"; do before+=("$(grep -c '^hop reply ' "$f" || true)"); done
+  kill -USR1 "$CONSUMER_PID" "${PROVIDER_AGENT_PIDS[@]}"
+  for _ in $(seq 1 100); do
+    local done=1
+    for i in "${!files[@]}"; do
+      (($(grep -c '^hop reply ' "${files[$i]}" || true) > ${before[$i]})) || done=0
+    done
+    ((done)) && return 0
+    sleep 0.05
+  done
+  echo "run.sh: an agent did not report its hop stats" >&2
+}
+
+# "p50/p99/p99.9" in ms of one hop over the latest lines of the given agents' stdout (their
+# buckets merged: request hops are recorded by the three provider-agents, reply hops by the
+# consumer-agent).
+hop_percentiles() {
+  local hop=$1; shift
+  local f
+  for f in "$@"; do grep "^hop $hop " "$f" | tail -1; done | awk '
+    { for (i = 1; i <= NF; i++) if ($i ~ /^buckets=/) {
+        n = split(substr($i, 9), kv, ",")
+        for (j = 1; j <= n; j++) { split(kv[j], p, ":"); c[p[1] + 0] += p[2]; total += p[2] } } }
+    END {
+      if (total == 0) { print "-"; exit }
+      m = 0; for (u in c) keys[++m] = u + 0
+      for (i = 2; i <= m; i++) { v = keys[i]; j = i - 1
+        while (j > 0 && keys[j] > v) { keys[j + 1] = keys[j]; j-- } keys[j + 1] = v }
+      split("0.5 0.99 0.999", ps, " "); out = ""
+      for (k = 1; k <= 3; k++) { rank = ps[k] * total; seen = 0
+        for (i = 1; i <= m; i++) { seen += c[keys[i]]; if (seen >= rank) break }
+        out = out (k > 1 ? "/" : "") sprintf("%.2f", keys[i] / 1000) }
+      print out }'
+}
+
 # One wrk run; prints a table row.
 run_level() {
   local latency=$1 conns=$2 duration=$3 max_qps=$4
-  local c0 p0 c1 p1 b0=0 b1=0 out
+  local c0 p0 c1 p1 b0=0 b1=0 out request_hop=- reply_hop=-
+  [[ $MODE == mq ]] && hop_period  # starts the level's period
   c0=$(cpu_seconds "$CONSUMER_PID"); p0=$(cpu_seconds "${PROVIDER_AGENT_PIDS[@]}")
   [[ -n $BROKER_PID ]] && b0=$(cpu_seconds "$BROKER_PID")
   out=$(wrk -t2 -c"$conns" -d"$duration" --timeout 10s -s bench/mesh/hash_check.lua \
         "http://$CONSUMER_ADDR/" 2>&1)
   c1=$(cpu_seconds "$CONSUMER_PID"); p1=$(cpu_seconds "${PROVIDER_AGENT_PIDS[@]}")
   [[ -n $BROKER_PID ]] && b1=$(cpu_seconds "$BROKER_PID")
+  if [[ $MODE == mq ]]; then
+    hop_period
+    request_hop=$(hop_percentiles request "$WORK"/pa{0,1,2}.out)
+    reply_hop=$(hop_percentiles reply "$WORK/ca.out")
+  fi
   local line
   line=$(grep '^MESH requests=' <<<"$out") || { echo "$out" >&2; return 1; }
   grep '^MESH first_' <<<"$out" >&2 || true
   awk -v line="$line" -v lat="$latency" -v conns="$conns" -v max="$max_qps" \
       -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')" \
       -v p="$(awk -v a="$p0" -v b="$p1" 'BEGIN{print b-a}')" \
-      -v b="$(awk -v a="$b0" -v b="$b1" 'BEGIN{print b-a}')" -v broker="${BROKER_PID:+1}" 'BEGIN {
+      -v b="$(awk -v a="$b0" -v b="$b1" 'BEGIN{print b-a}')" -v broker="${BROKER_PID:+1}" \
+      -v reqhop="$request_hop" -v rephop="$reply_hop" 'BEGIN {
     n = split(line, kv, " ")
     for (i = 2; i <= n; i++) { split(kv[i], pair, "="); f[pair[1]] = pair[2] }
     qps = f["requests"] / (f["duration_us"] / 1e6)
     pct = (max > 0) ? sprintf("%.1f%%", 100 * qps / max) : "-"
     per = (f["requests"] > 0) ? 1000 / f["requests"] : 0
     bcol = broker ? sprintf("%.4f", b * per) : "-"
-    printf "| %s | %s | %s | %.0f | %s | %.1f | %.1f | %d | %d | %d | %.4f | %.4f | %.4f | %s | %.4f |\n",
+    printf "| %s | %s | %s | %.0f | %s | %.1f | %.1f | %d | %d | %d | %.4f | %.4f | %.4f | %s | %.4f | %s | %s |\n",
       "'"$MODE_NAME"'", lat, conns, qps, pct, f["p50_us"] / 1000, f["p99_us"] / 1000, f["non200"],
       f["socket_errors"] + f["timeouts"], f["wrong"], c * per, p * per, (c + p) * per, bcol,
-      (c + p + b) * per
+      (c + p + b) * per, reqhop, rephop
   }'
 }
 
 header() {
-  echo "| mode | provider latency ms | connections | QPS | % of max | p50 ms | p99 ms | non-200 | socket errors | wrong answers | consumer-agent CPU s/1000 req | provider-agents CPU s/1000 req | agents total CPU s/1000 req | broker CPU s/1000 req | agents + broker CPU s/1000 req |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| mode | provider latency ms | connections | QPS | % of max | p50 ms | p99 ms | non-200 | socket errors | wrong answers | consumer-agent CPU s/1000 req | provider-agents CPU s/1000 req | agents total CPU s/1000 req | broker CPU s/1000 req | agents + broker CPU s/1000 req | request hop p50/p99/p99.9 ms | reply hop p50/p99/p99.9 ms |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 }
 
 echo "## machine"

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "byte_order.h"
+#include "meshq/bridge/hop_stats.h"
 
 namespace meshq::bridge {
 namespace asio = boost::asio;
@@ -273,6 +274,10 @@ void RpcClient::OnReply(const RpcReply& reply) {
     orphans_[reply.request_id] =
         Orphan{reply.status, std::string(reply.payload), SteadyClock::now() + remaining};
     return;
+  }
+  if (it->second.attempts == 1) {
+    const uint64_t now = UnixMicros();
+    HopStats().reply.Record(now > reply.replied_us ? now - reply.replied_us : 0);
   }
   CallResult r;
   r.request_id = reply.request_id;

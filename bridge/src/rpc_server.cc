@@ -1,6 +1,8 @@
 // RpcServer: request long-poll, deadline drops, reply replay, handler dispatch.
 #include "meshq/bridge/rpc_server.h"
 
+#include "meshq/bridge/hop_stats.h"
+
 namespace meshq::bridge {
 namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
@@ -86,7 +88,9 @@ void RpcServer::OnRequest(uint64_t offset, std::string_view stored) {
   }
   // A redelivery of a request still running here: that run's ack covers this same offset.
   if (executing_.count(r.request_id)) return;
-  if (UnixMicros() > r.deadline_us) {
+  const uint64_t now = UnixMicros();
+  if (r.attempt == 1) HopStats().request.Record(now > r.sent_us ? now - r.sent_us : 0);
+  if (now > r.deadline_us) {
     ++stats_.expired;
     broker_->Ack(request_queue_, kRpcGroup, {offset}, false, {});
     return;

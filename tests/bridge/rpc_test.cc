@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "broker_process.h"
+#include "meshq/bridge/hop_stats.h"
 #include "meshq/bridge/rpc_client.h"
 #include "meshq/bridge/rpc_server.h"
 
@@ -154,6 +155,8 @@ TEST_F(RpcTest, RequestsAreAnsweredThroughTheBroker) {
   StartServer("echo");
   WaitForServer();
   auto client = StartClient("client-a");
+  HopStats().request.Take();  // this test's period (the process's stats are shared)
+  HopStats().reply.Take();
   std::vector<std::future<CallResult>> calls;
   for (int i = 0; i < 100; ++i) {
     CallOptions o;
@@ -167,6 +170,13 @@ TEST_F(RpcTest, RequestsAreAnsweredThroughTheBroker) {
     EXPECT_EQ(r.payload, "re:p" + std::to_string(i));
   }
   EXPECT_EQ(log_.total.load(), 100);
+  // Every first attempt's two hops were measured (server and client share this process).
+  LatencyHistogram request_hop = HopStats().request.Take();
+  LatencyHistogram reply_hop = HopStats().reply.Take();
+  EXPECT_EQ(request_hop.count(), 100u);
+  EXPECT_EQ(reply_hop.count(), 100u);
+  EXPECT_LT(request_hop.Percentile(0.5), 30'000'000u);  // microseconds; the calls took < 30 s
+  EXPECT_LT(reply_hop.Percentile(0.5), 30'000'000u);
 
   // The audit pairs all 100 from the stored queues.
   std::string out;

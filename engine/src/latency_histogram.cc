@@ -1,16 +1,16 @@
 // LatencyHistogram: bucket b < 16 holds exactly b; above, the top 5 significant bits pick it.
-#include "latency_histogram.h"
+#include "meshq/latency_histogram.h"
 
 #include <bit>
 #include <cmath>
 
-namespace meshq::bench {
+namespace meshq {
 
-size_t LatencyHistogram::BucketOf(uint64_t nanos) {
+size_t LatencyHistogram::BucketOf(uint64_t value) {
   constexpr uint64_t kSub = 1u << kSubBits;
-  if (nanos < kSub) return static_cast<size_t>(nanos);
-  const int shift = std::bit_width(nanos) - 1 - kSubBits;  // >= 0
-  return static_cast<size_t>((shift + 1) << kSubBits) + ((nanos >> shift) - kSub);
+  if (value < kSub) return static_cast<size_t>(value);
+  const int shift = std::bit_width(value) - 1 - kSubBits;  // >= 0
+  return static_cast<size_t>((shift + 1) << kSubBits) + ((value >> shift) - kSub);
 }
 
 uint64_t LatencyHistogram::BucketUpper(size_t b) {
@@ -39,4 +39,4 @@ uint64_t LatencyHistogram::Percentile(double p) const {
   return BucketUpper(kBuckets - 1);
 }
 
-}  // namespace meshq::bench
+}  // namespace meshq

@@ -1,9 +1,9 @@
 // LatencyHistogram: buckets are contiguous and tight; percentiles land within a bucket's error.
-#include "latency_histogram.h"
+#include "meshq/latency_histogram.h"
 
 #include <gtest/gtest.h>
 
-namespace meshq::bench {
+namespace meshq {
 namespace {
 
 TEST(LatencyHistogram, BucketsAreContiguousAndOrdered) {
@@ -46,4 +46,4 @@ TEST(LatencyHistogram, MergeAddsAndEmptyIsZero) {
 }
 
 }  // namespace
-}  // namespace meshq::bench
+}  // namespace meshq

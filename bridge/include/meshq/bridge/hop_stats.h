@@ -1,0 +1,47 @@
+// Hop stats: how long RPC messages spend between the two agents through the broker, per hop, for
+// this process. The envelope carries the sender's wall-clock stamp (RpcRequest::sent_us,
+// RpcReply::replied_us); the receiving side records now - stamp:
+//   request hop: RpcClient::Call stamped it -> an RpcServer hands it to its handler
+//                (PUT to the broker, stored, delivered to a parked GROUP_FETCH, decoded);
+//   reply hop:   RpcServer stamped the reply -> the RpcClient completes the call.
+// Only first attempts count (a resent request keeps its first send's stamp, a replayed reply its
+// first answer's). Between hosts the figures include the clocks' offset.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "meshq/latency_histogram.h"
+
+namespace meshq::bridge {
+
+// Microsecond latencies recorded from any thread; Take() snapshots them from any other.
+class HopHistogram {
+ public:
+  void Record(uint64_t micros) {
+    buckets_[LatencyHistogram::BucketOf(micros)].fetch_add(1, std::memory_order_relaxed);
+  }
+  // The samples recorded since the previous Take (or the start), which starts a new period.
+  LatencyHistogram Take();
+
+ private:
+  std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> buckets_{};
+};
+
+struct ProcessHopStats {
+  HopHistogram request;  // recorded by this process's RpcServers
+  HopHistogram reply;    // recorded by this process's RpcClients
+};
+
+// The process's hop stats (every RpcClient and RpcServer in it records here).
+ProcessHopStats& HopStats();
+
+// One line: "hop <name> count=N p50_us=A p90_us=B p99_us=C p999_us=D buckets=U:N,U:N,...",
+// percentiles as bucket upper bounds (within ~6%), then every non-empty bucket as its upper bound
+// and count, so lines from several processes can be merged.
+std::string FormatHop(std::string_view name, const LatencyHistogram& h);
+
+}  // namespace meshq::bridge
