@@ -35,8 +35,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# MESHQ_BROKER_FLAGS: more meshq-broker flags for A/B runs (e.g. "--commit-interval-ms 1000").
+# shellcheck disable=SC2086
 "$BROKER" --dir "$WORK/store" --port 0 --threads "${MESHQ_BROKER_THREADS:-1}" \
-  >"$WORK/broker.out" 2>"$WORK/broker.err" &
+  ${MESHQ_BROKER_FLAGS:-} >"$WORK/broker.out" 2>"$WORK/broker.err" &
 BROKER_PID=$!
 for _ in $(seq 1 100); do
   grep -q "^listening on " "$WORK/broker.out" 2>/dev/null && break

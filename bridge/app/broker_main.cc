@@ -1,5 +1,6 @@
 // meshq-broker: hosts one QueueStore over TCP. Prints "listening on ADDR:PORT" once it accepts.
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,22 @@ void Usage() {
                "                    [--commit-interval-ms 20]\n");
 }
 
+// A whole decimal number within [lo, hi], or a message and false (atoi took "abc" as 0: an
+// ephemeral port, one thread, without a word).
+bool ParseFlag(const std::string& flag, const std::string& value, long long lo, long long hi,
+               long long* out) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(value.c_str(), &end, 10);
+  if (end == value.c_str() || *end != '\0' || errno != 0 || v < lo || v > hi) {
+    std::fprintf(stderr, "meshq-broker: bad %s %s (a number in %lld..%lld)\n", flag.c_str(),
+                 value.c_str(), lo, hi);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -30,21 +47,26 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::string value = argv[++i];
+    long long n = 0;
     if (arg == "--dir") {
       options.dir = value;
     } else if (arg == "--bind") {
       options.bind = value;
     } else if (arg == "--port") {
-      options.port = static_cast<uint16_t>(std::atoi(value.c_str()));
+      if (!ParseFlag(arg, value, 0, 65535, &n)) return 2;
+      options.port = static_cast<uint16_t>(n);
     } else if (arg == "--threads") {
-      options.threads = std::atoi(value.c_str());
+      if (!ParseFlag(arg, value, 1, 64, &n)) return 2;
+      options.threads = static_cast<int>(n);
     } else if (arg == "--dedupe-window") {
-      options.dedupe_window = std::max<size_t>(1, std::strtoull(value.c_str(), nullptr, 10));
+      if (!ParseFlag(arg, value, 1, 1LL << 30, &n)) return 2;
+      options.dedupe_window = static_cast<size_t>(n);
     } else if (arg == "--responder-grace-ms") {
-      options.responder_grace = std::chrono::milliseconds(std::atoll(value.c_str()));
+      if (!ParseFlag(arg, value, 0, 3'600'000, &n)) return 2;
+      options.responder_grace = std::chrono::milliseconds(n);
     } else if (arg == "--commit-interval-ms") {
-      options.offset_commit_interval =
-          std::chrono::milliseconds(std::max<long long>(1, std::atoll(value.c_str())));
+      if (!ParseFlag(arg, value, 1, 60'000, &n)) return 2;
+      options.offset_commit_interval = std::chrono::milliseconds(n);
     } else {
       Usage();
       return 2;

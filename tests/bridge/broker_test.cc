@@ -586,5 +586,26 @@ TEST_F(BrokerTest, MalformedFramesGetAnErrorAndTheConnectionIsClosed) {
   EXPECT_EQ(frames[1].request_id, 6u);
 }
 
+TEST(BrokerFlags, BadNumbersAreRefusedWithAMessage) {
+  const std::string dir = ::testing::TempDir() + "/broker-flags";
+  const std::vector<std::pair<std::string, std::string>> bad = {{"--port", "abc"},
+                                                                {"--port", "70000"},
+                                                                {"--threads", "0"},
+                                                                {"--threads", "2x"},
+                                                                {"--dedupe-window", "-1"},
+                                                                {"--commit-interval-ms", ""},
+                                                                {"--responder-grace-ms", "1e3"}};
+  for (const auto& [flag, value] : bad) {
+    std::string out;
+    // The message goes to stderr: the shell folds it into what RunProgram captures.
+    const int rc = testing::RunProgram(
+        {"/bin/sh", "-c", std::string("exec \"$0\" --dir \"$1\" \"$2\" \"$3\" 2>&1"),
+         MESHQ_BROKER_PATH, dir, flag, value},
+        &out, 10s);
+    EXPECT_EQ(rc, 2) << flag << " " << value << ": " << out;
+    EXPECT_NE(out.find("bad " + flag), std::string::npos) << flag << " " << value << ": " << out;
+  }
+}
+
 }  // namespace
 }  // namespace meshq::bridge
