@@ -39,7 +39,7 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
       [this](std::optional<FlushMode> flush, bool write_offsets) {
         return CommitRound(flush, write_offsets);
       },
-      options.offset_commit_interval);
+      options.offset_commit_interval, options.commit_linger);
 }
 
 BrokerCore::~BrokerCore() { committer_->Stop(); }

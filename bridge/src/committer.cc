@@ -5,8 +5,9 @@
 
 namespace meshq::bridge {
 
-Committer::Committer(Round round, std::chrono::milliseconds interval)
-    : round_(std::move(round)), interval_(interval) {
+Committer::Committer(Round round, std::chrono::milliseconds interval,
+                     std::chrono::microseconds linger)
+    : round_(std::move(round)), interval_(interval), linger_(linger) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -48,6 +49,12 @@ void Committer::Run() {
     {
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, last_offsets + interval_, [this] { return stop_ || !waiting_.empty(); });
+      if (linger_.count() > 0 && !stop_ && !waiting_.empty()) {
+        // Asleep without the lock: RequestFlush's notify finds no waiter and costs no wake-up.
+        lock.unlock();
+        std::this_thread::sleep_for(linger_);
+        lock.lock();
+      }
       batch.swap(waiting_);
       stopping = stop_;
       offsets = offsets_wanted_ || stopping || Clock::now() - last_offsets >= interval_;

@@ -1,6 +1,7 @@
 // Committer: the broker's one thread that makes things durable. Requests for a Flush that arrive
-// while one is running are answered together by the next one (group commit); a round also runs
-// every `interval` to write changed consumer-group offsets.
+// while one is running are answered together by the next one (group commit); with a linger, the
+// thread also waits that long after the first request of a round for more to join it. A round
+// also runs every `interval` to write changed consumer-group offsets.
 #pragma once
 
 #include <atomic>
@@ -25,7 +26,8 @@ class Committer {
   // request wants them written).
   using Round = std::function<Status(std::optional<FlushMode> flush, bool write_offsets)>;
 
-  Committer(Round round, std::chrono::milliseconds interval);
+  Committer(Round round, std::chrono::milliseconds interval,
+            std::chrono::microseconds linger = std::chrono::microseconds(0));
   ~Committer();
 
   // Calls `done` (on the committer thread) after a round whose Flush (of `mode` or stronger)
@@ -41,6 +43,7 @@ class Committer {
 
   const Round round_;
   const std::chrono::milliseconds interval_;
+  const std::chrono::microseconds linger_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Done> waiting_;

@@ -106,6 +106,46 @@ TEST_F(BrokerTest, FlushedPutsAndSyncAcksDoNotWaitForTheCommitCycle) {
   EXPECT_LT(took[took.size() / 2], 1s) << "a Flush waited for the committer's periodic cycle";
 }
 
+TEST_F(BrokerTest, ACommitLingerHoldsAcknowledgementsToShareOneFlush) {
+  // 200 ms: far above a Flush's and a put's own time, so the bounds below are about the linger.
+  constexpr auto kLinger = 200ms;
+  ASSERT_TRUE(broker_.Restart({"--commit-linger-us", "200000"}));
+  auto c = Connect();
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c->Put("lingered", Messages(1, "a"), kPutFlagWritten).ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, kLinger)
+      << "acknowledged before the linger ended";
+  // Readable at once, whatever the acknowledgement waits for.
+  std::vector<OwnedMessage> got;
+  ASSERT_TRUE(c->Get("lingered", 0, 10, &got).ok());
+  EXPECT_EQ(got.size(), 1u);
+
+  // Eight producers at once: one round (or two, if one arrives while the first is lingering
+  // past its start), not eight rounds one after another.
+  constexpr int kProducers = 8;
+  std::vector<std::unique_ptr<BlockingBrokerClient>> clients;
+  for (int i = 0; i < kProducers; ++i) clients.push_back(Connect());
+  std::vector<std::thread> producers;
+  std::atomic<int> ok{0};
+  start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kProducers; ++i) {
+    producers.emplace_back([&, i] {
+      if (clients[i]->Put("lingered", Messages(1, "p"), kPutFlagFlush).ok()) ++ok;
+    });
+  }
+  for (auto& t : producers) t.join();
+  EXPECT_EQ(ok.load(), kProducers);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4 * kLinger)
+      << "the producers' Flushes did not share a linger";
+
+  // Without a linger a WRITTEN put does not wait for one (the default).
+  ASSERT_TRUE(broker_.Restart({}));
+  c = Connect();
+  start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c->Put("lingered", Messages(1, "b"), kPutFlagWritten).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kLinger);
+}
+
 TEST_F(BrokerTest, FetchAnswersEmptyWhenTheWaitEnds) {
   auto c = Connect();
   std::vector<OwnedMessage> got{{}};
@@ -594,7 +634,8 @@ TEST(BrokerFlags, BadNumbersAreRefusedWithAMessage) {
                                                                 {"--threads", "2x"},
                                                                 {"--dedupe-window", "-1"},
                                                                 {"--commit-interval-ms", ""},
-                                                                {"--responder-grace-ms", "1e3"}};
+                                                                {"--responder-grace-ms", "1e3"},
+                                                                {"--commit-linger-us", "-5"}};
   for (const auto& [flag, value] : bad) {
     std::string out;
     // The message goes to stderr: the shell folds it into what RunProgram captures.
