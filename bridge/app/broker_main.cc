@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
       if (!ParseFlag(arg, value, 1, 64, &n)) return 2;
       options.threads = static_cast<int>(n);
     } else if (arg == "--dedupe-window") {
-      if (!ParseFlag(arg, value, 1, 1LL << 30, &n)) return 2;
+      // Its table is allocated up front: 16M ids is ~150 MB before any id arrives.
+      if (!ParseFlag(arg, value, 1, 1LL << 24, &n)) return 2;
       options.dedupe_window = static_cast<size_t>(n);
     } else if (arg == "--responder-grace-ms") {
       if (!ParseFlag(arg, value, 0, 3'600'000, &n)) return 2;
