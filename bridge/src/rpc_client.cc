@@ -257,7 +257,7 @@ void RpcClient::FetchReplyBatch() {
                         for (const Message& m : reply.messages) {
                           offsets.push_back(m.offset);
                           RpcReply r;
-                          if (DecodeRpcReply(m.payload, &r).ok()) self->OnReply(r);
+                          if (DecodeRpcReply(m.payload, &r).ok()) self->OnReply(r, true);
                         }
                         if (!offsets.empty())
                           self->broker_->Ack(self->reply_queue_, kRpcGroup, offsets, false, {});
@@ -265,7 +265,7 @@ void RpcClient::FetchReplyBatch() {
                       });
 }
 
-void RpcClient::OnReply(const RpcReply& reply) {
+void RpcClient::OnReply(const RpcReply& reply, bool delivered) {
   auto it = pending_.find(reply.request_id);
   if (it == pending_.end()) {
     // Kept for Collect or a retried Call, as long as its deadline allows.
@@ -275,7 +275,7 @@ void RpcClient::OnReply(const RpcReply& reply) {
         Orphan{reply.status, std::string(reply.payload), SteadyClock::now() + remaining};
     return;
   }
-  if (it->second.attempts == 1) {
+  if (delivered && it->second.attempts == 1) {
     const uint64_t now = UnixMicros();
     HopStats().reply.Record(now > reply.replied_us ? now - reply.replied_us : 0);
   }

@@ -289,9 +289,14 @@ TEST_F(RpcTest, ARetriedCallRunsOnce) {
   EXPECT_EQ(rc.payload, "re:x");
   // Another client retrying the same request id gets the stored reply too.
   auto other = StartClient("client-d2");
+  HopStats().request.Take();
+  HopStats().reply.Take();
   CallResult rd = CallSync(other, "once", "x", opts);
   EXPECT_EQ(rd.payload, "re:x");
   EXPECT_EQ(log_.Runs(0xABCDEF), 1);
+  // That stored reply travelled no hop now: its age is not a reply hop (nor a request one).
+  EXPECT_EQ(HopStats().reply.Take().count(), 0u);
+  EXPECT_EQ(HopStats().request.Take().count(), 0u);
 }
 
 TEST_F(RpcTest, ARestartedRequesterCollectsItsReply) {

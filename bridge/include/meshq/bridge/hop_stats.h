@@ -4,8 +4,9 @@
 //   request hop: RpcClient::Call stamped it -> an RpcServer hands it to its handler
 //                (PUT to the broker, stored, delivered to a parked GROUP_FETCH, decoded);
 //   reply hop:   RpcServer stamped the reply -> the RpcClient completes the call.
-// Only first attempts count (a resent request keeps its first send's stamp, a replayed reply its
-// first answer's). Between hosts the figures include the clocks' offset.
+// Only first attempts count (a resent request keeps its first send's stamp), and only replies
+// delivered through the client's reply queue (a stored reply handed to a request already settled
+// carries its first answer's stamp). Between hosts the figures include the clocks' offset.
 #pragma once
 
 #include <array>

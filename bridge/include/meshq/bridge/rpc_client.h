@@ -110,7 +110,10 @@ class RpcClient : public std::enable_shared_from_this<RpcClient> {
   // Keeps kMaxReplyFetches reply fetches in flight.
   void FetchReplies();
   void FetchReplyBatch();
-  void OnReply(const RpcReply& reply);
+  // `delivered`: the reply came from this client's reply queue as it was stored (not an orphan
+  // kept from before, nor a stored reply fetched because the request was already settled), so
+  // its age is the reply hop's.
+  void OnReply(const RpcReply& reply, bool delivered = false);
   void FetchStoredReply(uint64_t id, std::string_view queue, uint64_t offset);
   void Complete(uint64_t id, CallResult result);
   void ArmSweep();
