@@ -39,6 +39,9 @@ struct Queue {
   uint32_t open_cap = 0;     // allocated bytes of open_buf
   SpinLock mu;
   bool cataloged = false;  // Flush and Open only (see below)
+  // On a list of queues a Flush has to visit (a writer slot's or the store's retained list):
+  // set by the Put that makes a clean queue dirty, cleared by the Flush that leaves it clean.
+  bool listed = false;
 
   // --- sealing, reads, Flush ---
   const uint32_t id;

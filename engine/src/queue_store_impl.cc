@@ -336,9 +336,9 @@ Status QueueStoreImpl::Put(std::string_view queue, std::string_view message) {
   }
   // No OpGuard here: its two locked instructions were a full barrier after every Put, which made
   // each Put wait for its own store into the open block (a cache miss) before returning. Close
-  // is excluded through the queue lock instead: Close sets closed_ and then, in its final Flush,
-  // locks every queue; a Put that takes a queue lock after that sees closed_ (checked under the
-  // lock), and one that took it before has finished when Close gets the lock. Put touches no
+  // is excluded through the queue lock instead: Close sets closed_ and then, before its final
+  // Flush, locks every queue; a Put that takes a queue lock after that sees closed_ (checked under
+  // the lock), and one that took it before has finished when Close gets the lock. Put touches no
   // file, only memory that lives until the store is destroyed.
   if (!initialized_ || closed_.load(std::memory_order_relaxed)) {
     return Status::Closed("Put on a closed store");
@@ -359,7 +359,16 @@ Status QueueStoreImpl::Put(std::string_view queue, std::string_view message) {
   WriterSlot& slot = MySlot();
   std::lock_guard<SpinLock> lock(q->mu);
   if (closed_.load(std::memory_order_seq_cst)) return Status::Closed("Put on a closed store");
-  return PutLocked(q, message, slot);
+  Status s = PutLocked(q, message, slot);
+  // Listed even when the Put failed: it may have sealed the open block before failing. Listed
+  // before the queue lock is released, so Close's pass over the queue locks (see Close) also
+  // waits for this.
+  if (!q->listed) {
+    q->listed = true;
+    std::lock_guard<SpinLock> slot_lock(slot.mu);
+    slot.dirty.push_back(q);
+  }
+  return s;
 }
 
 Status QueueStoreImpl::PutLocked(Queue* q, std::string_view message, WriterSlot& slot) {
@@ -687,14 +696,23 @@ Status QueueStoreImpl::Flush(FlushMode mode) {
 // not reach the disk (a name without data is harmless).
 Status QueueStoreImpl::FlushInternal(FlushMode mode) {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
+  // Only the queues written since the last Flush (or left dirty by one) are visited: a broker
+  // hosting a million queues group-commits a few of them thousands of times a second, and a walk
+  // over all of them took 25 ms a Flush (BM_EngineFlushOneOfManyQueues).
+  std::vector<Queue*> dirty = TakeDirtyQueues();
+  struct Retain {
+    QueueStoreImpl* store;
+    const std::vector<Queue*>& taken;
+    ~Retain() { store->RetainDirtyQueues(taken); }  // on every return, failures included
+  } retain{this, dirty};
   // The scan starts at the tails, so a kWrite Flush is only kill -9 safe when every block it
   // leaves out of the checkpoint lies at or past its segment's tail. Blocks sealed while the last
   // kSync Flush ran (after its step 1) into chunks it collected lie below its tails and are in
   // no record yet: a kSync Flush covers them. Found by the crash torture, which lost them. Only a
-  // kSync Flush creates such blocks, so the queues are walked once after each one, not on every
-  // kWrite Flush (a broker runs thousands a second).
+  // kSync Flush creates such blocks, so the listed queues (every queue with a block not
+  // checkpointed is listed) are checked once after each one, not on every kWrite Flush.
   if (mode == FlushMode::kWrite && below_tails_unknown_) {
-    if (UncheckpointedBelowTails()) {
+    if (UncheckpointedBelowTails(dirty)) {
       mode = FlushMode::kSync;
     } else {
       below_tails_unknown_ = false;
@@ -728,10 +746,7 @@ Status QueueStoreImpl::FlushInternal(FlushMode mode) {
   CheckpointWriter writer(checkpoint_seq_);
   std::vector<std::pair<Queue*, uint32_t>> advanced;
   std::vector<Queue*> new_queues;
-  const uint32_t limit = table_->id_limit();
-  for (uint32_t id = 0; id < limit; ++id) {
-    Queue* q = table_->ById(id);
-    if (q == nullptr) continue;
+  for (Queue* q : dirty) {
     std::lock_guard<SpinLock> lock(q->mu);
     if (q->open_count > 0) {
       Status s = SealOpenBlock(q, *seal_into[q->segment]);
@@ -827,11 +842,36 @@ Status QueueStoreImpl::FlushInternal(FlushMode mode) {
   return Status::OK();
 }
 
-bool QueueStoreImpl::UncheckpointedBelowTails() {
-  const uint32_t limit = table_->id_limit();
-  for (uint32_t id = 0; id < limit; ++id) {
-    Queue* q = table_->ById(id);
-    if (q == nullptr) continue;
+std::vector<Queue*> QueueStoreImpl::TakeDirtyQueues() {
+  std::vector<Queue*> taken = std::move(retained_dirty_);
+  retained_dirty_.clear();
+  for (uint32_t i = 0; i < kWriterSlots; ++i) {
+    WriterSlot& ws = slots_[i];
+    std::lock_guard<SpinLock> lock(ws.mu);
+    if (taken.empty()) {
+      taken.swap(ws.dirty);  // keeps the common case (one writer slot) a swap
+    } else {
+      taken.insert(taken.end(), ws.dirty.begin(), ws.dirty.end());
+      ws.dirty.clear();
+    }
+  }
+  return taken;
+}
+
+void QueueStoreImpl::RetainDirtyQueues(const std::vector<Queue*>& taken) {
+  for (Queue* q : taken) {
+    std::lock_guard<SpinLock> lock(q->mu);
+    // A Put since the Flush visited it finds it still listed and leaves the listing to us.
+    if (q->open_count == 0 && q->blocks.size() == q->checkpointed_blocks && q->cataloged) {
+      q->listed = false;
+    } else {
+      retained_dirty_.push_back(q);
+    }
+  }
+}
+
+bool QueueStoreImpl::UncheckpointedBelowTails(const std::vector<Queue*>& dirty) {
+  for (Queue* q : dirty) {
     std::lock_guard<SpinLock> lock(q->mu);
     const uint64_t tail = checkpointed_tails_[q->segment];
     for (size_t i = q->checkpointed_blocks; i < q->blocks.size(); ++i) {
@@ -886,18 +926,27 @@ Status QueueStoreImpl::Close() {
   if (!initialized_ || closed_.load()) return Status::OK();
   closed_.store(true, std::memory_order_seq_cst);
   // Pairs with the id allocation of a queue created by a racing Put (a seq_cst read-modify-write
-  // of next_id_) and that Put's seq_cst check of closed_ under the queue lock: either the final
-  // Flush below sees the new queue and locks it, or the Put sees closed_.
+  // of next_id_) and that Put's seq_cst check of closed_ under the queue lock: either the pass
+  // over the queue locks below sees the new queue and locks it, or the Put sees closed_.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (uint32_t i = 0; i < kWriterSlots; ++i) {
     while (slots_[i].active.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+  }
+  // Puts take no OpGuard (see Put): a Put that locked its queue before closed_ was set may still
+  // be writing it, and lists the queue only at its end. Taking every queue lock once waits for
+  // those; a Put locking later sees closed_. Then the dirty lists hold every written queue.
+  const uint32_t limit = table_->id_limit();
+  for (uint32_t id = 0; id < limit; ++id) {
+    if (Queue* q = table_->ById(id)) {
+      q->mu.lock();
+      q->mu.unlock();
+    }
   }
   Status s = FlushInternal();
   if (s.ok() && checkpoint_seq_ > 1) {
     // Compact when the log outgrew the state it describes (many small Flushes): a snapshot
     // costs no more than the log it replaces, and keeps the next Open fast.
     uint64_t state = 0;
-    const uint32_t limit = table_->id_limit();
     for (uint32_t id = 0; id < limit; ++id) {
       if (Queue* q = table_->ById(id)) state += 30 + q->name.size() + q->blocks.size() * 8;
     }

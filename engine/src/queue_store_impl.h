@@ -52,6 +52,8 @@ class QueueStoreImpl final : public QueueStore {
     SpinLock mu;
     std::atomic<int64_t> active{0};
     std::vector<std::shared_ptr<WriteChunk>> chunks;
+    // Queues this slot's Puts made dirty since the last Flush took the list (see Queue::listed).
+    std::vector<Queue*> dirty;
   };
   static constexpr uint32_t kWriterSlots = 64;
 
@@ -77,9 +79,13 @@ class QueueStoreImpl final : public QueueStore {
   Status StageBlock(WriterSlot& slot, Queue* q, uint64_t first, uint32_t count,
                     std::string_view payload_prefix, std::string_view payload_rest, uint32_t* unit);
   Status FlushInternal(FlushMode mode = FlushMode::kSync);
-  // True when a block not in the checkpoint lies below its segment's checkpointed tail, where
-  // recovery's scan would not find it (under flush_mu_).
-  bool UncheckpointedBelowTails();
+  // Takes every listed queue off the writer slots' lists and the retained list (flush_mu_ held).
+  std::vector<Queue*> TakeDirtyQueues();
+  // Clears `listed` on the queues a Flush left clean and retains the others for the next one.
+  void RetainDirtyQueues(const std::vector<Queue*>& taken);
+  // True when a block of one of `dirty` not in the checkpoint lies below its segment's
+  // checkpointed tail, where recovery's scan would not find it (under flush_mu_).
+  bool UncheckpointedBelowTails(const std::vector<Queue*>& dirty);
   // The unsynced checkpoint record of a kWrite Flush: names only (see FlushInternal).
   Status CatalogNewQueues(CheckpointWriter* writer, const std::vector<Queue*>& new_queues);
   // Rewrites the checkpoint log as one snapshot record (store quiescent, flush_mu_ held).
@@ -106,6 +112,11 @@ class QueueStoreImpl final : public QueueStore {
   // A kSync Flush ran since UncheckpointedBelowTails last found nothing (flush_mu_). Open's
   // recovery checkpoints every block, so none lies below the tails then.
   bool below_tails_unknown_ = false;
+  // Listed queues a Flush left dirty: blocks not yet checkpointed (a kWrite Flush checkpoints
+  // none) or a failed Flush (flush_mu_). With the slots' lists, every queue that is not clean —
+  // an open block, blocks not checkpointed, or a name not cataloged — is on exactly one list, so
+  // a Flush visits the queues written since the last one instead of every queue in the store.
+  std::vector<Queue*> retained_dirty_;
   uint64_t recovered_blocks_ = 0;
   uint64_t discarded_blocks_ = 0;
 
