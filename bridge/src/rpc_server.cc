@@ -2,6 +2,7 @@
 #include "meshq/bridge/rpc_server.h"
 
 #include "meshq/bridge/hop_stats.h"
+#include "remembered_replies.h"
 
 namespace meshq::bridge {
 namespace asio = boost::asio;
@@ -26,7 +27,10 @@ RpcServer::RpcServer(asio::io_context& io, RpcServerOptions options, Handler han
       request_queue_(RequestQueueName(options_.service)),
       handler_(std::move(handler)),
       broker_(BrokerClient::Create(io, options_.broker)),
-      sweep_timer_(io) {}
+      sweep_timer_(io),
+      replies_(std::make_unique<RememberedReplies>()) {}
+
+RpcServer::~RpcServer() = default;
 
 void RpcServer::Start() {
   broker_->SetConnectionCallback([weak = weak_from_this()](bool up) {
@@ -80,10 +84,9 @@ void RpcServer::OnRequest(uint64_t offset, std::string_view stored) {
     broker_->Ack(request_queue_, kRpcGroup, {offset}, false, {});
     return;
   }
-  auto remembered = replies_.find(r.request_id);
-  if (remembered != replies_.end()) {
+  if (const RememberedReplies::Reply* remembered = replies_->Find(r.request_id)) {
     ++stats_.replayed;
-    SendReply(r.request_id, offset, remembered->second);
+    SendReply(r.request_id, offset, remembered->reply_to, remembered->encoded);
     return;
   }
   // A redelivery of a request still running here: that run's ack covers this same offset.
@@ -123,23 +126,25 @@ void RpcServer::Finish(uint64_t request_id, uint64_t offset, ReplyStatus status,
   reply.replied_us = UnixMicros();
   reply.status = status;
   reply.payload = payload;
-  Remembered& m = replies_[request_id];
+  RememberedReplies::Reply m;
   m.reply_to = std::move(reply_to);
-  m.reply.clear();
-  EncodeRpcReply(reply, &m.reply);
-  uint64_t now = UnixMicros();
-  m.expires = SteadyClock::now() +
-              std::chrono::microseconds(deadline_us > now ? deadline_us - now : 0) +
-              kReplyMemorySlack;
-  expiries_.emplace(m.expires, request_id);
+  EncodeRpcReply(reply, &m.encoded);
+  const uint64_t now = UnixMicros();
+  const auto steady_now = SteadyClock::now();
+  const auto expires = steady_now +
+                       std::chrono::microseconds(deadline_us > now ? deadline_us - now : 0) +
+                       kReplyMemorySlack;
+  const RememberedReplies::Reply& kept =
+      replies_->Remember(request_id, std::move(m), expires, steady_now);
   executing_.erase(request_id);
-  SendReply(request_id, offset, m);
+  SendReply(request_id, offset, kept.reply_to, kept.encoded);
 }
 
-void RpcServer::SendReply(uint64_t request_id, uint64_t offset, const Remembered& reply) {
+void RpcServer::SendReply(uint64_t request_id, uint64_t offset, const std::string& reply_to,
+                          const std::string& encoded_reply) {
   if (!broker_->connected()) return;  // the broker redelivers the request; we replay then
-  QueuedReplies& q = queued_[reply.reply_to];
-  q.replies.emplace_back(request_id, reply.reply);
+  QueuedReplies& q = queued_[reply_to];
+  q.replies.emplace_back(request_id, encoded_reply);
   q.offsets.push_back(offset);
   // Sent after the handlers already due on this thread have run: the replies of one fetched
   // batch, or of asynchronous handlers finishing together (timers expiring in one pass, a burst
@@ -181,14 +186,7 @@ void RpcServer::ArmSweep() {
     if (ec) return;
     auto self = weak.lock();
     if (!self) return;
-    auto now = SteadyClock::now();
-    auto& expiries = self->expiries_;
-    while (!expiries.empty() && expiries.top().first <= now) {
-      // A reply remembered again since (a later Finish of the same id) expires later: kept.
-      auto it = self->replies_.find(expiries.top().second);
-      if (it != self->replies_.end() && it->second.expires <= now) self->replies_.erase(it);
-      expiries.pop();
-    }
+    self->replies_->Expire(SteadyClock::now());
     self->ArmSweep();
   });
 }

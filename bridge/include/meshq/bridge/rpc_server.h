@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <queue>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -30,6 +29,8 @@
 #include "meshq/bridge/rpc_message.h"
 
 namespace meshq::bridge {
+
+class RememberedReplies;
 
 // A request as the handler sees it (owned copies).
 struct RpcCall {
@@ -65,6 +66,7 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
 
   static std::shared_ptr<RpcServer> Create(boost::asio::io_context& io, RpcServerOptions options,
                                            Handler handler);
+  ~RpcServer();
   void Start();
   // Takes no new requests (ones delivered meanwhile are left unacked, so the broker hands them
   // to another server when this one closes) and lets the running ones answer; in_flight() then
@@ -78,19 +80,14 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   size_t in_flight() const { return executing_.size(); }
 
  private:
-  struct Remembered {
-    std::string reply_to;
-    std::string reply;  // encoded RpcReply
-    std::chrono::steady_clock::time_point expires;
-  };
-
   RpcServer(boost::asio::io_context& io, RpcServerOptions options, Handler handler);
   void OnConnection(bool up);
   void FetchRequests();
   void OnRequest(uint64_t offset, std::string_view stored);
   // Queues a reply; the replies queued before the io thread gets to send them go out as one PUT
   // per reply queue, and the requests they answer are acked together once that PUT is answered.
-  void SendReply(uint64_t request_id, uint64_t offset, const Remembered& reply);
+  void SendReply(uint64_t request_id, uint64_t offset, const std::string& reply_to,
+                 const std::string& encoded_reply);
   // Sends what is queued, then fetches more requests if there is room.
   void SendQueuedReplies();
   void Finish(uint64_t request_id, uint64_t offset, ReplyStatus status, std::string payload,
@@ -104,12 +101,9 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   std::shared_ptr<BrokerClient> broker_;
   boost::asio::steady_timer sweep_timer_;
   std::unordered_set<uint64_t> executing_;
-  std::unordered_map<uint64_t, Remembered> replies_;  // the dedupe window, until deadlines pass
-  // When each remembered reply expires, earliest first: a sweep visits only what expired (it
-  // used to walk all of replies_ every 200 ms — ~8% of a provider-agent's CPU at 15k calls/s,
-  // with a window of deadline + 5 s holding tens of thousands of replies).
-  using Expiry = std::pair<std::chrono::steady_clock::time_point, uint64_t>;
-  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
+  // The dedupe window: replies given, until their deadlines pass (a sweep drops whole
+  // generations; walking every reply each 200 ms was ~8% of a provider-agent's CPU).
+  std::unique_ptr<RememberedReplies> replies_;
   // Requests asked for by the GROUP_FETCHes in flight, and how many those are. Room that frees
   // up while one is in flight is asked for by another: a responder finishing calls faster than
   // one fetch round trip would otherwise idle its capacity between fetches.
