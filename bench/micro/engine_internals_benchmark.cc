@@ -2,13 +2,15 @@
 // decoding a verified block, finding the block of an offset, and finding a queue by name.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "block_format.h"
-#include "block_ref.h"
+#include "block_list.h"
 #include "hash.h"
 #include "message_generator.h"
 #include "queue_table.h"
@@ -69,14 +71,42 @@ BENCHMARK(BM_BlockCheckAndDecode);
 // contest's 2e9 messages over 1M queues is ~2,000 messages, ~30 blocks a queue).
 void BM_FindBlock(benchmark::State& state) {
   const auto n = static_cast<uint32_t>(state.range(0));
-  std::vector<BlockRef> blocks(n);
-  for (uint32_t i = 0; i < n; ++i) blocks[i] = {i * 4, i * 70};
+  BlockList blocks;
+  for (uint32_t i = 0; i < n; ++i) blocks.push_back({i * 4, i * 70});
   std::mt19937 rng(1);
   const uint64_t messages = uint64_t{n} * 70;
   for (auto _ : state) benchmark::DoNotOptimize(FindBlock(blocks, rng() % messages));
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_FindBlock)->Arg(4)->Arg(32)->Arg(1024)->Arg(65536);
+BENCHMARK(BM_FindBlock)->Arg(4)->Arg(32)->Arg(1024)->Arg(65536)->Arg(1 << 20);
+
+// Appending to one queue's block list up to Arg entries (16M: a broker's request queue after about
+// an hour of group commits, each sealing a block). What matters is the longest single append: it
+// runs under the queue's lock, and every Put and Get of the queue waits for it. A vector copies
+// the whole list at each doubling; BlockList never copies more than its first page. Counter
+// max_append_us: the longest append seen (each one timed with steady_clock).
+template <typename List>
+void AppendLongest(benchmark::State& state) {
+  const auto n = static_cast<uint32_t>(state.range(0));
+  int64_t longest_ns = 0;
+  for (auto _ : state) {
+    List list;
+    for (uint32_t i = 0; i < n; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      list.push_back(BlockRef{i, i});
+      longest_ns = std::max<int64_t>(longest_ns, (std::chrono::steady_clock::now() - t0).count());
+    }
+    benchmark::DoNotOptimize(list[n - 1]);
+  }
+  state.counters["max_append_us"] = static_cast<double>(longest_ns) / 1000;
+  state.SetItemsProcessed(state.iterations() * n);
+}
+void BM_BlockListAppendVector(benchmark::State& state) {
+  AppendLongest<std::vector<BlockRef>>(state);
+}
+void BM_BlockListAppend(benchmark::State& state) { AppendLongest<BlockList>(state); }
+BENCHMARK(BM_BlockListAppendVector)->Arg(1 << 24)->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BlockListAppend)->Arg(1 << 24)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 // Name -> queue: hash plus the lock-free catalogue probe, at 1M queues (cache misses included).
 void BM_QueueTableFind(benchmark::State& state) {

@@ -2,9 +2,8 @@
 // offset of its first message. 8 bytes, so 200M messages in ~70-message blocks cost ~23 MB.
 #pragma once
 
-#include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <vector>
 
 namespace meshq {
 
@@ -14,12 +13,22 @@ struct BlockRef {
 };
 static_assert(sizeof(BlockRef) == 8);
 
-// Index of the block holding `offset`: the last block whose first_offset <= offset. Binary
-// search; requires !blocks.empty() and blocks[0].first_offset <= offset.
-inline size_t FindBlock(const std::vector<BlockRef>& blocks, uint64_t offset) {
-  auto it = std::upper_bound(blocks.begin(), blocks.end(), offset,
-                             [](uint64_t off, const BlockRef& b) { return off < b.first_offset; });
-  return static_cast<size_t>(it - blocks.begin()) - 1;
+// Index of the block holding `offset` in a list of blocks in offset order (a BlockList, a
+// vector): the last block whose first_offset <= offset. Binary search; requires a non-empty list
+// whose first block starts at or before `offset`.
+template <typename List>
+size_t FindBlock(const List& blocks, uint64_t offset) {
+  size_t lo = 0;  // blocks[lo].first_offset <= offset
+  size_t hi = blocks.size();
+  while (hi - lo > 1) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (blocks[mid].first_offset <= offset) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
 }
 
 }  // namespace meshq

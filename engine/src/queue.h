@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "block_ref.h"
+#include "block_list.h"
 #include "read_cache.h"
 #include "spin_lock.h"
 
@@ -50,7 +50,7 @@ struct Queue {
   uint32_t prefetched = 0;  // block index up to which read-ahead was issued
   // Touched only by Flush (under the store's flush mutex) and Open, like `cataloged`.
   uint32_t checkpointed_blocks = 0;
-  std::vector<BlockRef> blocks;
+  BlockList blocks;
   CachedBlock* read_cache = nullptr;  // see ReadCache; holds one reference
   // Where the last Get ended: a Get starting here is a forward reader's (see ReadCache).
   uint64_t read_cursor = 0;

@@ -67,6 +67,15 @@ std::string Fixed64String(uint64_t v) {
   return s;
 }
 
+// Adds q's blocks [from, to) to a checkpoint record; `end` is the queue offset after block to - 1.
+// One entry per contiguous run of the list, each ending where the next run's first block begins.
+void AddBlockRange(CheckpointWriter* writer, const Queue& q, size_t from, size_t to, uint64_t end) {
+  q.blocks.ForEachRun(from, to, [&](size_t first, const BlockRef* refs, size_t n) {
+    const uint64_t run_end = first + n < to ? q.blocks[first + n].first_offset : end;
+    writer->AddBlocks(q.id, static_cast<uint32_t>(first), run_end, refs, n);
+  });
+}
+
 // Per-thread scratch buffers for the read path, so a Get does not allocate per block.
 thread_local std::string tl_block_buf;
 thread_local std::string tl_open_buf;
@@ -193,7 +202,7 @@ Status QueueStoreImpl::Recover() {
       if (first_block != q->blocks.size()) {
         return Status::Corruption("gap in the block list of queue " + q->name);
       }
-      q->blocks.insert(q->blocks.end(), refs, refs + n);
+      q->blocks.Append(refs, n);
       q->count = q->sealed_end = end_offset;
       q->checkpointed_blocks = static_cast<uint32_t>(q->blocks.size());
       return Status::OK();
@@ -260,9 +269,7 @@ Status QueueStoreImpl::Recover() {
     for (uint32_t id = 0; id < limit; ++id) {
       Queue* q = table_->ById(id);
       if (q == nullptr || q->blocks.size() == q->checkpointed_blocks) continue;
-      writer.AddBlocks(id, q->checkpointed_blocks, q->sealed_end,
-                       q->blocks.data() + q->checkpointed_blocks,
-                       q->blocks.size() - q->checkpointed_blocks);
+      AddBlockRange(&writer, *q, q->checkpointed_blocks, q->blocks.size(), q->sealed_end);
       q->checkpointed_blocks = static_cast<uint32_t>(q->blocks.size());
     }
   }
@@ -759,8 +766,7 @@ Status QueueStoreImpl::FlushInternal(FlushMode mode) {
       new_queues.push_back(q);
     }
     if (!sync) continue;
-    writer.AddBlocks(q->id, q->checkpointed_blocks, q->sealed_end,
-                     q->blocks.data() + q->checkpointed_blocks, n - q->checkpointed_blocks);
+    AddBlockRange(&writer, *q, q->checkpointed_blocks, n, q->sealed_end);
     advanced.emplace_back(q, n);
   }
 
@@ -908,7 +914,7 @@ Status QueueStoreImpl::CompactCheckpoints() {
       uint64_t end = q->checkpointed_blocks < q->blocks.size()
                          ? q->blocks[q->checkpointed_blocks].first_offset
                          : q->sealed_end;
-      writer.AddBlocks(q->id, 0, end, q->blocks.data(), q->checkpointed_blocks);
+      AddBlockRange(&writer, *q, 0, q->checkpointed_blocks, end);
     }
   }
   MetadataStore::Batch batch;
@@ -1000,7 +1006,7 @@ StoreStats QueueStoreImpl::GetStats() {
     st.messages += q->count;
     st.blocks += q->blocks.size();
     st.open_block_bytes += q->open_cap;
-    st.index_bytes += q->blocks.capacity() * sizeof(BlockRef);
+    st.index_bytes += q->blocks.bytes();
   }
   st.index_bytes += table_->ApproximateBytes();
   st.read_cache_bytes = read_cache_.used();
