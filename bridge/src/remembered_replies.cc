@@ -1,69 +1,63 @@
-// RememberedReplies: generations of remembered replies, dropped whole and their tables reused.
+// RememberedReplies: one table grown by moving replies a few at a time into a larger one.
 #include "remembered_replies.h"
 
 #include <algorithm>
-#include <utility>
 
 namespace meshq::bridge {
 
 const RememberedReplies::Reply& RememberedReplies::Remember(uint64_t id, Reply reply,
-                                                            Clock::time_point expires,
-                                                            Clock::time_point now) {
-  if (generations_.empty() || now - generations_.back().started >= span_) {
-    Generation g;
-    g.started = now;
-    g.expires = expires;
-    if (!spares_.empty()) {
-      g.replies = std::move(spares_.back());  // keeps its buckets: no growth at a steady rate
-      spares_.pop_back();
-    }
-    generations_.push_back(std::move(g));
+                                                            Clock::time_point expires) {
+  MoveSome();
+  if (old_.empty() && static_cast<float>(current_.size() + 1) >
+                          current_.max_load_factor() * current_.bucket_count()) {
+    // Full: the next insert would rehash every reply. Start a table with room for twice as many
+    // instead (its buckets allocated while it is empty) and move the replies over gradually.
+    old_ = std::move(current_);
+    current_ = Table();
+    current_.reserve(std::max<size_t>(64, 2 * old_.size()));
   }
-  Generation& g = generations_.back();
-  g.expires = std::max(g.expires, expires);
-  // An older generation may still hold an earlier reply of this id: Find looks newest first.
-  Reply& slot = g.replies[id];
-  slot = std::move(reply);
-  return slot;
+  if (!old_.empty()) old_.erase(id);  // one entry per id: remembered again, it is in current_
+  const size_t buckets = current_.bucket_count();
+  const size_t before = current_.size();
+  Entry& e = current_[id];
+  if (current_.bucket_count() != buckets) rehashed_ += before;
+  e.reply = std::move(reply);
+  e.expires = expires;
+  expiries_.emplace(expires, id);
+  return e.reply;
+}
+
+void RememberedReplies::MoveSome() {
+  for (size_t i = 0; i < kMovesPerRemember && !old_.empty(); ++i) {
+    auto node = old_.extract(old_.begin());
+    const size_t buckets = current_.bucket_count();
+    const size_t before = current_.size();
+    current_.insert(std::move(node));  // the node itself moves: no copy of the reply
+    if (current_.bucket_count() != buckets) rehashed_ += before;
+  }
 }
 
 const RememberedReplies::Reply* RememberedReplies::Find(uint64_t id) const {
-  for (auto g = generations_.rbegin(); g != generations_.rend(); ++g) {
-    auto it = g->replies.find(id);
-    if (it != g->replies.end()) return &it->second;
-  }
-  return nullptr;
+  auto it = current_.find(id);
+  if (it != current_.end()) return &it->second.reply;
+  if (old_.empty()) return nullptr;
+  it = old_.find(id);
+  return it != old_.end() ? &it->second.reply : nullptr;
 }
 
 void RememberedReplies::Expire(Clock::time_point now) {
-  while (!generations_.empty() && generations_.front().expires <= now) {
-    Table table = std::move(generations_.front().replies);
-    generations_.pop_front();
-    if (spares_.size() < kMaxSpares) {
-      table.clear();  // keeps the bucket array
-      spares_.push_back(std::move(table));
+  while (!expiries_.empty() && expiries_.top().first <= now) {
+    const uint64_t id = expiries_.top().second;
+    expiries_.pop();
+    // A reply remembered again since (a later Remember of the same id) expires later: kept.
+    Table* t = &current_;
+    auto it = current_.find(id);
+    if (it == current_.end() && !old_.empty()) {
+      t = &old_;
+      it = old_.find(id);
     }
+    if (it != t->end() && it->second.expires <= now) t->erase(it);
   }
-}
-
-size_t RememberedReplies::size() const {
-  size_t n = 0;
-  for (const Generation& g : generations_) n += g.replies.size();
-  return n;
-}
-
-size_t RememberedReplies::buckets() const {
-  size_t n = 0;
-  for (const Generation& g : generations_) n += g.replies.bucket_count();
-  for (const Table& t : spares_) n += t.bucket_count();
-  return n;
-}
-
-size_t RememberedReplies::largest_table() const {
-  size_t n = 0;
-  for (const Generation& g : generations_) n = std::max(n, g.replies.bucket_count());
-  for (const Table& t : spares_) n = std::max(n, t.bucket_count());
-  return n;
 }
 
 }  // namespace meshq::bridge

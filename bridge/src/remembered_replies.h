@@ -2,22 +2,24 @@
 // a slack) pass, so a request the broker hands out again (its ack was lost, the broker restarted)
 // is answered with the same reply instead of running twice.
 //
-// Kept in generations that each take the replies of about `span` of time, newest last. A
-// generation is dropped whole once the latest expiry in it passed, and its table, cleared, takes
-// the next generation's replies: at a steady call rate no table grows, and a rising rate grows
-// one generation's table, never the whole window's. A single table grown on demand rehashed every
-// remembered reply on the io thread while calls waited — the window is the deadline plus the slack
-// times the call rate, ~33k replies a provider at 512 connections in the mesh run.
+// One hash table, grown incrementally: when it is full, a new table sized for twice its replies
+// takes over (allocated empty, so nothing is rehashed) and every Remember moves a few replies
+// from the old one until it is empty; a lookup looks in both meanwhile. A table grown on demand
+// rehashed every remembered reply in one go on the io thread while calls waited — the window is
+// the deadline plus the slack times the call rate, ~33k replies a provider at 512 connections in
+// the mesh run, 1–2 ms each time the rate passed its last high. (Generations of a second each,
+// tried first, cost a lookup per generation for every new request: 7% of a provider-agent's CPU.)
 //
-// A reply may be remembered longer than its own expiry (until its generation's latest), never
-// shorter. Not thread-safe: the RpcServer's io thread owns it.
+// Not thread-safe: the RpcServer's io thread owns it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <functional>
+#include <queue>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace meshq::bridge {
@@ -30,37 +32,35 @@ class RememberedReplies {
     std::string encoded;   // the RpcReply as stored
   };
 
-  explicit RememberedReplies(Clock::duration span = std::chrono::seconds(1)) : span_(span) {}
-
-  // Remembers `reply` as id's (replacing one remembered before) until `expires` at least; `now`
-  // places it in a generation. The reference stays valid until the reply is forgotten.
-  const Reply& Remember(uint64_t id, Reply reply, Clock::time_point expires, Clock::time_point now);
-  // id's reply, the latest remembered; nullptr when none is.
+  // Remembers `reply` as id's (replacing one remembered before) until `expires`. The reference
+  // stays valid until the reply is forgotten or replaced.
+  const Reply& Remember(uint64_t id, Reply reply, Clock::time_point expires);
+  // id's reply; nullptr when none is remembered.
   const Reply* Find(uint64_t id) const;
-  // Forgets the oldest generations while every reply in them has expired by `now`.
+  // Forgets the replies whose expiry is at or before `now`.
   void Expire(Clock::time_point now);
 
-  size_t size() const;
-  size_t generations() const { return generations_.size(); }
-  // For tests: buckets of all tables, live and spare, which a steady call rate must not grow;
-  // and of the largest table, which follows one generation's replies, not the window's.
-  size_t buckets() const;
-  size_t largest_table() const;
+  size_t size() const { return current_.size() + old_.size(); }
+  // For tests: replies rehashed by an insert into a non-empty table (growth must move none).
+  uint64_t rehashed() const { return rehashed_; }
 
  private:
-  using Table = std::unordered_map<uint64_t, Reply>;
-  struct Generation {
-    Clock::time_point started;
-    Clock::time_point expires;  // the latest expiry of its replies
-    Table replies;
+  struct Entry {
+    Reply reply;
+    Clock::time_point expires;
   };
-  // Cleared tables kept for reuse, at most this many (the rest are freed: a burst's memory is
-  // not held for good).
-  static constexpr size_t kMaxSpares = 2;
+  using Table = std::unordered_map<uint64_t, Entry>;
+  // Replies moved from old_ to current_ per Remember: old_ is empty before current_, sized for
+  // twice old_'s replies, fills up.
+  static constexpr size_t kMovesPerRemember = 8;
 
-  const Clock::duration span_;
-  std::deque<Generation> generations_;  // oldest first
-  std::vector<Table> spares_;
+  void MoveSome();
+
+  Table current_;
+  Table old_;  // being emptied into current_
+  using Expiry = std::pair<Clock::time_point, uint64_t>;
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;  // earliest first
+  uint64_t rehashed_ = 0;
 };
 
 }  // namespace meshq::bridge

@@ -134,8 +134,7 @@ void RpcServer::Finish(uint64_t request_id, uint64_t offset, ReplyStatus status,
   const auto expires = steady_now +
                        std::chrono::microseconds(deadline_us > now ? deadline_us - now : 0) +
                        kReplyMemorySlack;
-  const RememberedReplies::Reply& kept =
-      replies_->Remember(request_id, std::move(m), expires, steady_now);
+  const RememberedReplies::Reply& kept = replies_->Remember(request_id, std::move(m), expires);
   executing_.erase(request_id);
   SendReply(request_id, offset, kept.reply_to, kept.encoded);
 }
