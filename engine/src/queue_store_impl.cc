@@ -11,8 +11,8 @@
 
 #include "block_format.h"
 #include "checkpoint_log.h"
-#include "coding.h"
 #include "hash.h"
+#include "meshq/coding.h"
 #include "segment_scan.h"
 
 namespace meshq {
