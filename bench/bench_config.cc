@@ -75,9 +75,9 @@ void DeclareFlags(FlagSet* flags, BenchConfig* config, std::string* profile) {
       "smoke (2k queues, 200k msgs) | default (100k, 30M; ~1 min on 2 cores)\n"
       "| large (1M, 200M) | contest (1M, 2e9)");
   flags->Count<uint32_t>("queues", &config->workload.queues, 1, UINT32_MAX,
-                         "number of queues (default: the profile's)");
+                         "number of queues; overrides the profile's");
   flags->Count<uint64_t>("messages", &config->workload.messages, 0, uint64_t{1} << 48,
-                         "messages sent, 10k / 2.5M / 1e6 ok (default: the profile's)");
+                         "messages sent, 10k / 2.5M / 1e6 ok; overrides the profile's");
   flags->Int("threads", &config->threads, 1, 1024, "threads per phase");
   flags->Int<uint64_t>("seed", &config->seed, 0, UINT64_MAX, "content seed");
   flags->Int<uint32_t>("min-size", &config->min_size, 0, kMaxMessageSize, "smallest message");
