@@ -28,6 +28,7 @@ class DedupeWindow {
     bool replied = false;
     uint64_t reply_offset = 0;
     std::string reply_queue;
+    uint64_t assignee = 0;  // the member last handed the request (GroupFetchRequest::member)
   };
 
   // The table is sized for `capacity` ids up front (8-9 bytes per id): grown on demand, it
@@ -53,6 +54,18 @@ class DedupeWindow {
   // Records and journals that the reply to `id` is stored at queue/offset.
   Status RecordReply(uint64_t id, std::string_view queue, uint64_t offset);
 
+  // What a group fetch needs to know of request `id`: settled by a reply, or assigned to a member.
+  struct Delivery {
+    bool replied = false;
+    uint64_t assignee = 0;
+  };
+  Delivery Lookup(uint64_t id);
+  // Records and journals that request `id` is handed to `member`. The record is durable after
+  // the next Flush; hand the request out only after that (the broker's commit round).
+  Status RecordAssignment(uint64_t id, uint64_t member);
+  // Records and journals that `member` handed request `id` back without running it.
+  Status ReleaseAssignment(uint64_t id, uint64_t member);
+
   // For tests: the table's bucket count, which filling the window must not change.
   size_t buckets() {
     std::lock_guard lock(mu_);
@@ -61,6 +74,8 @@ class DedupeWindow {
 
  private:
   void InsertLocked(uint64_t id, Entry entry);
+  void AssignLocked(uint64_t id, uint64_t member);
+  void UnassignLocked(uint64_t id, uint64_t member);
   Status Append(std::string_view record);
   Status Replay(const std::string& queue, uint64_t from);
 

@@ -249,5 +249,25 @@ TEST(PutDurability, NamesParseBackAndMapToTheirFlags) {
   }
 }
 
+TEST(BrokerProtocol, GroupFetchCarriesAnOptionalMember) {
+  std::string body;
+  EncodeGroupFetchRequest({"queue", "group", 10, 100, 0x1234}, &body);
+  GroupFetchRequest r;
+  ASSERT_TRUE(DecodeGroupFetchRequest(body, &r).ok());
+  EXPECT_EQ(r.member, 0x1234u);
+  EXPECT_EQ(r.queue, "queue");
+  EXPECT_EQ(r.wait_ms, 100u);
+  // Without it the fetch assigns nothing; a part of one, or member 0, is refused.
+  ASSERT_TRUE(DecodeGroupFetchRequest(std::string_view(body).substr(0, body.size() - 8), &r).ok());
+  EXPECT_EQ(r.member, 0u);
+  for (size_t cut = 1; cut < 8; ++cut) {
+    EXPECT_TRUE(DecodeGroupFetchRequest(std::string_view(body).substr(0, body.size() - cut), &r)
+                    .IsCorruption())
+        << cut;
+  }
+  std::string zero = body.substr(0, body.size() - 8) + std::string(8, '\0');
+  EXPECT_TRUE(DecodeGroupFetchRequest(zero, &r).IsCorruption());
+}
+
 }  // namespace
 }  // namespace meshq::bridge

@@ -23,6 +23,12 @@ struct BrokerOptions {
   std::chrono::milliseconds responder_grace{3000};
   // Dedupe ids remembered (and replayed from the journal after a restart).
   size_t dedupe_window = 1u << 18;
+  // A request assigned to a responder (GroupFetchRequest::member) and not acked is held for that
+  // responder this long after its connection closed, or after a restart of the broker, before
+  // any other responder may have it: the one it was handed to may have run it and remembers its
+  // reply. Longer than the callers' deadlines, so a request released by the hold has expired
+  // and is dropped unexecuted by whoever takes it.
+  std::chrono::milliseconds redelivery_hold{30000};
   // A connection whose unsent responses exceed this stops being read until they drain.
   size_t max_outbound_bytes = 8u << 20;
   // How often dirty consumer-group offsets are written to the store's metadata.
