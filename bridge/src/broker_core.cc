@@ -33,7 +33,7 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
       options_(options),
       started_(std::chrono::steady_clock::now()),
       restarted_(restarted),
-      dedupe_(store, options.dedupe_window),
+      dedupe_(store, options.dedupe_window, options.dedupe_min_age),
       queue_locks_(64) {
   committer_ = std::make_unique<Committer>(
       [this](std::optional<FlushMode> flush, bool write_offsets) {
@@ -79,8 +79,20 @@ Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* re
       const PutMessage& m = request.messages[i];
       PutResult& r = results[i];
       std::optional<DedupeWindow::Entry> seen;
+      bool full = false;
       if (m.dedupe_id != 0) {
-        seen = is_reply ? dedupe_.FindReply(m.dedupe_id) : dedupe_.ClaimRequest(m.dedupe_id);
+        if (is_reply) {
+          seen = dedupe_.FindReply(m.dedupe_id);
+          full = !seen && !dedupe_.Admits(m.dedupe_id);
+        } else {
+          seen = dedupe_.ClaimRequest(m.dedupe_id, &full);
+        }
+      }
+      if (full) {
+        status = Status::Busy("dedupe window full: " + std::to_string(options_.dedupe_window) +
+                              " ids seen in the last " +
+                              std::to_string(options_.dedupe_min_age.count()) + " ms");
+        break;
       }
       if (seen) {
         r.outcome = seen->replied ? PutOutcome::kReplied : PutOutcome::kDuplicate;

@@ -78,7 +78,12 @@ Status DedupeWindow::Append(std::string_view record) {
   return Status::OK();
 }
 
-void DedupeWindow::InsertLocked(uint64_t id, Entry entry) {
+bool DedupeWindow::FullLocked(std::chrono::steady_clock::time_point now) const {
+  return order_.size() >= capacity_ && !order_.empty() && now - order_.front().at < min_age_;
+}
+
+void DedupeWindow::InsertLocked(uint64_t id, Entry entry,
+                                std::chrono::steady_clock::time_point seen) {
   auto [it, inserted] = entries_.try_emplace(id, std::move(entry));
   if (!inserted) {
     if (entry.replied) {
@@ -87,19 +92,31 @@ void DedupeWindow::InsertLocked(uint64_t id, Entry entry) {
     }
     return;
   }
-  order_.push_back(id);
+  order_.push_back({id, seen});
   while (order_.size() > capacity_) {
-    entries_.erase(order_.front());
+    entries_.erase(order_.front().id);
     order_.pop_front();
   }
 }
 
-std::optional<DedupeWindow::Entry> DedupeWindow::ClaimRequest(uint64_t id) {
+std::optional<DedupeWindow::Entry> DedupeWindow::ClaimRequest(uint64_t id, bool* full) {
+  *full = false;
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
   auto it = entries_.find(id);
   if (it != entries_.end()) return it->second;
-  InsertLocked(id, Entry{});
+  if (FullLocked(now)) {
+    *full = true;
+    return std::nullopt;
+  }
+  InsertLocked(id, Entry{}, now);
   return std::nullopt;
+}
+
+bool DedupeWindow::Admits(uint64_t id) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  return entries_.count(id) != 0 || !FullLocked(now);
 }
 
 void DedupeWindow::Release(uint64_t id) {
@@ -128,14 +145,14 @@ Status DedupeWindow::RecordReply(uint64_t id, std::string_view queue, uint64_t o
   Status s = Append(record);
   if (!s.ok()) return s;
   std::lock_guard lock(mu_);
-  InsertLocked(id, Entry{true, offset, std::string(queue)});
+  InsertLocked(id, Entry{true, offset, std::string(queue)}, std::chrono::steady_clock::now());
   return Status::OK();
 }
 
 void DedupeWindow::AssignLocked(uint64_t id, uint64_t member) {
   auto it = entries_.find(id);
   if (it == entries_.end()) {
-    InsertLocked(id, Entry{});
+    InsertLocked(id, Entry{}, std::chrono::steady_clock::now());
     it = entries_.find(id);
     if (it == entries_.end()) return;  // a window of capacity 0
   }

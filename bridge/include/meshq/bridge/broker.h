@@ -23,6 +23,10 @@ struct BrokerOptions {
   std::chrono::milliseconds responder_grace{3000};
   // Dedupe ids remembered (and replayed from the journal after a restart).
   size_t dedupe_window = 1u << 18;
+  // No id is forgotten sooner than this after it was first seen: a PUT of a new id that would
+  // evict a younger one is refused (Busy), so no client, however fast it sends ids, makes a
+  // retry within this bound be stored twice. Longer than the callers' deadlines.
+  std::chrono::milliseconds dedupe_min_age{10000};
   // A request assigned to a responder (GroupFetchRequest::member) and not acked is held for that
   // responder this long after its connection closed, or after a restart of the broker, before
   // any other responder may have it: the one it was handed to may have run it and remembers its
