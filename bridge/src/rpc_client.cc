@@ -12,8 +12,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-// Offset of the attempt field in an encoded request (kind u8, id, trace, deadline, sent u64).
-constexpr size_t kAttemptOffset = 1 + 8 * 4;
 constexpr uint32_t kReplyWaitMs = 1000;
 // Reply fetches kept in flight. With one, a reply stored while the answer to that fetch is on its
 // way here, being handled, or while the next fetch travels back, waits in the broker for it: in
@@ -175,7 +173,7 @@ void RpcClient::SendRequests(const std::string& service, const std::vector<uint6
     if (it == pending_.end() || it->second.acked) continue;
     Pending& p = it->second;
     ++p.attempts;
-    StoreU32(p.request.data() + kAttemptOffset, p.attempts);
+    StoreU32(p.request.data() + kRpcRequestAttemptOffset, p.attempts);
     sent.push_back(id);
     messages.push_back({id, p.request});
   }
