@@ -22,22 +22,6 @@ constexpr int kMaxReplyFetches = 2;
 
 }  // namespace
 
-const char* CallErrorName(CallError e) {
-  switch (e) {
-    case CallError::kNone:
-      return "ok";
-    case CallError::kNoResponders:
-      return "no responders";
-    case CallError::kTimedOut:
-      return "timed out";
-    case CallError::kHandlerError:
-      return "handler error";
-    case CallError::kBrokerError:
-      return "broker error";
-  }
-  return "unknown";
-}
-
 std::shared_ptr<RpcClient> RpcClient::Create(asio::io_context& io, RpcClientOptions options) {
   return std::shared_ptr<RpcClient>(new RpcClient(io, std::move(options)));
 }
