@@ -31,8 +31,8 @@ class DedupeWindow {
   };
 
   // The table is sized for `capacity` ids up front (8-9 bytes per id): grown on demand, it
-  // rehashed every id on the broker's io thread at each doubling, 4 ms at 85k ids and 15 ms at
-  // 173k on this machine, stalling every call in flight (seen as the reply hop's p99.9).
+  // rehashed every id on the broker's io thread at each doubling, stalling every call in flight
+  // (seen in the reply hop's tail).
   DedupeWindow(QueueStore* store, size_t capacity) : store_(store), capacity_(capacity) {
     entries_.reserve(capacity_);
   }

@@ -14,10 +14,9 @@ namespace {
 
 constexpr uint32_t kReplyWaitMs = 1000;
 // Reply fetches kept in flight. With one, a reply stored while the answer to that fetch is on its
-// way here, being handled, or while the next fetch travels back, waits in the broker for it: in
-// the mesh that was p90 ~0.4 ms and p99 ~1.2 ms of the reply hop (the request side, served by
-// two fetches per provider-agent, waited p90 20 us). With two, one is parked at the broker
-// whenever the other is answered.
+// way here, being handled, or while the next fetch travels back, waits in the broker for it,
+// which showed in the reply hop's tail. With two, one is parked at the broker whenever the other
+// is answered.
 constexpr int kMaxReplyFetches = 2;
 
 }  // namespace
