@@ -33,8 +33,8 @@ class DedupeWindow {
   };
 
   // The table is sized for `capacity` ids up front (8-9 bytes per id): grown on demand, it
-  // rehashed every id on the broker's io thread at each doubling, 4 ms at 85k ids and 15 ms at
-  // 173k on this machine, stalling every call in flight (seen as the reply hop's p99.9).
+  // rehashed every id on the broker's io thread at each doubling, stalling every call in flight
+  // (seen in the reply hop's tail).
   // An id is never evicted less than `min_age` after it was first seen (ids replayed at start
   // count as old): a new id that would evict a younger one is refused instead, so a retry within
   // min_age is never stored twice, however fast ids arrive.

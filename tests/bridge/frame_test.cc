@@ -220,6 +220,26 @@ TEST(RpcMessage, RequestAndReplyRoundTripAndRejectTruncation) {
   EXPECT_TRUE(DecodeRpcRequest(bytes, &got).IsCorruption());
 }
 
+// RpcClient's retries rewrite the attempt in place at kRpcRequestAttemptOffset.
+TEST(RpcMessage, AttemptSitsAtItsExportedOffset) {
+  RpcRequest req{~0ull, ~0ull, ~0ull, ~0ull, 0x0a0b0c0d, "rpc.rep.c", "hash", "hi"};
+  std::string bytes;
+  EncodeRpcRequest(req, &bytes);
+  ASSERT_GE(bytes.size(), kRpcRequestAttemptOffset + 4);
+  uint32_t at_offset = 0;
+  std::memcpy(&at_offset, bytes.data() + kRpcRequestAttemptOffset, sizeof(at_offset));
+  EXPECT_EQ(at_offset, 0x0a0b0c0du);
+
+  const uint32_t retry = 7;
+  std::memcpy(bytes.data() + kRpcRequestAttemptOffset, &retry, sizeof(retry));
+  RpcRequest got;
+  ASSERT_TRUE(DecodeRpcRequest(bytes, &got).ok());
+  EXPECT_EQ(got.attempt, retry);
+  EXPECT_EQ(got.request_id, req.request_id);
+  EXPECT_EQ(got.sent_us, req.sent_us);
+  EXPECT_EQ(got.reply_to, req.reply_to);
+}
+
 TEST(BrokerAddress, Parses) {
   BrokerAddress a;
   ASSERT_TRUE(ParseBrokerAddress("127.0.0.1:9000", &a));

@@ -55,13 +55,20 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) Usage((std::string(argv[i]) + " needs a value").c_str());
       return argv[++i];
     };
-    if (!std::strcmp(argv[i], "--dir")) dir = next();
-    else if (!std::strcmp(argv[i], "--queues")) queues = std::strtoull(next(), nullptr, 10);
-    else if (!std::strcmp(argv[i], "--messages")) messages = std::strtoull(next(), nullptr, 10);
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(next());
-    else if (!std::strcmp(argv[i], "--size")) size = std::strtoull(next(), nullptr, 10);
-    else if (!std::strcmp(argv[i], "--keep")) keep = true;
-    else Usage((std::string("unknown argument ") + argv[i]).c_str());
+    if (!std::strcmp(argv[i], "--dir"))
+      dir = next();
+    else if (!std::strcmp(argv[i], "--queues"))
+      queues = std::strtoull(next(), nullptr, 10);
+    else if (!std::strcmp(argv[i], "--messages"))
+      messages = std::strtoull(next(), nullptr, 10);
+    else if (!std::strcmp(argv[i], "--threads"))
+      threads = std::atoi(next());
+    else if (!std::strcmp(argv[i], "--size"))
+      size = std::strtoull(next(), nullptr, 10);
+    else if (!std::strcmp(argv[i], "--keep"))
+      keep = true;
+    else
+      Usage((std::string("unknown argument ") + argv[i]).c_str());
   }
   if (dir.empty()) Usage("--dir is required");
   if (queues == 0 || threads <= 0) Usage("--queues and --threads must be positive");
@@ -135,7 +142,8 @@ int main(int argc, char** argv) {
   std::printf("open block bytes       %llu (%.1f per queue)\n",
               static_cast<unsigned long long>(st.open_block_bytes),
               static_cast<double>(st.open_block_bytes) / static_cast<double>(st.queues));
-  std::printf("staged write bytes     %llu\n", static_cast<unsigned long long>(st.pending_write_bytes));
+  std::printf("staged write bytes     %llu\n",
+              static_cast<unsigned long long>(st.pending_write_bytes));
   std::printf("RSS growth during puts %llu (names table of the load itself included)\n",
               static_cast<unsigned long long>(rss_after - rss_before));
   std::printf("close (flush+ckpt)     %.2f s\n", close_seconds);

@@ -39,9 +39,9 @@ struct BrokerOptions {
   std::chrono::milliseconds offset_commit_interval{20};
   // How long the committer waits, after a FLUSH or WRITTEN put (or a SYNC ack) wakes it, for more
   // to share the group commit. 0: it starts at once (a producer waiting for each acknowledgement is
-  // not slowed). Under load a linger means fewer, larger Flushes: in the mesh at 10k calls/s, 1 ms
-  // took 21% off the broker's CPU (docs/BENCHMARKS.md); each acknowledgement waits up to that
-  // much longer. Puts are readable (and delivered to consumers) before either way.
+  // not slowed). Under load a linger means fewer, larger Flushes and so less broker CPU
+  // (docs/BENCHMARKS.md); each acknowledgement waits up to that much longer. Puts are readable (and
+  // delivered to consumers) before either way.
   std::chrono::microseconds commit_linger{0};
 };
 

@@ -110,7 +110,7 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   boost::asio::steady_timer sweep_timer_;
   std::unordered_set<uint64_t> executing_;
   // The dedupe window: replies given, until their deadlines pass (a sweep visits only what
-  // expired; walking every reply each 200 ms was ~8% of a provider-agent's CPU).
+  // expired: walking every reply at each sweep would cost in proportion to the whole window).
   std::unique_ptr<RememberedReplies> replies_;
   // Requests asked for by the GROUP_FETCHes in flight, and how many those are. Room that frees
   // up while one is in flight is asked for by another: a responder finishing calls faster than
