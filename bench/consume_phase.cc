@@ -28,13 +28,9 @@ PhaseResult RunConsumePhase(const PhaseContext& context) {
         uint64_t position;
         uint64_t size;
       };
-      // This thread's share: every threads-th consumed queue.
       std::vector<Cursor> cursors;
-      uint32_t index = 0;
-      for (uint32_t q = 0; q < workload.queues; q += workload.consume_stride, ++index) {
-        if (index % static_cast<uint32_t>(context.threads) == static_cast<uint32_t>(thread)) {
-          cursors.push_back({q, 0, workload.QueueSize(q)});
-        }
+      for (uint32_t q : workload.ConsumeShare(thread, context.threads)) {
+        cursors.push_back({q, 0, workload.QueueSize(q)});
       }
       MessageBatch batch;
       uint64_t local_messages = 0, local_bytes = 0, local_gets = 0, local_bad = 0;

@@ -1,5 +1,5 @@
-// MessageGenerator: splitmix64-derived content; cheap enough (~10 ns per message) that the
-// harness measures the store, not itself (see meshq-microbench BM_GenerateMessage).
+// MessageGenerator: splitmix64-derived content; cheap enough that the harness measures the store,
+// not itself (see meshq-microbench BM_GenerateMessage).
 #include "message_generator.h"
 
 #include <cstring>

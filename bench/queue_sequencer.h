@@ -20,8 +20,7 @@ class QueueSequencer {
   // while another thread holds the queue, so a holder blocked in Put costs no spinning.
   // Three states (0 free, 1 held, 2 held and maybe waited on) so that Release only makes the
   // futex wake-up system call when someone may be asleep: an uncontended lock and unlock are
-  // two atomic instructions. (notify_one on every Release was a system call per message,
-  // a fifth of the send phase's CPU in perf.)
+  // two atomic instructions. (notify_one on every Release would be a system call per message.)
   uint32_t Acquire(uint32_t queue) {
     Slot& s = slots_[queue];
     uint32_t free = 0;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace meshq::bench {
 
@@ -27,6 +28,9 @@ struct Workload {
   uint64_t CheckGets() const { return static_cast<uint64_t>(check_gets_per_queue * queues + 0.5); }
   bool IsConsumed(uint32_t queue) const { return queue % consume_stride == 0; }
   uint32_t ConsumedQueues() const { return (queues + consume_stride - 1) / consume_stride; }
+  // The queues consume-phase thread `thread` (0 <= thread < threads) reads, in queue order: every
+  // threads-th consumed queue, so the threads' shares together are exactly the consumed queues.
+  std::vector<uint32_t> ConsumeShare(int thread, int threads) const;
   // Messages the consume phase must read: the sum of the consumed queues' sizes.
   uint64_t ConsumedMessages() const;
   // Index check of queue size `size`: the contest's max(0, random(size) - 10), from a random draw.

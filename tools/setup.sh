@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   librocksdb-dev libboost1.81-dev libboost-json1.81-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   etcd-server etcd-client wrk fio procps
 )
 
@@ -23,6 +23,9 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# MESHQ_SETUP_PACKAGES_ONLY=1: the packages alone (tools/test.sh, before its format check).
+[[ -z ${MESHQ_SETUP_PACKAGES_ONLY:-} ]] || exit 0
 
 BUILD_DIR=${MESHQ_BUILD_DIR:-build}
 BUILD_TYPE=${MESHQ_BUILD_TYPE:-RelWithDebInfo}

@@ -222,12 +222,6 @@ Status EtcdClient::Put(std::string_view key, std::string_view value, int64_t lea
   return Call("put", "/v3/kv/put", json::serialize(req), &o);
 }
 
-Status EtcdClient::Delete(std::string_view key) {
-  json::object o;
-  return Call("delete", "/v3/kv/deleterange", json::serialize(json::object{{"key", Base64(key)}}),
-              &o);
-}
-
 Status EtcdClient::RangePrefix(std::string_view prefix, std::vector<EtcdKeyValue>* out,
                                int64_t* revision) {
   json::object req{{"key", Base64(prefix)}, {"range_end", Base64(PrefixEnd(prefix))}};

@@ -46,7 +46,6 @@ class EtcdClient {
   Status RevokeLease(int64_t lease_id);
   // Puts key=value, attached to `lease_id` unless it is 0.
   Status Put(std::string_view key, std::string_view value, int64_t lease_id);
-  Status Delete(std::string_view key);
   // Every key starting with `prefix`; *revision is the store revision the snapshot was taken at.
   Status RangePrefix(std::string_view prefix, std::vector<EtcdKeyValue>* out, int64_t* revision);
   // Streams changes under `prefix` from `start_revision` on, calling `on_events` for each batch,

@@ -192,12 +192,6 @@ void AppendText(const Value& v, int depth, std::string* out) {
 
 // ---- Value ----
 
-Value Value::Bool(bool b) {
-  Value v;
-  v.kind = Kind::kBool;
-  v.boolean = b;
-  return v;
-}
 Value Value::Int(std::int32_t i) {
   Value v;
   v.kind = Kind::kInt;

@@ -44,7 +44,6 @@ struct Value {
   std::vector<std::string> field_names;  // kObject: names matching `items`
 
   static Value Null() { return Value(); }
-  static Value Bool(bool b);
   static Value Int(std::int32_t v);
   static Value Long(std::int64_t v);
   static Value String(std::string_view utf8);

@@ -1,7 +1,8 @@
 // loopback_rtt: the machine's bare network limit for the mesh figures. An echo server and
 // clients over loopback TCP (64-byte messages, TCP_NODELAY): the single-connection round-trip
 // time (p50/p99) and the round trips per second with C connections in parallel, one thread each.
-// Built and run by bench/mesh/run.sh; the mesh's own numbers read as ratios of these.
+// Built by CMake (build/bench/mesh/loopback_rtt), run by bench/mesh/run.sh; the mesh's own
+// numbers read as ratios of these.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>

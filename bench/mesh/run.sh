@@ -2,8 +2,9 @@
 # Mesh load run: etcd + three provider simulators (capacities 1:2:3) with their provider-agents +
 # one consumer-agent, all on loopback, loaded by wrk with bench/mesh/hash_check.lua (random
 # parameters incl. non-ASCII, every answer checked) at several connection counts. Prints the bare
-# loopback round trip first, then one row per level: QPS, % of the theoretical maximum
-# (sum(capacity) / latency), latency p50/p99, errors, wrong answers, agent CPU per 1000 requests
+# loopback round trip first, then one row per level: QPS, % of the level's own bound
+# (min(connections, sum(capacity)) / latency: a connection carries one call at a time, a provider
+# at most its capacity), latency p50/p99, errors, wrong answers, agent CPU per 1000 requests
 # (and the broker's, when MESHQ_BROKER_PID names it: run_mq.sh does), and in mq mode the latency
 # of the two hops through the broker (consumer-agent -> provider-agent and back, as the agents
 # measure them: meshq-agent's SIGUSR1).
@@ -52,7 +53,8 @@ BUILD=${MESHQ_BUILD_DIR:-build}
 BROKER_PID=${MESHQ_BROKER_PID:-}
 AGENT=$BUILD/agent/meshq-agent
 SIM=$BUILD/tools/provider-sim/meshq-provider-sim
-for b in "$AGENT" "$SIM"; do
+RTT=$BUILD/bench/mesh/loopback_rtt
+for b in "$AGENT" "$SIM" "$RTT"; do
   [[ -x $b ]] || { echo "run.sh: $b not built (run tools/setup.sh or set MESHQ_BUILD_DIR)" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "run.sh: wrk not installed" >&2; exit 1; }
@@ -178,9 +180,18 @@ hop_percentiles() {
       print out }'
 }
 
+# The most QPS a level can reach: each of its connections carries one call at a time, and the
+# providers serve at most sum(capacity) at once, each call taking the latency (0: unbounded).
+level_bound() {
+  local latency=$1 conns=$2
+  awk -v c="$conns" -v s="$SUM" -v l="$latency" \
+    'BEGIN { printf "%.0f", (l > 0 ? (c < s ? c : s) / (l / 1000) : 0) }'
+}
+
 # One wrk run; prints a table row.
 run_level() {
-  local latency=$1 conns=$2 duration=$3 max_qps=$4
+  local latency=$1 conns=$2 duration=$3 bound
+  bound=$(level_bound "$latency" "$conns")
   local c0 p0 c1 p1 b0=0 b1=0 out request_hop=- reply_hop=-
   [[ $MODE == mq ]] && hop_period  # starts the level's period
   c0=$(cpu_seconds "$CONSUMER_PID"); p0=$(cpu_seconds "${PROVIDER_AGENT_PIDS[@]}")
@@ -197,7 +208,7 @@ run_level() {
   local line
   line=$(grep '^MESH requests=' <<<"$out") || { echo "$out" >&2; return 1; }
   grep '^MESH first_' <<<"$out" >&2 || true
-  awk -v line="$line" -v lat="$latency" -v conns="$conns" -v max="$max_qps" \
+  awk -v line="$line" -v lat="$latency" -v conns="$conns" -v bound="$bound" \
       -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')" \
       -v p="$(awk -v a="$p0" -v b="$p1" 'BEGIN{print b-a}')" \
       -v b="$(awk -v a="$b0" -v b="$b1" 'BEGIN{print b-a}')" -v broker="${BROKER_PID:+1}" \
@@ -205,7 +216,7 @@ run_level() {
     n = split(line, kv, " ")
     for (i = 2; i <= n; i++) { split(kv[i], pair, "="); f[pair[1]] = pair[2] }
     qps = f["requests"] / (f["duration_us"] / 1e6)
-    pct = (max > 0) ? sprintf("%.1f%%", 100 * qps / max) : "-"
+    pct = (bound > 0) ? sprintf("%.1f%% of %d", 100 * qps / bound, bound) : "-"
     per = (f["requests"] > 0) ? 1000 / f["requests"] : 0
     bcol = broker ? sprintf("%.4f", b * per) : "-"
     printf "| %s | %s | %s | %.0f | %s | %.1f | %.1f | %d | %d | %d | %.4f | %.4f | %.4f | %s | %.4f | %s | %s |\n",
@@ -216,24 +227,22 @@ run_level() {
 }
 
 header() {
-  echo "| mode | provider latency ms | connections | QPS | % of max | p50 ms | p99 ms | non-200 | socket errors | wrong answers | consumer-agent CPU s/1000 req | provider-agents CPU s/1000 req | agents total CPU s/1000 req | broker CPU s/1000 req | agents + broker CPU s/1000 req | request hop p50/p99/p99.9 ms | reply hop p50/p99/p99.9 ms |"
+  echo "| mode | provider latency ms | connections | QPS | % of bound min(connections, sum capacity) / latency | p50 ms | p99 ms | non-200 | socket errors | wrong answers | consumer-agent CPU s/1000 req | provider-agents CPU s/1000 req | agents total CPU s/1000 req | broker CPU s/1000 req | agents + broker CPU s/1000 req | request hop p50/p99/p99.9 ms | reply hop p50/p99/p99.9 ms |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 }
 
 echo "## machine"
 echo "cores: $(nproc); $(uname -r); wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}')"
-g++ -O2 -std=c++20 -o "$WORK/loopback_rtt" bench/mesh/loopback_rtt.cc -lpthread
-"$WORK/loopback_rtt" 4 2
+"$RTT" 4 2
 
 SUM=0
 for c in "${CAPS[@]}"; do SUM=$((SUM + c)); done
-MAX_QPS=$(awk -v s="$SUM" -v l="$LATENCY_MS" 'BEGIN { printf "%.0f", (l > 0 ? s / (l / 1000) : 0) }')
 echo
-echo "## mesh: capacities ${CAPACITIES} (sum $SUM), latency ${LATENCY_MS} ms, theoretical max ${MAX_QPS} QPS, ${THREADS} agent thread(s), wrk -t2 ${DURATION} per level"
+echo "## mesh: capacities ${CAPACITIES} (sum $SUM), latency ${LATENCY_MS} ms, providers' bound $(level_bound "$LATENCY_MS" "$SUM") QPS, ${THREADS} agent thread(s), wrk -t2 ${DURATION} per level"
 start_topology "$LATENCY_MS"
 wrk -t2 -c128 -d2s -s bench/mesh/hash_check.lua "http://$CONSUMER_ADDR/" >/dev/null 2>&1 || true  # warm-up
 header
-for conns in $CONNECTIONS; do run_level "$LATENCY_MS" "$conns" "$DURATION" "$MAX_QPS"; done
+for conns in $CONNECTIONS; do run_level "$LATENCY_MS" "$conns" "$DURATION"; done
 stop_topology
 
 if ((ZERO_LATENCY)); then
@@ -242,6 +251,6 @@ if ((ZERO_LATENCY)); then
   start_topology 0
   wrk -t2 -c128 -d2s -s bench/mesh/hash_check.lua "http://$CONSUMER_ADDR/" >/dev/null 2>&1 || true
   header
-  for conns in $CONNECTIONS; do run_level 0 "$conns" "$DURATION" 0; done
+  for conns in $CONNECTIONS; do run_level 0 "$conns" "$DURATION"; done
   stop_topology
 fi

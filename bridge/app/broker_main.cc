@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   meshq::bridge::BrokerOptions options;
   int64_t responder_grace_ms = options.responder_grace.count();
+  int64_t dedupe_min_age_ms = options.dedupe_min_age.count();
+  int64_t redelivery_hold_ms = options.redelivery_hold.count();
   int64_t commit_interval_ms = options.offset_commit_interval.count();
   int64_t commit_linger_us = options.commit_linger.count();
   meshq::FlagSet flags("meshq-broker", "Hosts one meshq store over TCP (docs/broker-protocol.md).",
@@ -25,12 +27,18 @@ int main(int argc, char** argv) {
                     "request ids remembered for deduplication");
   flags.Int<int64_t>("responder-grace-ms", &responder_grace_ms, 0, 3'600'000,
                      "a group that lost its last member still has consumers this long");
+  flags.Int<int64_t>("dedupe-min-age-ms", &dedupe_min_age_ms, 0, 3'600'000,
+                     "no request id is forgotten sooner than this after it was first seen");
+  flags.Int<int64_t>("redelivery-hold-ms", &redelivery_hold_ms, 0, 3'600'000,
+                     "a request handed to a responder that went away waits this long for it");
   flags.Int<int64_t>("commit-interval-ms", &commit_interval_ms, 1, 60'000,
                      "how often consumer-group offsets are written");
   flags.Int<int64_t>("commit-linger-us", &commit_linger_us, 0, 1'000'000,
                      "how long a group commit waits for more to share it");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   options.responder_grace = std::chrono::milliseconds(responder_grace_ms);
+  options.dedupe_min_age = std::chrono::milliseconds(dedupe_min_age_ms);
+  options.redelivery_hold = std::chrono::milliseconds(redelivery_hold_ms);
   options.offset_commit_interval = std::chrono::milliseconds(commit_interval_ms);
   options.commit_linger = std::chrono::microseconds(commit_linger_us);
 

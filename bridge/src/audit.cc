@@ -7,9 +7,11 @@
 #include <map>
 #include <unordered_map>
 
+#include "dedupe_journal.h"
 #include "meshq/bridge/blocking_broker_client.h"
 #include "meshq/bridge/rpc_message.h"
 #include "meshq/flags.h"
+#include "stored_message.h"
 
 namespace meshq::bridge {
 namespace {
@@ -26,6 +28,8 @@ struct AuditedCall {
   bool handler_error = false;
   uint64_t replied_us = 0;
   uint32_t replies = 0;
+  uint32_t stored = 0;               // copies of the request in the queue
+  std::vector<uint64_t> responders;  // distinct members it was assigned to (dedupe journal)
 };
 
 // Reads a whole queue through the broker, calling `each` per message payload.
@@ -99,6 +103,7 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     if (!DecodeRpcRequest(m.payload, &r).ok()) return ++malformed, void();
     if (r.sent_us < since_us) return;
     AuditedCall& c = calls[r.request_id];
+    if (++c.stored > 1) return;  // a second copy: counted, the first one describes the call
     c.offset = m.offset;
     c.sent_us = r.sent_us;
     c.deadline_us = r.deadline_us;
@@ -132,12 +137,51 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
   }
 
+  // Every hand-out of a request to a responder is journaled before the responder gets it, so a
+  // call the journal assigns to two responders may have run twice: the audit's view of
+  // executions it cannot account for by replies.
+  for (uint64_t generation = 0;; ++generation) {
+    uint64_t records = 0;
+    std::string raw;
+    s = ReadQueue(client, DedupeJournalQueue(generation), [&](const OwnedMessage& m) {
+      ++records;
+      // The broker writes its journal without the message envelope; a GET splits the first
+      // bytes off as one, so join them back.
+      EncodeStoredMessage(m.dedupe_id, m.flags, m.payload, &raw);
+      JournalRecord j;
+      if (!DecodeJournalRecord(raw, &j)) return ++malformed, void();
+      if (j.kind != JournalKind::kAssignment && j.kind != JournalKind::kRelease) return;
+      auto it = calls.find(j.id);
+      if (it == calls.end()) return;
+      // A responder that handed a request back unrun (draining) does not count.
+      std::vector<uint64_t>& r = it->second.responders;
+      auto at = std::find(r.begin(), r.end(), j.member);
+      if (j.kind == JournalKind::kRelease) {
+        if (at != r.end()) r.erase(at);
+      } else if (at == r.end()) {
+        r.push_back(j.member);
+      }
+    });
+    if (!s.ok()) {
+      err << "audit: reading the dedupe journal: " << s.ToString() << "\n";
+      return 2;
+    }
+    if (records == 0) break;
+  }
+
   const uint64_t now = UnixMicros();
+  uint64_t stored_twice = 0, multi_responder = 0, assignments = 0;
   uint64_t answered = 0, handler_errors = 0, late = 0, timed_out = 0, waiting = 0, duplicates = 0;
   std::vector<uint64_t> latencies;
   std::vector<std::pair<uint64_t, const AuditedCall*>> listed;
   for (const auto& [id, c] : calls) {
     if (c.replies > 1) duplicates += c.replies - 1;
+    if (c.stored > 1) stored_twice += c.stored - 1;
+    assignments += c.responders.size();
+    if (c.responders.size() > 1) {
+      ++multi_responder;
+      listed.emplace_back(id, &c);
+    }
     if (c.answered) {
       ++answered;
       if (c.handler_error) ++handler_errors;
@@ -166,6 +210,8 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       << handler_errors << ")  answered late " << late << "  unanswered past deadline " << timed_out
       << "  still within deadline " << waiting << "  duplicate replies " << duplicates
       << "  malformed " << malformed << "\n";
+  out << "stored twice " << stored_twice << "  handed to responders " << assignments
+      << "  handed to more than one responder " << multi_responder << "\n";
   if (!latencies.empty()) {
     out << "latency p50 " << Micros(pct(0.50)) << "  p90 " << Micros(pct(0.90)) << "  p99 "
         << Micros(pct(0.99)) << "  p99.9 " << Micros(pct(0.999)) << "  max "
@@ -177,13 +223,20 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       out << "... " << listed.size() - limit << " more\n";
       break;
     }
+    if (c->responders.size() > 1) {
+      out << "TWO-RESPONDERS " << Hex(id) << "  offset " << c->offset << "  handed to "
+          << c->responders.size() << " responders\n";
+      continue;
+    }
     out << (c->answered ? "LATE       " : "UNANSWERED ") << Hex(id) << "  offset " << c->offset
         << "  attempt " << c->attempt << "  reply-to " << c->reply_to << "  deadline "
         << (c->answered ? "missed by " + Micros(c->replied_us - c->deadline_us)
                         : "passed " + Micros(now - c->deadline_us) + " ago")
         << "\n";
   }
-  return (late == 0 && timed_out == 0 && duplicates == 0) ? 0 : 1;
+  const bool clean =
+      late == 0 && timed_out == 0 && duplicates == 0 && stored_twice == 0 && multi_responder == 0;
+  return clean ? 0 : 1;
 }
 
 }  // namespace meshq::bridge

@@ -102,13 +102,23 @@ Status BlockingBrokerClient::Fetch(std::string_view queue, uint64_t offset, uint
 
 Status BlockingBrokerClient::GroupFetch(std::string_view queue, std::string_view group,
                                         uint32_t max_count, uint32_t wait_ms,
-                                        std::vector<OwnedMessage>* out) {
+                                        std::vector<OwnedMessage>* out, uint64_t member) {
   return RunOnIo([&](std::function<void(Status)> done) {
-    client_->GroupFetch(queue, group, max_count, wait_ms,
-                        [out, done](const Status& s, const MessagesReply& reply) {
-                          CopyMessages(reply, out);
-                          done(s);
-                        });
+    client_->GroupFetch(
+        queue, group, max_count, wait_ms,
+        [out, done](const Status& s, const MessagesReply& reply) {
+          CopyMessages(reply, out);
+          done(s);
+        },
+        member);
+  });
+}
+
+Status BlockingBrokerClient::Release(std::string_view queue, std::string_view group,
+                                     const std::vector<uint64_t>& offsets) {
+  return RunOnIo([&](std::function<void(Status)> done) {
+    client_->Release(queue, group, offsets);
+    done(Status::OK());
   });
 }
 

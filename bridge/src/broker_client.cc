@@ -247,9 +247,9 @@ void BrokerClient::Fetch(std::string_view queue, uint64_t offset, uint32_t max_c
 }
 
 void BrokerClient::GroupFetch(std::string_view queue, std::string_view group, uint32_t max_count,
-                              uint32_t wait_ms, MessagesCallback done) {
+                              uint32_t wait_ms, MessagesCallback done, uint64_t member) {
   body_.clear();
-  EncodeGroupFetchRequest(GroupFetchRequest{queue, group, max_count, wait_ms}, &body_);
+  EncodeGroupFetchRequest(GroupFetchRequest{queue, group, max_count, wait_ms, member}, &body_);
   Send(FrameType::kGroupFetch, 0, body_, MessagesHandler(std::move(done)));
 }
 
@@ -265,6 +265,13 @@ void BrokerClient::Ack(std::string_view queue, std::string_view group,
          if (f.body.size() != 8) return done(Status::Corruption("ACK reply: bad length"), 0);
          done(s, DecodeFixed64(f.body.data()));
        });
+}
+
+void BrokerClient::Release(std::string_view queue, std::string_view group,
+                           const std::vector<uint64_t>& offsets) {
+  body_.clear();
+  EncodeAckRequest(AckRequest{queue, group, offsets}, &body_);
+  Send(FrameType::kAck, kAckFlagRelease | kAckFlagNoReply, body_, {});
 }
 
 }  // namespace meshq::bridge

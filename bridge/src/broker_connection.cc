@@ -132,6 +132,7 @@ void BrokerConnection::HandleGroupFetch(const Frame& frame) {
   w.queue = std::string(request.queue);
   w.group = std::string(request.group);
   w.max_count = request.max_count;
+  w.member = request.member;
   Serve(frame.header.request_id, std::move(w), request.wait_ms);
 }
 
@@ -152,9 +153,10 @@ bool BrokerConnection::TryAnswer(uint64_t rid, Wait& w, bool timed_out) {
   scratch_.clear();
   uint32_t count = 0;
   Status s;
+  bool assigned = false;
   if (w.type == FrameType::kGroupFetch) {
-    GroupFetchRequest r{w.queue, w.group, w.max_count, 0};
-    s = core_->GroupFetch(id_, r, &scratch_, &count);
+    GroupFetchRequest r{w.queue, w.group, w.max_count, 0, w.member};
+    s = core_->GroupFetch(id_, r, &scratch_, &count, &assigned);
   } else {
     ReadRequest r{w.queue, w.offset, w.max_count, 0};
     s = core_->Read(r, &scratch_, &count);
@@ -164,7 +166,23 @@ bool BrokerConnection::TryAnswer(uint64_t rid, Wait& w, bool timed_out) {
     return true;
   }
   if (count == 0 && !timed_out) return false;
-  Send(FrameType::kMessages, 0, rid, scratch_);
+  if (!assigned) {
+    Send(FrameType::kMessages, 0, rid, scratch_);
+    return true;
+  }
+  // The assignments must be on disk before the member can run what they name (the group commit
+  // that also acknowledges the requests' own PUTs, usually). If that Flush fails the connection
+  // closes: its member's requests are held for it, and nothing was handed over.
+  core_->committer().RequestFlush(
+      [self = shared_from_this(), rid, body = scratch_](Status fs) mutable {
+        asio::post(self->socket_.get_executor(),
+                   [self, rid, fs = std::move(fs), body = std::move(body)] {
+                     if (fs.ok()) return self->Send(FrameType::kMessages, 0, rid, body);
+                     self->SendStatus(rid, fs);
+                     self->close_after_write_ = true;
+                   });
+      },
+      FlushMode::kWrite);
   return true;
 }
 
@@ -200,7 +218,7 @@ void BrokerConnection::HandleAck(const Frame& frame) {
   Status s = DecodeAckRequest(frame.body, &request);
   if (!s.ok()) return SendStatus(rid, s);
   uint64_t committed = 0;
-  s = core_->Ack(request, &committed);
+  s = core_->Ack(request, frame.header.flags & kAckFlagRelease, &committed);
   if (!s.ok()) return SendStatus(rid, s);
   const bool sync = frame.header.flags & kAckFlagSync;
   if (!sync && (frame.header.flags & kAckFlagNoReply)) return;

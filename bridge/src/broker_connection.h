@@ -30,6 +30,7 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
     std::string group;
     uint64_t offset = 0;
     uint32_t max_count = 0;
+    uint64_t member = 0;  // GROUP_FETCH's assigning member
     QueueWatch::Token token = 0;
     std::unique_ptr<boost::asio::steady_timer> timer;
   };

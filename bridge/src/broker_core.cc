@@ -33,7 +33,7 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
       options_(options),
       started_(std::chrono::steady_clock::now()),
       restarted_(restarted),
-      dedupe_(store, options.dedupe_window),
+      dedupe_(store, options.dedupe_window, options.dedupe_min_age),
       queue_locks_(64) {
   committer_ = std::make_unique<Committer>(
       [this](std::optional<FlushMode> flush, bool write_offsets) {
@@ -79,8 +79,20 @@ Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* re
       const PutMessage& m = request.messages[i];
       PutResult& r = results[i];
       std::optional<DedupeWindow::Entry> seen;
+      bool full = false;
       if (m.dedupe_id != 0) {
-        seen = is_reply ? dedupe_.FindReply(m.dedupe_id) : dedupe_.ClaimRequest(m.dedupe_id);
+        if (is_reply) {
+          seen = dedupe_.FindReply(m.dedupe_id);
+          full = !seen && !dedupe_.Admits(m.dedupe_id);
+        } else {
+          seen = dedupe_.ClaimRequest(m.dedupe_id, &full);
+        }
+      }
+      if (full) {
+        status = Status::Busy("dedupe window full: " + std::to_string(options_.dedupe_window) +
+                              " ids seen in the last " +
+                              std::to_string(options_.dedupe_min_age.count()) + " ms");
+        break;
       }
       if (seen) {
         r.outcome = seen->replied ? PutOutcome::kReplied : PutOutcome::kDuplicate;
@@ -172,16 +184,30 @@ bool BrokerCore::HasLiveMembers(ConsumerGroup& g) {
 }
 
 Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& request,
-                              std::string* reply_body, uint32_t* count) {
+                              std::string* reply_body, uint32_t* count, bool* assigned) {
   *count = 0;
+  *assigned = false;
   std::shared_ptr<ConsumerGroup> g;
   Status s = GetGroup(request.queue, request.group, &g);
   if (!s.ok()) return s;
+  const uint64_t member = request.member;
+  const SteadyTime now = std::chrono::steady_clock::now();
   std::lock_guard lock(g->mu);
   if (g->members.insert(conn).second) {
     g->ever_had_member = true;
     std::lock_guard glock(groups_mu_);
     memberships_[conn].push_back(g);
+  }
+  // Holds that ran out go back to everyone; this member's own held messages come first.
+  std::vector<uint64_t> own;
+  for (auto it = g->held.begin(); it != g->held.end();) {
+    if (it->second.until <= now) {
+      g->redeliver.insert(it->first);
+      it = g->held.erase(it);
+    } else {
+      if (member != 0 && it->second.member == member) own.push_back(it->first);
+      ++it;
+    }
   }
   const uint32_t max = std::min(request.max_count, kMaxMessagesPerAnswer);
   size_t begin = reply_body->size();
@@ -189,49 +215,103 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
   BeginMessagesReply(size, reply_body);
   MessageBatch batch;
   // Hands out one stored message unless the request it carries is already settled by a reply
-  // (a redelivery after a restart): that one counts as acked without running again.
-  auto deliver = [&](uint64_t offset, std::string_view stored) -> Status {
+  // (a redelivery after a restart): that one counts as acked without running again. An assigning
+  // member takes a request assigned to another one only once `hold_over` (the hold ran out);
+  // before that it is held for its assignee.
+  auto deliver = [&](uint64_t offset, std::string_view stored, bool hold_over) -> Status {
     Message m;
     m.offset = offset;
     if (!DecodeStoredMessage(stored, &m.dedupe_id, &m.flags, &m.payload)) {
       return Status::Corruption("stored message without broker envelope");
     }
-    if (m.dedupe_id != 0 && !(m.flags & kMessageFlagReply) && dedupe_.FindReply(m.dedupe_id)) {
-      return Status::OK();
+    const bool request_message = m.dedupe_id != 0 && !(m.flags & kMessageFlagReply);
+    if (request_message) {
+      DedupeWindow::Delivery d = dedupe_.Lookup(m.dedupe_id);
+      if (d.replied) return Status::OK();
+      if (d.assignee != 0 && d.assignee != member && !hold_over) {
+        g->held[offset] = {d.assignee, started_ + options_.redelivery_hold};
+        return Status::OK();
+      }
+      if (member != 0 && d.assignee != member) {
+        Status as = dedupe_.RecordAssignment(m.dedupe_id, member);
+        if (!as.ok()) return as;
+        *assigned = true;
+      }
     }
-    g->in_flight[offset] = conn;
+    g->in_flight[offset] = {conn, member};
     AppendMessage(m, reply_body);
     ++*count;
     return Status::OK();
   };
-  while (*count < max && !g->redeliver.empty() && reply_body->size() - begin < kMaxAnswerBytes) {
+  auto room = [&] {
+    return s.ok() && *count < max && reply_body->size() - begin < kMaxAnswerBytes;
+  };
+  // This member's own held requests first. Its assignment may not have reached the disk if its
+  // connection closed before the answer went out: the answer waits for a Flush as a new one does.
+  for (size_t i = 0; i < own.size() && room(); ++i) {
+    g->held.erase(own[i]);
+    s = store_->Get(g->queue, own[i], 1, &batch);
+    if (s.ok() && !batch.empty()) s = deliver(own[i], batch[0], true);
+    *assigned = true;
+  }
+  while (room() && !g->redeliver.empty()) {
     uint64_t offset = *g->redeliver.begin();
     g->redeliver.erase(g->redeliver.begin());
     s = store_->Get(g->queue, offset, 1, &batch);
-    if (s.ok() && !batch.empty()) s = deliver(offset, batch[0]);
-    if (!s.ok()) break;
+    if (s.ok() && !batch.empty()) s = deliver(offset, batch[0], true);
   }
-  while (s.ok() && *count < max && g->next < size && reply_body->size() - begin < kMaxAnswerBytes) {
+  // Past the restart's hold, what the journal assigned before it is anyone's.
+  const bool restart_hold_over = now >= started_ + options_.redelivery_hold;
+  while (room() && g->next < size) {
     s = store_->Get(g->queue, g->next, std::min<uint64_t>(max - *count, size - g->next), &batch);
     if (!s.ok() || batch.empty()) break;
-    for (size_t i = 0; i < batch.size() && s.ok(); ++i) s = deliver(g->next + i, batch[i]);
+    for (size_t i = 0; i < batch.size() && s.ok(); ++i) {
+      s = deliver(g->next + i, batch[i], restart_hold_over);
+    }
     g->next += batch.size();
   }
   FinishMessagesReply(begin, *count, reply_body);
   return s;
 }
 
-Status BrokerCore::Ack(const AckRequest& request, uint64_t* committed) {
+Status BrokerCore::Ack(const AckRequest& request, bool release, uint64_t* committed) {
   std::shared_ptr<ConsumerGroup> g;
   Status s = GetGroup(request.queue, request.group, &g);
   if (!s.ok()) return s;
-  std::lock_guard lock(g->mu);
-  for (uint64_t offset : request.offsets) {
-    g->in_flight.erase(offset);
-    g->redeliver.erase(offset);
+  {
+    std::lock_guard lock(g->mu);
+    for (uint64_t offset : request.offsets) {
+      auto it = g->in_flight.find(offset);
+      if (release) {
+        // Only what this group handed out and nobody acked goes back.
+        if (it == g->in_flight.end()) continue;
+        const uint64_t member = it->second.member;
+        g->in_flight.erase(it);
+        g->redeliver.insert(offset);
+        if (member != 0) s = ReleaseAssignment(g->queue, offset, member);
+        if (!s.ok()) break;
+        continue;
+      }
+      if (it != g->in_flight.end()) g->in_flight.erase(it);
+      g->redeliver.erase(offset);
+      g->held.erase(offset);
+    }
+    *committed = g->CommittedLocked();
   }
-  *committed = g->CommittedLocked();
-  return Status::OK();
+  if (release) watch_.Notify(g->queue);
+  return s;
+}
+
+Status BrokerCore::ReleaseAssignment(const std::string& queue, uint64_t offset, uint64_t member) {
+  MessageBatch batch;
+  Status s = store_->Get(queue, offset, 1, &batch);
+  if (!s.ok() || batch.empty()) return s;
+  Message m;
+  if (!DecodeStoredMessage(batch[0], &m.dedupe_id, &m.flags, &m.payload)) {
+    return Status::Corruption("stored message without broker envelope");
+  }
+  if (m.dedupe_id == 0) return Status::OK();
+  return dedupe_.ReleaseAssignment(m.dedupe_id, member);
 }
 
 void BrokerCore::ConnectionClosed(ConnectionId conn) {
@@ -249,11 +329,17 @@ void BrokerCore::ConnectionClosed(ConnectionId conn) {
       std::lock_guard lock(g->mu);
       g->members.erase(conn);
       if (g->members.empty()) g->last_member_left = std::chrono::steady_clock::now();
+      const SteadyTime until = std::chrono::steady_clock::now() + options_.redelivery_hold;
       for (auto it = g->in_flight.begin(); it != g->in_flight.end();) {
-        if (it->second == conn) {
-          g->redeliver.insert(it->first);
+        if (it->second.conn == conn) {
+          // An assigned request waits for its member to reconnect: it may have run it.
+          if (it->second.member != 0) {
+            g->held[it->first] = {it->second.member, until};
+          } else {
+            g->redeliver.insert(it->first);
+            handed_back = true;
+          }
           it = g->in_flight.erase(it);
-          handed_back = true;
         } else {
           ++it;
         }

@@ -37,10 +37,14 @@ class BrokerCore {
   // GET/FETCH: writes a MESSAGES body; *count is how many messages it holds.
   Status Read(const ReadRequest& request, std::string* reply_body, uint32_t* count);
   // GROUP_FETCH on behalf of connection `conn` (which becomes a member of the group).
+  // *assigned is set when the answer records new assignments (request.member != 0): send it only
+  // after a Flush that starts after this call, so the assignment survives a crash before the
+  // request reaches its member.
   Status GroupFetch(ConnectionId conn, const GroupFetchRequest& request, std::string* reply_body,
-                    uint32_t* count);
-  // ACK: *committed is the group's committed offset afterwards.
-  Status Ack(const AckRequest& request, uint64_t* committed);
+                    uint32_t* count, bool* assigned);
+  // ACK: *committed is the group's committed offset afterwards. With `release` the offsets go
+  // back to the group for any member instead (kAckFlagRelease).
+  Status Ack(const AckRequest& request, bool release, uint64_t* committed);
   // Hands the connection's in-flight messages back to their groups and drops its memberships.
   void ConnectionClosed(ConnectionId conn);
 
@@ -56,6 +60,8 @@ class BrokerCore {
   Status GetGroup(std::string_view queue, std::string_view group,
                   std::shared_ptr<ConsumerGroup>* out);
   bool HasLiveMembers(ConsumerGroup& g);
+  // Journals that `member` gave back the request stored at queue/offset without running it.
+  Status ReleaseAssignment(const std::string& queue, uint64_t offset, uint64_t member);
   std::mutex& QueueLock(std::string_view queue);
 
   QueueStore* const store_;

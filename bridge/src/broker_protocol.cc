@@ -110,6 +110,7 @@ void EncodeGroupFetchRequest(const GroupFetchRequest& request, std::string* body
   w.Str16(request.group);
   w.U32(request.max_count);
   w.U32(request.wait_ms);
+  if (request.member != 0) w.U64(request.member);
 }
 
 Status DecodeGroupFetchRequest(std::string_view body, GroupFetchRequest* out) {
@@ -117,6 +118,12 @@ Status DecodeGroupFetchRequest(std::string_view body, GroupFetchRequest* out) {
   if (!r.Str16(&out->queue) || !r.Str16(&out->group) || !r.U32(&out->max_count) ||
       !r.U32(&out->wait_ms)) {
     return Truncated("GROUP_FETCH");
+  }
+  out->member = 0;
+  if (r.remaining() == 8) {
+    if (!r.U64(&out->member) || out->member == 0) {
+      return Status::Corruption("GROUP_FETCH: member id 0");
+    }
   }
   if (r.remaining() != 0) return Status::Corruption("GROUP_FETCH: trailing bytes");
   return Status::OK();

@@ -6,6 +6,11 @@
 // handed out as soon as they are in the engine, before a Flush; so the offset written is never
 // past `durable` (the queue's size before the last Flush), or a crash could leave it past the
 // end of the queue and new messages written at the lost offsets would be skipped.
+//
+// A message handed to an assigning member (GroupFetchRequest::member) that is not acked when its
+// connection closes, or that the journal says was assigned to a member before a restart, is
+// held for that member until `held` expires (the broker's redelivery hold); only then is it
+// handed back to anyone.
 #pragma once
 
 #include <algorithm>
@@ -32,8 +37,17 @@ struct ConsumerGroup {
 
   std::mutex mu;  // guards everything below
   uint64_t next = 0;
-  std::map<uint64_t, ConnectionId> in_flight;
+  struct InFlight {
+    ConnectionId conn = 0;
+    uint64_t member = 0;  // 0: handed out without assignment
+  };
+  std::map<uint64_t, InFlight> in_flight;
   std::set<uint64_t> redeliver;
+  struct Held {
+    uint64_t member = 0;
+    SteadyTime until{};
+  };
+  std::map<uint64_t, Held> held;  // by offset
   std::unordered_set<ConnectionId> members;
   bool ever_had_member = false;
   SteadyTime last_member_left{};
@@ -44,6 +58,7 @@ struct ConsumerGroup {
     uint64_t c = next;
     if (!in_flight.empty()) c = std::min(c, in_flight.begin()->first);
     if (!redeliver.empty()) c = std::min(c, *redeliver.begin());
+    if (!held.empty()) c = std::min(c, held.begin()->first);
     return c;
   }
   // What may be written now: the committed offset, held back to what is durable.

@@ -1,19 +1,13 @@
 // DedupeWindow: claims, replies, and their journal.
 #include "dedupe_window.h"
 
-#include "meshq/bridge/wire.h"
+#include "dedupe_journal.h"
 #include "meshq/coding.h"
 
 namespace meshq::bridge {
 namespace {
 
-constexpr uint8_t kJournalRequest = 1;
-constexpr uint8_t kJournalReply = 2;
 constexpr std::string_view kGenerationKey = "dedupe/generation";
-
-std::string JournalQueue(uint64_t generation) {
-  return std::string(kReservedQueuePrefix) + "dedupe." + std::to_string(generation);
-}
 
 }  // namespace
 
@@ -26,15 +20,12 @@ Status DedupeWindow::Recover() {
   } else if (!s.IsNotFound()) {
     return s;
   }
-  journal_queue_ = JournalQueue(generation_);
-  // The previous generation holds `capacity_` entries, the current one fewer: replay the
-  // previous one's tail, then the current one.
+  journal_queue_ = DedupeJournalQueue(generation_);
+  // The previous generation holds `capacity_` records, the current one fewer. A call leaves up
+  // to three records (request, assignment, reply), so both are replayed whole: the window keeps
+  // the last `capacity_` ids of at least `capacity_` records, never fewer ids than before.
   if (generation_ > 0) {
-    std::string previous = JournalQueue(generation_ - 1);
-    uint64_t size = store_->QueueSize(previous);
-    uint64_t current = store_->QueueSize(journal_queue_);
-    uint64_t want = current >= capacity_ ? 0 : capacity_ - current;
-    s = Replay(previous, size > want ? size - want : 0);
+    s = Replay(DedupeJournalQueue(generation_ - 1), 0);
     if (!s.ok()) return s;
   }
   return Replay(journal_queue_, 0);
@@ -49,20 +40,26 @@ Status DedupeWindow::Replay(const std::string& queue, uint64_t offset) {
     if (batch.empty()) break;
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < batch.size(); ++i) {
-      WireReader r(batch[i]);
-      uint8_t kind = 0;
-      uint64_t id = 0;
-      if (!r.U8(&kind) || !r.U64(&id)) return Status::Corruption("dedupe journal: short entry");
-      Entry entry;
-      if (kind == kJournalReply) {
-        std::string_view queue_name;
-        if (!r.U64(&entry.reply_offset) || !r.Str16(&queue_name)) {
-          return Status::Corruption("dedupe journal: short reply entry");
-        }
-        entry.replied = true;
-        entry.reply_queue = std::string(queue_name);
+      JournalRecord record;
+      if (!DecodeJournalRecord(batch[i], &record)) {
+        return Status::Corruption("dedupe journal: bad record at " + queue + " offset " +
+                                  std::to_string(offset + i));
       }
-      InsertLocked(id, std::move(entry));
+      switch (record.kind) {
+        case JournalKind::kAssignment:
+          AssignLocked(record.id, record.member);
+          break;
+        case JournalKind::kRelease:
+          UnassignLocked(record.id, record.member);
+          break;
+        case JournalKind::kReply:
+          InsertLocked(record.id,
+                       Entry{true, record.reply_offset, std::string(record.reply_queue), 0});
+          break;
+        case JournalKind::kRequest:
+          InsertLocked(record.id, Entry{});
+          break;
+      }
     }
     offset += batch.size();
   }
@@ -77,29 +74,49 @@ Status DedupeWindow::Append(std::string_view record) {
   EncodeFixed64(value, generation_ + 1);
   s = store_->PutMetadata(kGenerationKey, std::string_view(value, sizeof(value)));
   if (!s.ok()) return s;
-  journal_queue_ = JournalQueue(++generation_);
+  journal_queue_ = DedupeJournalQueue(++generation_);
   return Status::OK();
 }
 
-void DedupeWindow::InsertLocked(uint64_t id, Entry entry) {
+bool DedupeWindow::FullLocked(std::chrono::steady_clock::time_point now) const {
+  return order_.size() >= capacity_ && !order_.empty() && now - order_.front().at < min_age_;
+}
+
+void DedupeWindow::InsertLocked(uint64_t id, Entry entry,
+                                std::chrono::steady_clock::time_point seen) {
   auto [it, inserted] = entries_.try_emplace(id, std::move(entry));
   if (!inserted) {
-    if (entry.replied) it->second = std::move(entry);
+    if (entry.replied) {
+      entry.assignee = it->second.assignee;
+      it->second = std::move(entry);
+    }
     return;
   }
-  order_.push_back(id);
+  order_.push_back({id, seen});
   while (order_.size() > capacity_) {
-    entries_.erase(order_.front());
+    entries_.erase(order_.front().id);
     order_.pop_front();
   }
 }
 
-std::optional<DedupeWindow::Entry> DedupeWindow::ClaimRequest(uint64_t id) {
+std::optional<DedupeWindow::Entry> DedupeWindow::ClaimRequest(uint64_t id, bool* full) {
+  *full = false;
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
   auto it = entries_.find(id);
   if (it != entries_.end()) return it->second;
-  InsertLocked(id, Entry{});
+  if (FullLocked(now)) {
+    *full = true;
+    return std::nullopt;
+  }
+  InsertLocked(id, Entry{}, now);
   return std::nullopt;
+}
+
+bool DedupeWindow::Admits(uint64_t id) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  return entries_.count(id) != 0 || !FullLocked(now);
 }
 
 void DedupeWindow::Release(uint64_t id) {
@@ -111,9 +128,7 @@ void DedupeWindow::Release(uint64_t id) {
 
 Status DedupeWindow::JournalRequest(uint64_t id) {
   std::string record;
-  WireWriter w(&record);
-  w.U8(kJournalRequest);
-  w.U64(id);
+  EncodeJournalRecord({JournalKind::kRequest, id}, &record);
   return Append(record);
 }
 
@@ -126,15 +141,53 @@ std::optional<DedupeWindow::Entry> DedupeWindow::FindReply(uint64_t id) {
 
 Status DedupeWindow::RecordReply(uint64_t id, std::string_view queue, uint64_t offset) {
   std::string record;
-  WireWriter w(&record);
-  w.U8(kJournalReply);
-  w.U64(id);
-  w.U64(offset);
-  w.Str16(queue);
+  EncodeJournalRecord({JournalKind::kReply, id, offset, queue}, &record);
   Status s = Append(record);
   if (!s.ok()) return s;
   std::lock_guard lock(mu_);
-  InsertLocked(id, Entry{true, offset, std::string(queue)});
+  InsertLocked(id, Entry{true, offset, std::string(queue)}, std::chrono::steady_clock::now());
+  return Status::OK();
+}
+
+void DedupeWindow::AssignLocked(uint64_t id, uint64_t member) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) {
+    InsertLocked(id, Entry{}, std::chrono::steady_clock::now());
+    it = entries_.find(id);
+    if (it == entries_.end()) return;  // a window of capacity 0
+  }
+  it->second.assignee = member;
+}
+
+void DedupeWindow::UnassignLocked(uint64_t id, uint64_t member) {
+  auto it = entries_.find(id);
+  if (it != entries_.end() && it->second.assignee == member) it->second.assignee = 0;
+}
+
+Status DedupeWindow::ReleaseAssignment(uint64_t id, uint64_t member) {
+  std::string record;
+  EncodeJournalRecord({JournalKind::kRelease, id, 0, {}, member}, &record);
+  Status s = Append(record);
+  if (!s.ok()) return s;
+  std::lock_guard lock(mu_);
+  UnassignLocked(id, member);
+  return Status::OK();
+}
+
+DedupeWindow::Delivery DedupeWindow::Lookup(uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return {};
+  return {it->second.replied, it->second.assignee};
+}
+
+Status DedupeWindow::RecordAssignment(uint64_t id, uint64_t member) {
+  std::string record;
+  EncodeJournalRecord({JournalKind::kAssignment, id, 0, {}, member}, &record);
+  Status s = Append(record);
+  if (!s.ok()) return s;
+  std::lock_guard lock(mu_);
+  AssignLocked(id, member);
   return Status::OK();
 }
 

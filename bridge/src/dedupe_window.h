@@ -7,6 +7,7 @@
 // per-queue message limit.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -28,12 +29,18 @@ class DedupeWindow {
     bool replied = false;
     uint64_t reply_offset = 0;
     std::string reply_queue;
+    uint64_t assignee = 0;  // the member last handed the request (GroupFetchRequest::member)
   };
 
   // The table is sized for `capacity` ids up front (8-9 bytes per id): grown on demand, it
-  // rehashed every id on the broker's io thread at each doubling, 4 ms at 85k ids and 15 ms at
-  // 173k on this machine, stalling every call in flight (seen as the reply hop's p99.9).
-  DedupeWindow(QueueStore* store, size_t capacity) : store_(store), capacity_(capacity) {
+  // rehashed every id on the broker's io thread at each doubling, stalling every call in flight
+  // (seen in the reply hop's tail).
+  // An id is never evicted less than `min_age` after it was first seen (ids replayed at start
+  // count as old): a new id that would evict a younger one is refused instead, so a retry within
+  // min_age is never stored twice, however fast ids arrive.
+  DedupeWindow(QueueStore* store, size_t capacity,
+               std::chrono::milliseconds min_age = std::chrono::milliseconds(0))
+      : store_(store), capacity_(capacity), min_age_(min_age) {
     entries_.reserve(capacity_);
   }
 
@@ -41,8 +48,11 @@ class DedupeWindow {
   Status Recover();
 
   // Records `id` as seen when it is new and returns nullopt; otherwise returns its entry and
-  // records nothing. Thread-safe.
-  std::optional<Entry> ClaimRequest(uint64_t id);
+  // records nothing. A new id that finds the window full of ids younger than min_age is not
+  // recorded and sets *full (refuse the PUT). Thread-safe.
+  std::optional<Entry> ClaimRequest(uint64_t id, bool* full);
+  // False when `id` is new and the window is full of ids younger than min_age.
+  bool Admits(uint64_t id);
   // Forgets a claim whose message could not be stored.
   void Release(uint64_t id);
   // Journals the claim of `id` (call after the message itself was Put).
@@ -53,6 +63,18 @@ class DedupeWindow {
   // Records and journals that the reply to `id` is stored at queue/offset.
   Status RecordReply(uint64_t id, std::string_view queue, uint64_t offset);
 
+  // What a group fetch needs to know of request `id`: settled by a reply, or assigned to a member.
+  struct Delivery {
+    bool replied = false;
+    uint64_t assignee = 0;
+  };
+  Delivery Lookup(uint64_t id);
+  // Records and journals that request `id` is handed to `member`. The record is durable after
+  // the next Flush; hand the request out only after that (the broker's commit round).
+  Status RecordAssignment(uint64_t id, uint64_t member);
+  // Records and journals that `member` handed request `id` back without running it.
+  Status ReleaseAssignment(uint64_t id, uint64_t member);
+
   // For tests: the table's bucket count, which filling the window must not change.
   size_t buckets() {
     std::lock_guard lock(mu_);
@@ -60,7 +82,11 @@ class DedupeWindow {
   }
 
  private:
-  void InsertLocked(uint64_t id, Entry entry);
+  bool FullLocked(std::chrono::steady_clock::time_point now) const;
+  // `seen`: when the id was first seen (the clock's epoch for ids replayed at start).
+  void InsertLocked(uint64_t id, Entry entry, std::chrono::steady_clock::time_point seen = {});
+  void AssignLocked(uint64_t id, uint64_t member);
+  void UnassignLocked(uint64_t id, uint64_t member);
   Status Append(std::string_view record);
   Status Replay(const std::string& queue, uint64_t from);
 
@@ -68,7 +94,12 @@ class DedupeWindow {
   const size_t capacity_;
   std::mutex mu_;
   std::unordered_map<uint64_t, Entry> entries_;
-  std::deque<uint64_t> order_;  // insertion order, for eviction beyond capacity_
+  const std::chrono::milliseconds min_age_;
+  struct Seen {
+    uint64_t id;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::deque<Seen> order_;  // insertion order, for eviction beyond capacity_
 
   std::mutex journal_mu_;  // orders appends with the switch to a new generation
   uint64_t generation_ = 0;

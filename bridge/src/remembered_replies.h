@@ -6,9 +6,8 @@
 // takes over (allocated empty, so nothing is rehashed) and every Remember moves a few replies
 // from the old one until it is empty; a lookup looks in both meanwhile. A table grown on demand
 // rehashed every remembered reply in one go on the io thread while calls waited — the window is
-// the deadline plus the slack times the call rate, ~33k replies a provider at 512 connections in
-// the mesh run, 1–2 ms each time the rate passed its last high. (Generations of a second each,
-// tried first, cost a lookup per generation for every new request: 7% of a provider-agent's CPU.)
+// the deadline plus the slack times the call rate — each time the rate passed its last high.
+// (Generations of a second each, tried first, cost a lookup per generation for every new request.)
 //
 // Not thread-safe: the RpcServer's io thread owns it.
 #pragma once

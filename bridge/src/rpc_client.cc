@@ -12,33 +12,14 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-// Offset of the attempt field in an encoded request (kind u8, id, trace, deadline, sent u64).
-constexpr size_t kAttemptOffset = 1 + 8 * 4;
 constexpr uint32_t kReplyWaitMs = 1000;
 // Reply fetches kept in flight. With one, a reply stored while the answer to that fetch is on its
-// way here, being handled, or while the next fetch travels back, waits in the broker for it: in
-// the mesh that was p90 ~0.4 ms and p99 ~1.2 ms of the reply hop (the request side, served by
-// two fetches per provider-agent, waited p90 20 us). With two, one is parked at the broker
-// whenever the other is answered.
+// way here, being handled, or while the next fetch travels back, waits in the broker for it,
+// which showed in the reply hop's tail. With two, one is parked at the broker whenever the other
+// is answered.
 constexpr int kMaxReplyFetches = 2;
 
 }  // namespace
-
-const char* CallErrorName(CallError e) {
-  switch (e) {
-    case CallError::kNone:
-      return "ok";
-    case CallError::kNoResponders:
-      return "no responders";
-    case CallError::kTimedOut:
-      return "timed out";
-    case CallError::kHandlerError:
-      return "handler error";
-    case CallError::kBrokerError:
-      return "broker error";
-  }
-  return "unknown";
-}
 
 std::shared_ptr<RpcClient> RpcClient::Create(asio::io_context& io, RpcClientOptions options) {
   return std::shared_ptr<RpcClient>(new RpcClient(io, std::move(options)));
@@ -175,7 +156,7 @@ void RpcClient::SendRequests(const std::string& service, const std::vector<uint6
     if (it == pending_.end() || it->second.acked) continue;
     Pending& p = it->second;
     ++p.attempts;
-    EncodeFixed32(p.request.data() + kAttemptOffset, p.attempts);
+    EncodeFixed32(p.request.data() + kRpcRequestAttemptOffset, p.attempts);
     sent.push_back(id);
     messages.push_back({id, p.request});
   }

@@ -1,6 +1,8 @@
 // RpcServer: request long-poll, deadline drops, reply replay, handler dispatch.
 #include "meshq/bridge/rpc_server.h"
 
+#include <random>
+
 #include "meshq/bridge/hop_stats.h"
 #include "remembered_replies.h"
 
@@ -14,6 +16,13 @@ constexpr uint32_t kRequestWaitMs = 1000;
 constexpr uint32_t kMaxFetches = 2;
 // Replies are remembered this long past their request's deadline (clock skew, late retries).
 constexpr auto kReplyMemorySlack = std::chrono::seconds(5);
+
+uint64_t NewMemberId() {
+  std::random_device rd;
+  uint64_t id = 0;
+  while (id == 0) id = (uint64_t{rd()} << 32) ^ rd();
+  return id;
+}
 }  // namespace
 
 std::shared_ptr<RpcServer> RpcServer::Create(asio::io_context& io, RpcServerOptions options,
@@ -26,6 +35,7 @@ RpcServer::RpcServer(asio::io_context& io, RpcServerOptions options, Handler han
       options_(std::move(options)),
       request_queue_(RequestQueueName(options_.service)),
       handler_(std::move(handler)),
+      member_id_(NewMemberId()),
       broker_(BrokerClient::Create(io, options_.broker)),
       sweep_timer_(io),
       replies_(std::make_unique<RememberedReplies>()) {}
@@ -61,23 +71,29 @@ void RpcServer::FetchRequests() {
   const auto room = static_cast<uint32_t>(options_.max_in_flight - taken);
   requested_ += room;
   ++fetches_;
-  broker_->GroupFetch(request_queue_, kRpcGroup, room, kRequestWaitMs,
-                      [weak = weak_from_this(), room](const Status& s, const MessagesReply& reply) {
-                        auto self = weak.lock();
-                        if (!self) return;
-                        self->requested_ -= room;
-                        --self->fetches_;
-                        if (!s.ok()) return;  // reconnect restarts the loop
-                        for (const Message& m : reply.messages) {
-                          self->OnRequest(m.offset, m.payload);
-                        }
-                        // Replies given while the batch was handled were queued: one send.
-                        if (!self->send_posted_) self->FetchRequests();
-                      });
+  broker_->GroupFetch(
+      request_queue_, kRpcGroup, room, kRequestWaitMs,
+      [weak = weak_from_this(), room](const Status& s, const MessagesReply& reply) {
+        auto self = weak.lock();
+        if (!self) return;
+        self->requested_ -= room;
+        --self->fetches_;
+        if (!s.ok()) return;  // reconnect restarts the loop
+        for (const Message& m : reply.messages) {
+          self->OnRequest(m.offset, m.payload);
+        }
+        // Replies given while the batch was handled were queued: one send.
+        if (!self->send_posted_) self->FetchRequests();
+      },
+      member_id_);
 }
 
 void RpcServer::OnRequest(uint64_t offset, std::string_view stored) {
-  if (draining_) return;  // unacked: redelivered to another server after we close
+  if (draining_) {
+    // Handed back unrun, for another server at once (unacked it would be held for this one).
+    broker_->Release(request_queue_, kRpcGroup, {offset});
+    return;
+  }
   RpcRequest r;
   if (!DecodeRpcRequest(stored, &r).ok()) {
     // Not ours to run; acked so it does not block the group's committed offset forever.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cache_dropper.h"
+#include "skip_or_fail.h"
 #include "temp_dir.h"
 
 namespace meshq::bench {
@@ -41,7 +42,7 @@ TEST(ProcessStats, PeakRssSeesAnAllocation) {
 }
 
 TEST(ProcessStats, MemoryFilesystemDetected) {
-  if (!std::filesystem::exists("/dev/shm")) GTEST_SKIP() << "no /dev/shm";
+  if (!std::filesystem::exists("/dev/shm")) MESHQ_SKIP_OR_FAIL("no /dev/shm");
   EXPECT_TRUE(IsMemoryFilesystem("/dev/shm"));
   EXPECT_FALSE(IsMemoryFilesystem("/proc"));
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace meshq::bench {
@@ -32,6 +33,37 @@ TEST(Workload, ConsumeCoversAFifthOfTheQueues) {
     if (w.IsConsumed(q)) sum += w.QueueSize(q);
   }
   EXPECT_EQ(w.ConsumedMessages(), sum);
+}
+
+// The consume phase reads each thread's ConsumeShare: together they must be every consumed queue
+// once, each share in queue order and about equally long.
+TEST(Workload, ConsumeSharesPartitionTheConsumedQueues) {
+  Workload w;
+  w.queues = 103;
+  w.consume_stride = 5;
+  for (int threads : {1, 3, 7, 30}) {
+    std::vector<int> seen(w.queues, 0);
+    size_t shortest = w.queues, longest = 0;
+    for (int t = 0; t < threads; ++t) {
+      const std::vector<uint32_t> share = w.ConsumeShare(t, threads);
+      for (size_t i = 0; i < share.size(); ++i) {
+        ASSERT_LT(share[i], w.queues);
+        ++seen[share[i]];
+        if (i > 0) {
+          EXPECT_LT(share[i - 1], share[i]) << "thread " << t;
+        }
+      }
+      shortest = std::min(shortest, share.size());
+      longest = std::max(longest, share.size());
+    }
+    uint32_t consumed = 0;
+    for (uint32_t q = 0; q < w.queues; ++q) {
+      EXPECT_EQ(seen[q], w.IsConsumed(q) ? 1 : 0) << "queue " << q << ", " << threads << " threads";
+      consumed += w.IsConsumed(q) ? 1 : 0;
+    }
+    EXPECT_EQ(consumed, w.ConsumedQueues());
+    EXPECT_LE(longest - shortest, 1u) << threads << " threads";
+  }
 }
 
 TEST(Workload, CheckOffsetIsTheContestsFormula) {

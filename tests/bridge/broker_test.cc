@@ -490,13 +490,14 @@ TEST_F(BrokerTest, OnePutsRepliesAreSettledAtOnceAndJournaledTogether) {
 }
 
 TEST_F(BrokerTest, DedupeJournalRollsOverAndKeepsTheNewestIdsAcrossARestart) {
-  ASSERT_TRUE(broker_.Restart({"--dedupe-window", "4"}));
+  const std::vector<std::string> args = {"--dedupe-window", "4", "--dedupe-min-age-ms", "0"};
+  ASSERT_TRUE(broker_.Restart(args));
   auto c = Connect();
   for (uint64_t id = 1; id <= 10; ++id) {
     ASSERT_TRUE(c->Put("roll", {{id, "v" + std::to_string(id)}}, kPutFlagFlush).ok());
   }
   broker_.Stop(SIGKILL);
-  ASSERT_TRUE(broker_.Start({"--dedupe-window", "4"}));
+  ASSERT_TRUE(broker_.Start(args));
   c = Connect();
   std::vector<PutStatus> results;
   ASSERT_TRUE(c->Put("roll", {{10, "again"}, {7, "again"}, {2, "again"}}, 0, &results).ok());
@@ -504,6 +505,28 @@ TEST_F(BrokerTest, DedupeJournalRollsOverAndKeepsTheNewestIdsAcrossARestart) {
   EXPECT_EQ(results[1].outcome, PutOutcome::kDuplicate);
   EXPECT_EQ(results[2].outcome, PutOutcome::kStored) << "id 2 is older than the window";
   EXPECT_TRUE(c->Put("__meshq.dedupe.0", {{0, "forged"}}).IsInvalidArgument());
+}
+
+// One PUT of more new ids than the window holds cannot push out the ids of the last
+// --dedupe-min-age-ms: it is refused once the window is full, and a retry of an earlier id is
+// still recognised.
+TEST_F(BrokerTest, OneClientCannotFlushTheDedupeWindow) {
+  ASSERT_TRUE(broker_.Restart({"--dedupe-window", "100", "--dedupe-min-age-ms", "60000"}));
+  auto c = Connect();
+  ASSERT_TRUE(c->Put("calls", {{1, "first"}}, kPutFlagWritten).ok());
+  std::vector<std::pair<uint64_t, std::string>> flood;
+  for (uint64_t id = 1000; id < 1300; ++id) flood.emplace_back(id, "flood");
+  Status s = c->Put("calls", flood);
+  EXPECT_TRUE(s.IsBusy()) << s.ToString();
+  EXPECT_NE(s.ToString().find("dedupe window full"), std::string::npos) << s.ToString();
+  std::vector<PutStatus> results;
+  ASSERT_TRUE(c->Put("calls", {{1, "retry"}}, 0, &results).ok());
+  EXPECT_EQ(results[0].outcome, PutOutcome::kDuplicate) << "the retry was stored twice";
+  // 99 of the flood fitted (the window holds 100 ids); the rest were not stored.
+  std::vector<OwnedMessage> got;
+  uint64_t size = 0;
+  ASSERT_TRUE(c->Get("calls", 0, 1000, &got, &size).ok());
+  EXPECT_EQ(size, 100u);
 }
 
 TEST_F(BrokerTest, RequireConsumersRefusesAGroupWithoutMembers) {

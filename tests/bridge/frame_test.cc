@@ -220,6 +220,26 @@ TEST(RpcMessage, RequestAndReplyRoundTripAndRejectTruncation) {
   EXPECT_TRUE(DecodeRpcRequest(bytes, &got).IsCorruption());
 }
 
+// RpcClient's retries rewrite the attempt in place at kRpcRequestAttemptOffset.
+TEST(RpcMessage, AttemptSitsAtItsExportedOffset) {
+  RpcRequest req{~0ull, ~0ull, ~0ull, ~0ull, 0x0a0b0c0d, "rpc.rep.c", "hash", "hi"};
+  std::string bytes;
+  EncodeRpcRequest(req, &bytes);
+  ASSERT_GE(bytes.size(), kRpcRequestAttemptOffset + 4);
+  uint32_t at_offset = 0;
+  std::memcpy(&at_offset, bytes.data() + kRpcRequestAttemptOffset, sizeof(at_offset));
+  EXPECT_EQ(at_offset, 0x0a0b0c0du);
+
+  const uint32_t retry = 7;
+  std::memcpy(bytes.data() + kRpcRequestAttemptOffset, &retry, sizeof(retry));
+  RpcRequest got;
+  ASSERT_TRUE(DecodeRpcRequest(bytes, &got).ok());
+  EXPECT_EQ(got.attempt, retry);
+  EXPECT_EQ(got.request_id, req.request_id);
+  EXPECT_EQ(got.sent_us, req.sent_us);
+  EXPECT_EQ(got.reply_to, req.reply_to);
+}
+
 TEST(BrokerAddress, Parses) {
   BrokerAddress a;
   ASSERT_TRUE(ParseBrokerAddress("127.0.0.1:9000", &a));
@@ -247,6 +267,26 @@ TEST(PutDurability, NamesParseBackAndMapToTheirFlags) {
     EXPECT_FALSE(ParsePutDurability(bad, &out)) << "'" << bad << "'";
     EXPECT_EQ(out, PutDurability::kWritten) << "a refused name leaves the value alone";
   }
+}
+
+TEST(BrokerProtocol, GroupFetchCarriesAnOptionalMember) {
+  std::string body;
+  EncodeGroupFetchRequest({"queue", "group", 10, 100, 0x1234}, &body);
+  GroupFetchRequest r;
+  ASSERT_TRUE(DecodeGroupFetchRequest(body, &r).ok());
+  EXPECT_EQ(r.member, 0x1234u);
+  EXPECT_EQ(r.queue, "queue");
+  EXPECT_EQ(r.wait_ms, 100u);
+  // Without it the fetch assigns nothing; a part of one, or member 0, is refused.
+  ASSERT_TRUE(DecodeGroupFetchRequest(std::string_view(body).substr(0, body.size() - 8), &r).ok());
+  EXPECT_EQ(r.member, 0u);
+  for (size_t cut = 1; cut < 8; ++cut) {
+    EXPECT_TRUE(DecodeGroupFetchRequest(std::string_view(body).substr(0, body.size() - cut), &r)
+                    .IsCorruption())
+        << cut;
+  }
+  std::string zero = body.substr(0, body.size() - 8) + std::string(8, '\0');
+  EXPECT_TRUE(DecodeGroupFetchRequest(zero, &r).IsCorruption());
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "broker_process.h"
+#include "io_thread.h"
 #include "meshq/bridge/hop_stats.h"
 #include "meshq/bridge/rpc_client.h"
 #include "meshq/bridge/rpc_server.h"
@@ -23,32 +24,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::BrokerProcess;
+using testing::IoThread;
 namespace asio = boost::asio;
-
-// An io_context on its own thread, for clients and servers under test.
-class IoThread {
- public:
-  IoThread() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
-  ~IoThread() {
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  asio::io_context& io() { return io_; }
-  // Runs fn on the io thread and waits for it.
-  template <typename Fn>
-  auto Run(Fn fn) {
-    std::packaged_task<decltype(fn())()> task(std::move(fn));
-    auto f = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    return f.get();
-  }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
 
 // Counts handler runs per request id (shared by all servers of a test).
 struct HandlerLog {

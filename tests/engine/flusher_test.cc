@@ -11,6 +11,7 @@
 #include <string>
 
 #include "segment.h"
+#include "skip_or_fail.h"
 #include "temp_dir.h"
 
 namespace meshq {
@@ -50,7 +51,7 @@ TEST(Flusher, ChunksWrittenHereAndByTheThreadsAreBothDurableAndRetired) {
 }
 
 TEST(Flusher, AFailedWriteIsReportedNotWaitedForWhoeverWroteIt) {
-  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  if (!std::filesystem::exists("/dev/full")) MESHQ_SKIP_OR_FAIL("no /dev/full");
   Segment full(0, "/dev/full");  // every write fails with ENOSPC
   ASSERT_TRUE(full.Open().ok());
   alignas(4096) static char a[1024], b[1024];

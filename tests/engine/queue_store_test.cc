@@ -218,9 +218,10 @@ TEST(QueueStore, CloseAndReopenServesEverything) {
 }
 
 // Many Flushes of a few puts each (a broker's group commits) must not leave a hole the size of a
-// write chunk per Flush: the segments would grow by ~100 MB/s under a broker's load and hit their
-// 4 TiB limit within hours. The files stay about as large as the blocks written, whether the
-// puts come from the flushing thread or, as in the broker, from another one.
+// write chunk per Flush: under a broker's load (a group commit after a few puts) the segments would
+// grow by a chunk per commit until they hit their 4 TiB limit. The files stay about as large as the
+// blocks written, whether the puts come from the flushing thread or, as in the broker, from another
+// one.
 TEST(QueueStore, FrequentFlushesKeepSegmentFilesCompact) {
   const int rounds = 300;
   for (bool other_thread : {false, true}) {

@@ -1,11 +1,13 @@
 // Fuzz target: the broker's wire decoders — the frame splitter (DecodeFrame) over a pipelined
 // byte stream, every request/reply body decoder for the frame's type, and the RPC message
-// decoders. Never a crash; a decoded frame lies inside the input and re-encodes to the same frame.
+// decoders, and the broker's dedupe journal records. Never a crash; a decoded frame lies inside the
+// input and re-encodes to the same frame; a decoded journal record re-encodes to its bytes.
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "dedupe_journal.h"
 #include "fuzz_check.h"
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/frame.h"
@@ -60,6 +62,12 @@ void DecodeBody(const Frame& f) {
   }
   RpcReply reply;
   (void)DecodeRpcReply(f.body, &reply);
+  JournalRecord record;
+  if (DecodeJournalRecord(f.body, &record)) {
+    std::string again;
+    EncodeJournalRecord(record, &again);
+    FUZZ_CHECK(again == f.body);
+  }
 }
 
 }  // namespace

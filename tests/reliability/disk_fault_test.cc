@@ -1,7 +1,8 @@
 // Disk faults: a full file system and a read-only one. The store must report clear IOErrors,
 // keep every accepted message readable and intact, and recover by itself once space returns.
 // Faults come from a real small tmpfs (we run as root); where mounting is not permitted the
-// full-disk test falls back to RLIMIT_FSIZE (writes past the limit fail with EFBIG) and says so.
+// full-disk test falls back to RLIMIT_FSIZE (writes past the limit fail with EFBIG) and says so;
+// the others have no fallback and skip only for an unprivileged developer (skip_or_fail.h).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -20,6 +21,7 @@
 
 #include "meshq/queue_store.h"
 #include "message_pattern.h"
+#include "skip_or_fail.h"
 #include "temp_dir.h"
 
 namespace meshq {
@@ -29,11 +31,13 @@ using testing::PatternMessage;
 using testing::PatternQueueName;
 using Clock = std::chrono::steady_clock;
 
-// A tmpfs of `size` mounted on a fresh directory (or on `at`) for the test's lifetime.
+// A tmpfs of `size` mounted on a fresh directory (or on `at`) for the test's lifetime. A test with
+// a fallback for an unmounted tmpfs passes `has_fallback`: MESHQ_TEST_NO_MOUNT then exercises it.
 class Tmpfs {
  public:
-  explicit Tmpfs(const char* size, std::string at = "") : at_(std::move(at)) {
-    if (getenv("MESHQ_TEST_NO_MOUNT") != nullptr) {  // exercise the fallbacks
+  explicit Tmpfs(const char* size, std::string at = "", bool has_fallback = false)
+      : at_(std::move(at)) {
+    if (has_fallback && getenv("MESHQ_TEST_NO_MOUNT") != nullptr) {
       error_ = "MESHQ_TEST_NO_MOUNT is set";
       return;
     }
@@ -125,7 +129,7 @@ void ExpectQueue(QueueStore* store, uint32_t q, uint64_t n) {
 }
 
 TEST(DiskFault, FullDiskGivesIOErrorsKeepsDataAndRecovers) {
-  Tmpfs fs("8m");
+  Tmpfs fs("8m", "", /*has_fallback=*/true);
   // When a tmpfs cannot be mounted, the limit falls on the process's file size instead.
   testing::TempDir fallback;
   const std::string dir = fs.mounted() ? fs.sub("store") : fallback.sub("store");
@@ -238,7 +242,7 @@ TEST(DiskFault, FullMetadataDiskGivesIOErrorAndRecovers) {
   const std::string dir = tmp.sub("store");
   std::filesystem::create_directories(dir + "/meta");
   Tmpfs meta_fs("1m", dir + "/meta");
-  if (!meta_fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (" << meta_fs.error() << ")";
+  if (!meta_fs.mounted()) MESHQ_SKIP_OR_FAIL("cannot mount a tmpfs (" << meta_fs.error() << ")");
   std::unique_ptr<QueueStore> store;
   ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
   std::vector<uint64_t> count(kQueues, 0);
@@ -299,7 +303,7 @@ TEST(DiskFault, AFlushAfterAFailedOneCheckpointsWhatTheFailedOneCollected) {
   const std::string dir = tmp.sub("store");
   std::filesystem::create_directories(dir + "/meta");
   Tmpfs meta_fs("1m", dir + "/meta");
-  if (!meta_fs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (" << meta_fs.error() << ")";
+  if (!meta_fs.mounted()) MESHQ_SKIP_OR_FAIL("cannot mount a tmpfs (" << meta_fs.error() << ")");
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   const pid_t pid = ::fork();
@@ -352,8 +356,10 @@ TEST(DiskFault, AFlushAfterAFailedOneCheckpointsWhatTheFailedOneCollected) {
 TEST(DiskFault, ReadOnlyFileSystemGivesIOErrorAndLeavesTheStoreIntact) {
   Tmpfs fs("16m");
   if (!fs.mounted()) {
-    GTEST_SKIP() << "cannot mount a tmpfs (" << fs.error()
-                 << "); root ignores directory permissions, so there is no read-only fallback";
+    MESHQ_SKIP_OR_FAIL("cannot mount a tmpfs ("
+                       << fs.error()
+                       << "); root ignores directory permissions, so there is no read-only "
+                          "fallback");
   }
   const std::string dir = fs.sub("store");
   std::unique_ptr<QueueStore> store;

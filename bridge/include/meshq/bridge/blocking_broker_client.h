@@ -45,8 +45,13 @@ class BlockingBrokerClient {
              std::vector<OwnedMessage>* out, uint64_t* queue_size = nullptr);
   Status Fetch(std::string_view queue, uint64_t offset, uint32_t max_count, uint32_t wait_ms,
                std::vector<OwnedMessage>* out);
+  // `member`: see GroupFetchRequest::member.
   Status GroupFetch(std::string_view queue, std::string_view group, uint32_t max_count,
-                    uint32_t wait_ms, std::vector<OwnedMessage>* out);
+                    uint32_t wait_ms, std::vector<OwnedMessage>* out, uint64_t member = 0);
+  // Hands unacked offsets back unprocessed (kAckFlagRelease); answered only when it fails, so
+  // this returns once the request is written.
+  Status Release(std::string_view queue, std::string_view group,
+                 const std::vector<uint64_t>& offsets);
   Status Ack(std::string_view queue, std::string_view group, const std::vector<uint64_t>& offsets,
              bool sync, uint64_t* committed = nullptr);
   // Drops the connection (the broker hands this client's unacked group messages back).

@@ -23,15 +23,25 @@ struct BrokerOptions {
   std::chrono::milliseconds responder_grace{3000};
   // Dedupe ids remembered (and replayed from the journal after a restart).
   size_t dedupe_window = 1u << 18;
+  // No id is forgotten sooner than this after it was first seen: a PUT of a new id that would
+  // evict a younger one is refused (Busy), so no client, however fast it sends ids, makes a
+  // retry within this bound be stored twice. Longer than the callers' deadlines.
+  std::chrono::milliseconds dedupe_min_age{10000};
+  // A request assigned to a responder (GroupFetchRequest::member) and not acked is held for that
+  // responder this long after its connection closed, or after a restart of the broker, before
+  // any other responder may have it: the one it was handed to may have run it and remembers its
+  // reply. Longer than the callers' deadlines, so a request released by the hold has expired
+  // and is dropped unexecuted by whoever takes it.
+  std::chrono::milliseconds redelivery_hold{30000};
   // A connection whose unsent responses exceed this stops being read until they drain.
   size_t max_outbound_bytes = 8u << 20;
   // How often dirty consumer-group offsets are written to the store's metadata.
   std::chrono::milliseconds offset_commit_interval{20};
   // How long the committer waits, after a FLUSH or WRITTEN put (or a SYNC ack) wakes it, for more
   // to share the group commit. 0: it starts at once (a producer waiting for each acknowledgement is
-  // not slowed). Under load a linger means fewer, larger Flushes: in the mesh at 10k calls/s, 1 ms
-  // took 21% off the broker's CPU (docs/BENCHMARKS.md); each acknowledgement waits up to that
-  // much longer. Puts are readable (and delivered to consumers) before either way.
+  // not slowed). Under load a linger means fewer, larger Flushes and so less broker CPU
+  // (docs/BENCHMARKS.md); each acknowledgement waits up to that much longer. Puts are readable (and
+  // delivered to consumers) before either way.
   std::chrono::microseconds commit_linger{0};
 };
 

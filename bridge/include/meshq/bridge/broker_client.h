@@ -60,11 +60,16 @@ class BrokerClient : public std::enable_shared_from_this<BrokerClient> {
   // Long-poll: answers when `queue` holds a message at `offset`, or empty after wait_ms.
   void Fetch(std::string_view queue, uint64_t offset, uint32_t max_count, uint32_t wait_ms,
              MessagesCallback done);
+  // With a non-zero `member`, the broker assigns what it hands out to that member (see
+  // GroupFetchRequest::member).
   void GroupFetch(std::string_view queue, std::string_view group, uint32_t max_count,
-                  uint32_t wait_ms, MessagesCallback done);
+                  uint32_t wait_ms, MessagesCallback done, uint64_t member = 0);
   // Without `done` (and without sync) the broker is asked not to answer (kAckFlagNoReply).
   void Ack(std::string_view queue, std::string_view group, const std::vector<uint64_t>& offsets,
            bool sync, AckCallback done);
+  // Hands `offsets` back to the group unprocessed (kAckFlagRelease); no answer unless it fails.
+  void Release(std::string_view queue, std::string_view group,
+               const std::vector<uint64_t>& offsets);
 
   // A round trip to the broker that touches no queue (the network + framing floor).
   void Ping(std::function<void(const Status&)> done);

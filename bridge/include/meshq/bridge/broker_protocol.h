@@ -48,11 +48,16 @@ struct ReadRequest {
 };
 
 // GROUP_FETCH: the next undelivered messages of `queue` for consumer group `group`.
+// With a non-zero `member` (a responder's id, stable while its process lives) every request
+// message handed out is first recorded, durably, as assigned to that member, and one assigned to
+// another member is held for it (docs/broker-protocol.md, "Assignment"): after a broker restart
+// or a reconnect a request goes back to the responder that may already have run it.
 struct GroupFetchRequest {
   std::string_view queue;
   std::string_view group;
   uint32_t max_count = 0;
   uint32_t wait_ms = 0;
+  uint64_t member = 0;  // 0 = no assignment (the body's optional last field)
 };
 
 // ACK: messages of a group fetch that are done with.

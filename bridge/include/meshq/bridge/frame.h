@@ -55,6 +55,9 @@ const char* PutDurabilityName(PutDurability d);
 inline constexpr uint8_t kAckFlagSync = 0x01;  // answer after the committed offset is durable
 // No answer unless it fails (ignored with kAckFlagSync): spares the acker a wake-up per ack.
 inline constexpr uint8_t kAckFlagNoReply = 0x02;
+// The offsets are handed back to the group at once, for any member: the member did not run them
+// (a responder draining). Without it, what an assigning member leaves unacked is held for it.
+inline constexpr uint8_t kAckFlagRelease = 0x04;
 
 // Status byte of a response header: 0 is OK, 1..8 are meshq::Status codes, and these are
 // broker-specific.

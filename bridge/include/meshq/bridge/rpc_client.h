@@ -35,7 +35,6 @@ enum class CallError : uint8_t {
   kHandlerError,  // the responder's handler reported an error (payload = its message)
   kBrokerError,   // the broker refused the request (bad name, I/O error) or the client shut down
 };
-const char* CallErrorName(CallError e);
 
 struct CallResult {
   CallError error = CallError::kNone;

@@ -5,6 +5,7 @@
 // Times are microseconds since the Unix epoch (system clock). Layouts: docs/broker-protocol.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -46,7 +47,14 @@ struct RpcReply {
   std::string_view payload;
 };
 
+// Layout: kind u8, request_id, trace_id, deadline_us, sent_us (u64 each), attempt u32, reply_to
+// and method (u16 length + bytes), payload (u32 length + bytes); little-endian.
 void EncodeRpcRequest(const RpcRequest& request, std::string* out);
+// Where `attempt` sits in an encoded request, so a retry rewrites it in place (a little-endian
+// u32) instead of encoding the request again.
+inline constexpr size_t kRpcRequestAttemptOffset =
+    sizeof(kRpcRequestKind) + sizeof(RpcRequest::request_id) + sizeof(RpcRequest::trace_id) +
+    sizeof(RpcRequest::deadline_us) + sizeof(RpcRequest::sent_us);
 // Corruption for truncated input or another kind; views point into `in`.
 Status DecodeRpcRequest(std::string_view in, RpcRequest* out);
 void EncodeRpcReply(const RpcReply& reply, std::string* out);

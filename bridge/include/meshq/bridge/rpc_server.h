@@ -3,6 +3,9 @@
 // exactly one of them; while one is connected (or left less than the broker's grace period
 // ago) callers do not get "no responders".
 //
+// Every request this server is handed is assigned to its member id at the broker (durably,
+// before it arrives), so a redelivery — after the broker restarted, or this server reconnected —
+// comes back to this server and no other while the broker's redelivery hold lasts.
 // Per request: one past its deadline is dropped unexecuted; one whose reply this server still
 // remembers (a redelivery, e.g. after the broker restarted before our ack was durable) gets
 // that reply again instead of running twice; otherwise the handler runs and its reply is stored
@@ -68,16 +71,20 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
                                            Handler handler);
   ~RpcServer();
   void Start();
-  // Takes no new requests (ones delivered meanwhile are left unacked, so the broker hands them
-  // to another server when this one closes) and lets the running ones answer; in_flight() then
-  // falls to 0.
+  // Takes no new requests (ones delivered meanwhile are handed back unrun, for another server at
+  // once) and lets the running ones answer; in_flight() then falls to 0.
   void Drain();
-  // Stops taking requests and closes the connection; requests not yet answered go back to the
-  // group (another server, or this one restarted, handles them).
+  // Stops taking requests and closes the connection. Requests running and not yet answered may
+  // have had their effect: the broker holds them for this server's member id (the redelivery
+  // hold) and only then gives them to another server, which drops them once their deadline
+  // passed. Drain first to hand the rest over cleanly.
   void Shutdown();
 
   const Stats& stats() const { return stats_; }
   size_t in_flight() const { return executing_.size(); }
+  // This server's member id at the broker: the requests it is handed are assigned to it, so
+  // a redelivery (broker restart, reconnect) comes back here, where its reply is remembered.
+  uint64_t member_id() const { return member_id_; }
 
  private:
   RpcServer(boost::asio::io_context& io, RpcServerOptions options, Handler handler);
@@ -98,11 +105,12 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   const RpcServerOptions options_;
   const std::string request_queue_;
   const Handler handler_;
+  const uint64_t member_id_;
   std::shared_ptr<BrokerClient> broker_;
   boost::asio::steady_timer sweep_timer_;
   std::unordered_set<uint64_t> executing_;
   // The dedupe window: replies given, until their deadlines pass (a sweep visits only what
-  // expired; walking every reply each 200 ms was ~8% of a provider-agent's CPU).
+  // expired: walking every reply at each sweep would cost in proportion to the whole window).
   std::unique_ptr<RememberedReplies> replies_;
   // Requests asked for by the GROUP_FETCHes in flight, and how many those are. Room that frees
   // up while one is in flight is asked for by another: a responder finishing calls faster than
