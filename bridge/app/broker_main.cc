@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   int64_t redelivery_hold_ms = options.redelivery_hold.count();
   int64_t commit_interval_ms = options.offset_commit_interval.count();
   int64_t commit_linger_us = options.commit_linger.count();
+  int64_t frame_timeout_ms = options.frame_timeout.count();
+  int64_t idle_timeout_ms = options.idle_timeout.count();
   meshq::FlagSet flags("meshq-broker", "Hosts one meshq store over TCP (docs/broker-protocol.md).",
                        "--dir DIR [flags]");
   flags.String("dir", &options.dir, "the store's directory (required)", "DIR");
@@ -35,7 +37,23 @@ int main(int argc, char** argv) {
                      "how often consumer-group offsets are written");
   flags.Int<int64_t>("commit-linger-us", &commit_linger_us, 0, 1'000'000,
                      "how long a group commit waits for more to share it");
+  // Limits on what one client may hold (docs/broker-protocol.md, "Limits").
+  flags.Count<uint32_t>("max-frame-bytes", &options.max_frame_bytes, 1024, 16u << 20,
+                        "a larger frame body is refused and the connection closed");
+  flags.Count<size_t>("max-buffered-bytes", &options.max_buffered_bytes, 0, size_t{1} << 40,
+                      "input held for unfinished frames across all connections; the\n"
+                      "connection that would exceed it is closed (0: no limit)");
+  flags.Count<uint32_t>("max-parked-fetches", &options.max_parked_fetches, 0, 1u << 30,
+                        "long-polls waiting at once per connection; more are refused Busy\n"
+                        "(0: no limit)");
+  flags.Int<int64_t>("frame-timeout-ms", &frame_timeout_ms, 0, 3'600'000,
+                     "a frame begun must be finished within this (0: no limit)");
+  flags.Int<int64_t>("idle-timeout-ms", &idle_timeout_ms, 0, 86'400'000,
+                     "a connection with no frame and no parked fetch for this long is\n"
+                     "closed (0: no limit)");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  options.frame_timeout = std::chrono::milliseconds(frame_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
   options.responder_grace = std::chrono::milliseconds(responder_grace_ms);
   options.dedupe_min_age = std::chrono::milliseconds(dedupe_min_age_ms);
   options.redelivery_hold = std::chrono::milliseconds(redelivery_hold_ms);

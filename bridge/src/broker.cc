@@ -1,11 +1,13 @@
 // Broker: opens the store, accepts connections on io thread 0 and spreads them round-robin over
 // the io threads, and shuts down cleanly on SIGTERM/SIGINT.
+// Out of descriptors, it refuses connections promptly (meshq/accept_guard.h) instead of spinning.
 #include "meshq/bridge/broker.h"
 
 #include <pthread.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -13,6 +15,7 @@
 
 #include "broker_connection.h"
 #include "broker_core.h"
+#include "meshq/accept_guard.h"
 #include "meshq/queue_store.h"
 
 namespace meshq::bridge {
@@ -22,9 +25,12 @@ namespace {
 
 class BrokerImpl final : public Broker {
  public:
-  explicit BrokerImpl(const BrokerOptions& options) : options_(options) {}
+  explicit BrokerImpl(const BrokerOptions& options)
+      : options_(options), limits_(options_), accept_guard_("meshq-broker") {}
 
   ~BrokerImpl() override {
+    accept_backoff_.reset();  // I/O objects go before their io_context
+    acceptor_.reset();
     contexts_.clear();  // connections go before the core they use
     core_.reset();
     if (store_) store_->Close();
@@ -50,6 +56,7 @@ class BrokerImpl final : public Broker {
       acceptor_->set_option(asio::socket_base::reuse_address(true));
       acceptor_->bind(ep);
       acceptor_->listen();
+      accept_backoff_ = std::make_unique<asio::steady_timer>(*contexts_[0]);
       port_ = acceptor_->local_endpoint().port();
     } catch (const boost::system::system_error& e) {
       return Status::IOError(options_.bind + ":" + std::to_string(options_.port) + ": " +
@@ -82,6 +89,7 @@ class BrokerImpl final : public Broker {
     for (auto& ctx : contexts_) ctx->stop();
     for (auto& t : threads) t.join();
     acceptor_.reset();
+    ReportRefusals();
     // Durable state first (offsets, a last Flush), then the store.
     core_->committer().Stop();
     Status s = core_->CommitRound(FlushMode::kSync);
@@ -99,24 +107,53 @@ class BrokerImpl final : public Broker {
     acceptor_->async_accept(
         target, [this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
           if (ec == asio::error::operation_aborted) return;
+          if (ec && AcceptGuard::IsExhaustion(ec.value())) {
+            // Retrying at once would fail again (the connection stays queued): shed, then wait.
+            accept_backoff_->expires_after(
+                accept_guard_.OnError(acceptor_->native_handle(), ec.value()));
+            accept_backoff_->async_wait([this](boost::system::error_code e) {
+              if (!e) Accept();
+            });
+            return;
+          }
           if (!ec) {
+            accept_guard_.OnSuccess();
             ConnectionId id = ++next_connection_;
             // Start on the socket's own thread: the connection never runs on another.
             asio::post(socket.get_executor(), [this, id, s = std::move(socket)]() mutable {
-              std::make_shared<BrokerConnection>(std::move(s), core_.get(), id,
-                                                 options_.max_outbound_bytes)
-                  ->Start();
+              std::make_shared<BrokerConnection>(std::move(s), core_.get(), id, &limits_)->Start();
             });
           }
           Accept();
         });
   }
 
+  // What the limits refused over the broker's life, on stderr at shutdown (nothing when none).
+  void ReportRefusals() const {
+    const uint64_t counts[] = {accept_guard_.refused(), limits_.refused_memory,
+                               limits_.refused_parked, limits_.frame_timeouts,
+                               limits_.idle_timeouts};
+    if (std::all_of(std::begin(counts), std::end(counts), [](uint64_t n) { return n == 0; })) {
+      return;
+    }
+    std::fprintf(
+        stderr,
+        "meshq-broker: refused: %llu connections (out of descriptors), %llu over "
+        "--max-buffered-bytes, %llu fetches over --max-parked-fetches; closed: %llu "
+        "frame timeouts, %llu idle\n",
+        static_cast<unsigned long long>(counts[0]), static_cast<unsigned long long>(counts[1]),
+        static_cast<unsigned long long>(counts[2]), static_cast<unsigned long long>(counts[3]),
+        static_cast<unsigned long long>(counts[4]));
+  }
+
   const BrokerOptions options_;
+  ConnectionLimits limits_;  // outlives contexts_: their connections point at it
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<BrokerCore> core_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  AcceptGuard accept_guard_;
+  std::unique_ptr<asio::steady_timer> accept_backoff_;
   uint16_t port_ = 0;
   size_t next_context_ = 0;
   std::atomic<ConnectionId> next_connection_{0};

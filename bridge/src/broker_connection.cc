@@ -1,43 +1,53 @@
-// BrokerConnection: frame I/O, dispatch, long-poll parking and backpressure.
+// BrokerConnection: frame I/O, dispatch, long-poll parking, backpressure and the per-client
+// limits.
 #include "broker_connection.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "meshq/bridge/broker_protocol.h"
+#include "meshq/coding.h"
 
 namespace meshq::bridge {
 namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr size_t kReadChunk = 64 * 1024;
+// How long the ERROR that precedes a close by a limit may take to be written.
+constexpr std::chrono::milliseconds kCloseGrace{1000};
+constexpr uint8_t kStatusBusy = static_cast<uint8_t>(Status::Code::kBusy);
+constexpr uint8_t kStatusTimedOut = static_cast<uint8_t>(Status::Code::kTimedOut);
 }  // namespace
 
 BrokerConnection::BrokerConnection(asio::ip::tcp::socket socket, BrokerCore* core, ConnectionId id,
-                                   size_t max_outbound_bytes)
-    : socket_(std::move(socket)), core_(core), id_(id), max_outbound_(max_outbound_bytes) {
+                                   ConnectionLimits* limits)
+    : socket_(std::move(socket)),
+      core_(core),
+      id_(id),
+      limits_(limits),
+      options_(limits->options),
+      deadline_(socket_.get_executor()) {
   in_.resize(kReadChunk);
 }
+
+BrokerConnection::~BrokerConnection() { limits_->buffered -= in_.size() - kReadChunk; }
 
 void BrokerConnection::Start() {
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  last_active_ = Clock::now();
+  if (options_.idle_timeout.count() > 0) ArmDeadline(options_.idle_timeout);
   DoRead();
 }
 
 bool BrokerConnection::OverHighWater() const {
-  return out_.size() + writing_.size() > max_outbound_;
+  return out_.size() + writing_.size() > options_.max_outbound_bytes;
 }
 
 void BrokerConnection::DoRead() {
   if (reading_ || closed_ || close_after_write_ || OverHighWater()) return;
-  if (in_begin_ > 0 && in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  if (in_.size() - in_end_ < kReadChunk / 4) {
-    // Compact first; grow only when a single frame needs more room.
-    std::copy(in_.begin() + in_begin_, in_.begin() + in_end_, in_.begin());
-    in_end_ -= in_begin_;
-    in_begin_ = 0;
-    if (in_.size() - in_end_ < kReadChunk / 4) in_.resize(in_.size() * 2);
-  }
+  if (!ReserveInput()) return;
   reading_ = true;
   socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
                           [self = shared_from_this()](boost::system::error_code ec, size_t n) {
@@ -48,10 +58,49 @@ void BrokerConnection::DoRead() {
                           });
 }
 
+bool BrokerConnection::ReserveInput() {
+  if (in_begin_ == in_end_) {
+    in_begin_ = in_end_ = 0;
+    // A large frame's room is given back once it is consumed: a quiet connection holds one chunk.
+    if (in_.size() > kReadChunk) {
+      limits_->buffered -= in_.size() - kReadChunk;
+      std::vector<char>(kReadChunk).swap(in_);
+    }
+    return true;
+  }
+  if (in_.size() - in_end_ >= kReadChunk / 4) return true;
+  // Compact first; grow only when a single frame needs more room.
+  std::copy(in_.begin() + in_begin_, in_.begin() + in_end_, in_.begin());
+  in_end_ -= in_begin_;
+  in_begin_ = 0;
+  if (in_.size() - in_end_ >= kReadChunk / 4) return true;
+  // The input starts with the header of the frame in progress (ProcessInput stops only at an
+  // unfinished frame). Grow towards that frame, doubling as its bytes arrive: what a header
+  // announces is never allocated before the bytes come.
+  const size_t frame = kFrameHeaderSize + DecodeFixed32(in_.data());
+  if (frame <= in_.size()) return true;  // the rest of the frame fits
+  const size_t size = std::min(in_.size() * 2, frame);
+  const size_t grow = size - in_.size();
+  const size_t total = limits_->buffered.fetch_add(grow) + grow;
+  if (options_.max_buffered_bytes != 0 && total > options_.max_buffered_bytes) {
+    limits_->buffered -= grow;
+    ++limits_->refused_memory;
+    SendError(0, kStatusBusy,
+              "broker input buffers full: a frame of " + std::to_string(frame) +
+                  " bytes would take them beyond --max-buffered-bytes " +
+                  std::to_string(options_.max_buffered_bytes) + "; connection closed");
+    close_after_write_ = true;
+    return false;
+  }
+  in_.resize(size);
+  return true;
+}
+
 void BrokerConnection::ProcessInput() {
+  bool consumed = false;
   while (!closed_ && !close_after_write_ && !OverHighWater()) {
     std::string_view input(in_.data() + in_begin_, in_end_ - in_begin_);
-    DecodeResult<Frame> r = DecodeFrame(input);
+    DecodeResult<Frame> r = DecodeFrame(input, options_.max_frame_bytes);
     if (r.need_more()) break;
     if (r.failed()) {
       SendError(0, kStatusBadFrame,
@@ -61,8 +110,81 @@ void BrokerConnection::ProcessInput() {
     }
     Dispatch(r.value);
     in_begin_ += r.consumed;
+    consumed = true;
   }
+  // A frame starts when the first byte after the previous one arrives.
+  const bool partial = in_end_ > in_begin_;
+  if (consumed || (partial && !partial_)) {
+    const Clock::time_point now = Clock::now();
+    if (consumed) last_active_ = now;
+    if (partial) {
+      frame_start_ = now;
+      const auto limit = options_.frame_timeout;
+      // The timer moves only when it would fire after this frame's deadline (it usually is
+      // already armed no later than that).
+      if (limit.count() > 0 && (!deadline_armed_ || deadline_.expiry() > now + limit)) {
+        ArmDeadline(limit);
+      }
+    }
+  }
+  partial_ = partial;
   DoRead();
+}
+
+void BrokerConnection::ArmDeadline(std::chrono::milliseconds after) {
+  deadline_armed_ = true;
+  deadline_.expires_after(after);
+  deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;  // moved or cancelled
+    if (auto self = weak.lock()) {
+      self->deadline_armed_ = false;
+      self->OnDeadline();
+    }
+  });
+}
+
+void BrokerConnection::OnDeadline() {
+  if (closed_) return;
+  if (close_after_write_) {
+    // The ERROR before the close had its time to leave; a client not reading it is dropped.
+    if (closing_) return Close();
+    closing_ = true;
+    return ArmDeadline(kCloseGrace);
+  }
+  const Clock::time_point now = Clock::now();
+  const auto frame_limit = options_.frame_timeout;
+  const auto idle_limit = options_.idle_timeout;
+  auto expire = [this](std::atomic<uint64_t>* counter, std::string message) {
+    ++*counter;
+    SendError(0, kStatusTimedOut, message + "; connection closed");
+    close_after_write_ = true;
+    closing_ = true;
+    ArmDeadline(kCloseGrace);
+  };
+  Clock::duration next = Clock::duration::max();
+  if (partial_ && frame_limit.count() > 0) {
+    const Clock::duration left = frame_start_ + frame_limit - now;
+    if (left <= Clock::duration::zero()) {
+      return expire(&limits_->frame_timeouts, "frame not finished within --frame-timeout-ms " +
+                                                  std::to_string(frame_limit.count()));
+    }
+    next = std::min(next, left);
+  }
+  if (idle_limit.count() > 0) {
+    if (!partial_ && waits_.empty()) {
+      const Clock::duration left = last_active_ + idle_limit - now;
+      if (left <= Clock::duration::zero()) {
+        return expire(&limits_->idle_timeouts, "idle: no frame within --idle-timeout-ms " +
+                                                   std::to_string(idle_limit.count()));
+      }
+      next = std::min(next, left);
+    }
+    // Looked at again within the idle limit whatever the state: it may turn idle meanwhile.
+    next = std::min<Clock::duration>(next, idle_limit);
+  }
+  if (next != Clock::duration::max()) {
+    ArmDeadline(std::chrono::ceil<std::chrono::milliseconds>(next));
+  }
 }
 
 void BrokerConnection::Dispatch(const Frame& frame) {
@@ -139,6 +261,13 @@ void BrokerConnection::HandleGroupFetch(const Frame& frame) {
 void BrokerConnection::Serve(uint64_t rid, Wait wait, uint32_t wait_ms) {
   if (waits_.count(rid)) return SendError(rid, kStatusBadFrame, "request id already waiting");
   if (TryAnswer(rid, wait, wait_ms == 0)) return;
+  const uint32_t cap = options_.max_parked_fetches;
+  if (cap != 0 && waits_.size() >= cap) {
+    ++limits_->refused_parked;
+    return SendError(rid, kStatusBusy,
+                     std::to_string(cap) + " fetches already wait on this connection " +
+                         "(--max-parked-fetches)");
+  }
   Wait& w = waits_.emplace(rid, std::move(wait)).first->second;
   w.timer = std::make_unique<asio::steady_timer>(socket_.get_executor(),
                                                  std::chrono::milliseconds(wait_ms));
@@ -210,6 +339,7 @@ void BrokerConnection::ServeWait(uint64_t rid, bool timed_out) {
   }
   if (w.timer) w.timer->cancel();
   waits_.erase(it);
+  last_active_ = Clock::now();  // the idle clock starts when the last wait ends
 }
 
 void BrokerConnection::HandleAck(const Frame& frame) {
@@ -276,6 +406,7 @@ void BrokerConnection::Close() {
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+  deadline_.cancel();
   for (auto& [rid, w] : waits_) {
     if (w.token) core_->watch().Remove(w.queue, w.token);
     if (w.timer) w.timer->cancel();

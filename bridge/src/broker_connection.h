@@ -1,10 +1,13 @@
 // BrokerConnection: one client connection of the broker. Owns its socket and buffers and is
 // kept alive by its handler chain; everything it does runs on its io_context's one thread.
 // Reads frames, answers them (pipelined, matched by request id), parks long-polls until their
-// queue grows or their wait ends, and stops reading while too many answers are unsent.
+// queue grows or their wait ends, and stops reading while too many answers are unsent. Enforces
+// the per-client limits of BrokerOptions (buffered input, parked fetches, frame and idle timeouts).
 #pragma once
 
+#include <atomic>
 #include <boost/asio.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,14 +15,28 @@
 #include <vector>
 
 #include "broker_core.h"
+#include "meshq/bridge/broker.h"
 #include "meshq/bridge/frame.h"
 
 namespace meshq::bridge {
 
+// What the connections of one broker share (from any io thread): its options, the input memory
+// they hold beyond one read chunk each, and a count of each limit's refusals.
+struct ConnectionLimits {
+  explicit ConnectionLimits(const BrokerOptions& o) : options(o) {}
+  const BrokerOptions& options;
+  std::atomic<size_t> buffered{0};
+  std::atomic<uint64_t> refused_memory{0};  // closed: max_buffered_bytes reached
+  std::atomic<uint64_t> refused_parked{0};  // fetches answered Busy: max_parked_fetches reached
+  std::atomic<uint64_t> frame_timeouts{0};  // closed: a frame not finished within frame_timeout
+  std::atomic<uint64_t> idle_timeouts{0};   // closed: no frame within idle_timeout
+};
+
 class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
  public:
   BrokerConnection(boost::asio::ip::tcp::socket socket, BrokerCore* core, ConnectionId id,
-                   size_t max_outbound_bytes);
+                   ConnectionLimits* limits);
+  ~BrokerConnection();
   void Start();
 
  private:
@@ -36,6 +53,12 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   };
 
   void DoRead();
+  // Makes room for the next read; false (the connection answered and closing) when that would
+  // take the broker's buffered input beyond max_buffered_bytes.
+  bool ReserveInput();
+  // Re-arms the deadline timer; the deadlines themselves are checked lazily in OnDeadline.
+  void ArmDeadline(std::chrono::milliseconds after);
+  void OnDeadline();
   void ProcessInput();
   void Dispatch(const Frame& frame);
   void HandlePut(const Frame& frame);
@@ -59,7 +82,8 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   boost::asio::ip::tcp::socket socket_;
   BrokerCore* const core_;
   const ConnectionId id_;
-  const size_t max_outbound_;
+  ConnectionLimits* const limits_;
+  const BrokerOptions& options_;
   std::vector<char> in_;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
@@ -70,6 +94,13 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   bool close_after_write_ = false;
   std::unordered_map<uint64_t, Wait> waits_;
   std::string scratch_;
+  // One timer for both timeouts: moved only when it fires, so the data path never touches it.
+  boost::asio::steady_timer deadline_;
+  std::chrono::steady_clock::time_point last_active_;  // last frame, or last wait answered
+  std::chrono::steady_clock::time_point frame_start_;  // first byte of the unfinished frame
+  bool partial_ = false;                               // input holds part of a frame
+  bool deadline_armed_ = false;
+  bool closing_ = false;  // the next firing of the deadline closes
 };
 
 }  // namespace meshq::bridge

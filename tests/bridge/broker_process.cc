@@ -19,8 +19,10 @@ namespace meshq::bridge::testing {
 namespace {
 
 // Forks and execs argv with stdout on a pipe; returns the pid and the pipe's read end. A
-// non-zero `file_size_limit` caps the size of every file the program writes (both kept by exec).
-pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, uint64_t file_size_limit = 0) {
+// non-zero `file_size_limit` caps the size of every file the program writes, a non-zero
+// `descriptor_limit` the descriptors it may hold (both kept by exec).
+pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, uint64_t file_size_limit = 0,
+            uint64_t descriptor_limit = 0) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();
@@ -30,6 +32,10 @@ pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, uint64_t file_siz
       signal(SIGXFSZ, SIG_IGN);  // the write fails with EFBIG instead of killing the process
       rlimit limit{file_size_limit, file_size_limit};
       if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(126);
+    }
+    if (descriptor_limit > 0) {
+      rlimit limit{descriptor_limit, descriptor_limit};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
     }
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -95,7 +101,7 @@ bool BrokerProcess::Start(std::vector<std::string> extra_args) {
   // Restarting on the same port can race the old socket's teardown: retry briefly.
   for (int attempt = 0; attempt < 50; ++attempt) {
     int fd = -1;
-    pid_ = Spawn(argv, &fd, file_size_limit_);
+    pid_ = Spawn(argv, &fd, file_size_limit_, descriptor_limit_);
     if (pid_ <= 0) break;
     std::string out;
     ReadUntil(fd, &out, std::chrono::steady_clock::now() + std::chrono::seconds(10),

@@ -34,6 +34,8 @@ class BrokerProcess {
   // Limits every file the next Start()s' broker writes to `bytes` (RLIMIT_FSIZE, SIGXFSZ
   // ignored): a write past it fails with EFBIG, as on a full disk. 0 = no limit.
   void set_file_size_limit(uint64_t bytes) { file_size_limit_ = bytes; }
+  // Limits the next Start()s' broker to `n` open descriptors (RLIMIT_NOFILE). 0 = inherited.
+  void set_descriptor_limit(uint64_t n) { descriptor_limit_ = n; }
   pid_t pid() const { return pid_; }
 
  private:
@@ -41,6 +43,7 @@ class BrokerProcess {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   uint64_t file_size_limit_ = 0;
+  uint64_t descriptor_limit_ = 0;
 };
 
 // Runs `argv` to completion (bounded by `timeout`), capturing stdout. Returns the exit code,

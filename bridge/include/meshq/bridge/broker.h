@@ -35,6 +35,22 @@ struct BrokerOptions {
   std::chrono::milliseconds redelivery_hold{30000};
   // A connection whose unsent responses exceed this stops being read until they drain.
   size_t max_outbound_bytes = 8u << 20;
+  // Limits on what a client may make the broker hold (docs/broker-protocol.md, "Limits").
+  // A frame body above this is refused (ERROR BadFrame, then close): bounds one connection's
+  // input buffer, which grows with the frame being received, never beyond it.
+  uint32_t max_frame_bytes = 16u << 20;
+  // The input buffered for frames larger than one read, across all connections; a connection
+  // whose frame would take it beyond is answered ERROR Busy and closed. 0 = no limit.
+  size_t max_buffered_bytes = 512u << 20;
+  // FETCH / GROUP_FETCH waits parked at once per connection; one more is answered ERROR Busy
+  // instead of parked. 0 = no limit.
+  uint32_t max_parked_fetches = 4096;
+  // A connection that started a frame (header or body) must finish it within this, else it is
+  // answered ERROR TimedOut and closed. 0 = no limit.
+  std::chrono::milliseconds frame_timeout{30000};
+  // A connection that sent no frame for this long and has no parked fetch is answered ERROR
+  // TimedOut and closed. Longer than any long-poll a client makes. 0 = no limit.
+  std::chrono::milliseconds idle_timeout{300000};
   // How often dirty consumer-group offsets are written to the store's metadata.
   std::chrono::milliseconds offset_commit_interval{20};
   // How long the committer waits, after a FLUSH or WRITTEN put (or a SYNC ack) wakes it, for more
