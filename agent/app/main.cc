@@ -76,6 +76,10 @@ int main(int argc, char** argv) {
   std::string etcd = consumer_defaults.etcd, prefix = consumer_defaults.service_prefix;
   int threads = consumer_defaults.threads;
   int timeout_ms = static_cast<int>(consumer_defaults.http.call_timeout.count());
+  const HttpTimeouts& http_defaults = consumer_defaults.http.timeouts;
+  int header_timeout_ms = static_cast<int>(http_defaults.header.count());
+  int body_timeout_ms = static_cast<int>(http_defaults.body.count());
+  int idle_timeout_ms = static_cast<int>(http_defaults.idle.count());
   std::string provider = "127.0.0.1:20880", service = provider_defaults.service;
   int weight = provider_defaults.weight, lease_ttl = provider_defaults.lease_ttl_seconds;
   int dubbo_connections = provider_defaults.dubbo.connections;
@@ -115,6 +119,16 @@ int main(int argc, char** argv) {
   flags.String("service-prefix", &prefix, "registry key prefix", "P");
   flags.Int("threads", &threads, 1, 64, "I/O threads, one event loop each");
   flags.Int("timeout-ms", &timeout_ms, 1, 3'600'000, "consumer: deadline of each call");
+  // How long an application may take (docs/agent-protocol.md, "Limits"); 0: no limit.
+  flags.Int("http-header-timeout-ms", &header_timeout_ms, 0, 3'600'000,
+            "consumer: a request's header must arrive within this of its first\n"
+            "byte, else 408 and close (0: no limit)");
+  flags.Int("http-body-timeout-ms", &body_timeout_ms, 0, 3'600'000,
+            "consumer: a request's body must arrive within this of its header,\n"
+            "else 408 and close (0: no limit)");
+  flags.Int("http-idle-timeout-ms", &idle_timeout_ms, 0, 86'400'000,
+            "consumer: a keep-alive connection with nothing in progress is closed\n"
+            "after this (0: no limit)");
   flags.String("provider", &provider, "provider: the local Dubbo provider", "HOST:PORT");
   flags.Int("weight", &weight, 1, 1'000'000,
             "provider: declared capacity, relative; in mq mode also the calls taken\n"
@@ -160,6 +174,9 @@ int main(int argc, char** argv) {
     options.etcd = etcd;
     options.service_prefix = prefix;
     options.http.call_timeout = std::chrono::milliseconds(timeout_ms);
+    options.http.timeouts.header = std::chrono::milliseconds(header_timeout_ms);
+    options.http.timeouts.body = std::chrono::milliseconds(body_timeout_ms);
+    options.http.timeouts.idle = std::chrono::milliseconds(idle_timeout_ms);
     ConsumerTransportFactory factory = DirectTransport::Factory(DirectTransport::Options{});
 #if MESHQ_AGENT_HAS_MQ
     if (mq) factory = MqConsumerTransport::Factory(mq_options);

@@ -161,11 +161,16 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 };
 
 AgentListener::AgentListener(asio::io_context& io, std::shared_ptr<std::string> listen)
-    : io_(io), listen_(std::move(listen)), acceptor_(io) {}
+    : io_(io),
+      listen_(std::move(listen)),
+      acceptor_(io),
+      backoff_(io),
+      accept_guard_("meshq-agent") {}
 
 AgentListener::~AgentListener() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  backoff_.cancel();
 }
 
 ProviderTransportFactory AgentListener::Factory(std::string listen) {
@@ -198,7 +203,16 @@ std::string AgentListener::address() const { return address_; }
 void AgentListener::Accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec && AcceptGuard::IsExhaustion(ec.value())) {
+      // Retrying at once would fail again (the connection stays queued): shed, then wait.
+      backoff_.expires_after(accept_guard_.OnError(acceptor_.native_handle(), ec.value()));
+      backoff_.async_wait([this](const boost::system::error_code& e) {
+        if (!e && acceptor_.is_open()) Accept();
+      });
+      return;
+    }
     if (!ec) {
+      accept_guard_.OnSuccess();
       auto session = std::make_shared<AgentSession>(std::move(socket), local_);
       session->Start();
       if (draining_) session->Drain();
@@ -214,6 +228,7 @@ void AgentListener::Drain() {
   draining_ = true;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  backoff_.cancel();
   for (auto& w : sessions_) {
     if (auto s = w.lock()) s->Drain();
   }

@@ -3,6 +3,7 @@
 
 #include "http_connection.h"
 #include "io_threads.h"
+#include "meshq/accept_guard.h"
 #include "registry.h"
 
 #include <boost/asio/post.hpp>
@@ -15,10 +16,12 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct ConsumerAgent::Worker {
-  explicit Worker(asio::io_context& ctx) : io(ctx), acceptor(ctx), backoff(ctx) {}
+  explicit Worker(asio::io_context& ctx)
+      : io(ctx), acceptor(ctx), backoff(ctx), guard("meshq-agent") {}
   asio::io_context& io;
   tcp::acceptor acceptor;
   asio::steady_timer backoff;  // pause after a failed accept (e.g. out of descriptors)
+  AcceptGuard guard;
   std::unique_ptr<ConsumerTransport> transport;
   size_t inflight = 0;  // calls of this thread's HTTP connections awaiting an answer
 };
@@ -71,14 +74,20 @@ void ConsumerAgent::Accept(Worker* w) {
   w->acceptor.async_accept([this, w](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !w->acceptor.is_open()) return;
     if (ec) {
-      w->backoff.expires_after(std::chrono::milliseconds(50));
+      // Retrying at once would fail again (out of descriptors, the connection stays queued).
+      const std::chrono::milliseconds pause =
+          AcceptGuard::IsExhaustion(ec.value())
+              ? w->guard.OnError(w->acceptor.native_handle(), ec.value())
+              : std::chrono::milliseconds(50);
+      w->backoff.expires_after(pause);
       w->backoff.async_wait([this, w](const boost::system::error_code& e) {
         if (!e) Accept(w);
       });
       return;
     }
+    w->guard.OnSuccess();
     std::make_shared<HttpConnection>(std::move(socket), w->transport.get(), options_.http,
-                                     &w->inflight)
+                                     &w->inflight, &timeouts_)
         ->Start();
     Accept(w);
   });

@@ -1,5 +1,6 @@
 // HttpConnection: parse -> call -> ordered answers. Parsing is the wire layer's pure
-// http::ParseRequest; this file owns only the socket, the order of answers and the routing.
+// http::ParseRequest; this file owns only the socket, the order of answers, the routing and the
+// deadlines.
 #include "http_connection.h"
 
 #include <boost/asio/write.hpp>
@@ -12,12 +13,20 @@ namespace meshq::agent {
 namespace asio = boost::asio;
 
 HttpConnection::HttpConnection(asio::ip::tcp::socket socket, ConsumerTransport* transport,
-                               const Options& options, size_t* inflight)
-    : socket_(std::move(socket)), transport_(transport), inflight_(inflight), options_(options) {}
+                               const Options& options, size_t* inflight,
+                               HttpTimeoutCounts* timeouts)
+    : socket_(std::move(socket)),
+      transport_(transport),
+      inflight_(inflight),
+      options_(options),
+      timeouts_(timeouts),
+      deadline_(socket_.get_executor()) {}
 
 void HttpConnection::Start() {
   boost::system::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  last_active_ = Clock::now();
+  if (options_.timeouts.idle.count() > 0) FireBy(last_active_ + options_.timeouts.idle);
   Read();
 }
 
@@ -40,11 +49,14 @@ void HttpConnection::Read() {
 
 void HttpConnection::HandleInput() {
   size_t offset = 0;
+  bool request_done = false;
+  bool headers_complete = false;
   while (!read_closed_ && slots_.size() < options_.max_pipelined) {
     const std::string_view rest = in_.data().substr(offset);
     if (rest.empty()) break;
     http::ParseResult r = http::ParseRequest(rest, options_.limits, &request_);
     if (r.state == http::ParseState::kNeedMore) {
+      headers_complete = request_.headers_complete;
       MaybeContinue(rest);
       break;
     }
@@ -54,11 +66,106 @@ void HttpConnection::HandleInput() {
       break;
     }
     offset += r.consumed;
+    request_done = true;
     continue_sent_ = false;
     if (!Dispatch(request_)) read_closed_ = true;
   }
   in_.Consume(offset);
+  TrackRequest(request_done, headers_complete);
   Flush();
+}
+
+void HttpConnection::TrackRequest(bool request_done, bool headers_complete) {
+  // Bytes left once reading paused (too many answers owed) are not the client's delay.
+  const bool partial =
+      !read_closed_ && !in_.data().empty() && slots_.size() < options_.max_pipelined;
+  if (!request_done && partial == partial_ && headers_complete == headers_seen_) return;
+  const Clock::time_point now = Clock::now();
+  if (request_done) {
+    last_active_ = now;
+    headers_seen_ = false;
+  }
+  if (partial && (request_done || !partial_)) {
+    request_start_ = now;  // a new request began
+    if (options_.timeouts.header.count() > 0) FireBy(now + options_.timeouts.header);
+  }
+  if (partial && headers_complete && !headers_seen_) {
+    headers_done_ = now;
+    if (options_.timeouts.body.count() > 0) FireBy(now + options_.timeouts.body);
+  }
+  partial_ = partial;
+  headers_seen_ = partial && headers_complete;
+}
+
+void HttpConnection::FireBy(Clock::time_point at) {
+  if (deadline_armed_ && deadline_.expiry() <= at) return;
+  deadline_armed_ = true;
+  deadline_.expires_at(at);
+  deadline_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;  // moved or cancelled
+    if (auto self = weak.lock()) {
+      self->deadline_armed_ = false;
+      self->OnDeadline();
+    }
+  });
+}
+
+void HttpConnection::OnDeadline() {
+  if (!socket_.is_open()) return;
+  const Clock::time_point now = Clock::now();
+  if (closing_) {
+    // The 408 and the answers owed before it had their time to leave.
+    if (now >= close_at_) return CloseSocket();
+    return FireBy(close_at_);
+  }
+  const HttpTimeouts& t = options_.timeouts;
+  Clock::time_point next = Clock::time_point::max();
+  if (partial_ && !headers_seen_ && t.header.count() > 0) {
+    if (now >= request_start_ + t.header) {
+      return TimeOut(&timeouts_->header, "request header not received within " +
+                                             std::to_string(t.header.count()) + " ms\n");
+    }
+    next = std::min(next, request_start_ + t.header);
+  }
+  if (partial_ && headers_seen_ && t.body.count() > 0) {
+    if (now >= headers_done_ + t.body) {
+      return TimeOut(&timeouts_->body, "request body not received within " +
+                                           std::to_string(t.body.count()) + " ms\n");
+    }
+    next = std::min(next, headers_done_ + t.body);
+  }
+  if (t.idle.count() > 0) {
+    if (!partial_ && !read_closed_ && slots_.empty() && !writes_.writing()) {
+      if (now >= last_active_ + t.idle) {
+        ++timeouts_->idle;
+        return CloseSocket();
+      }
+      next = std::min(next, last_active_ + t.idle);
+    }
+    // Looked at again within the idle limit whatever the state: it may turn idle meanwhile.
+    next = std::min(next, now + t.idle);
+  }
+  if (next != Clock::time_point::max()) FireBy(next);
+}
+
+void HttpConnection::TimeOut(std::atomic<uint64_t>* counter, std::string message) {
+  ++*counter;
+  read_closed_ = true;
+  partial_ = false;
+  slots_.push_back(Slot{true, 408, std::move(message), false});
+  closing_ = true;
+  // Answers owed before the 408 may still be waiting for their calls.
+  close_at_ = Clock::now() + options_.call_timeout + std::chrono::seconds(1);
+  FireBy(close_at_);
+  Flush();
+}
+
+void HttpConnection::CloseSocket() {
+  read_closed_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  deadline_.cancel();
 }
 
 void HttpConnection::MaybeContinue(std::string_view partial) {
@@ -144,22 +251,14 @@ void HttpConnection::Flush() {
   if (writes_.writing()) return;
   const std::string* bytes = writes_.Begin();
   if (bytes == nullptr) {
-    if (read_closed_ && slots_.empty()) {
-      boost::system::error_code ignored;
-      socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-      socket_.close(ignored);
-    }
+    if (read_closed_ && slots_.empty()) CloseSocket();
     return;
   }
   asio::async_write(socket_, asio::buffer(*bytes),
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                       self->writes_.End();
-                      if (ec) {
-                        self->read_closed_ = true;
-                        boost::system::error_code ignored;
-                        self->socket_.close(ignored);
-                        return;
-                      }
+                      if (ec) return self->CloseSocket();
+                      self->last_active_ = Clock::now();
                       self->Flush();
                       self->Read();  // resumes when pipelining had paused reading
                     });

@@ -1,9 +1,11 @@
 // HttpConnection: one application connection to the consumer-agent. Parses pipelined HTTP/1.1
 // requests, turns each POST form into a call on the thread's transport, and writes the answers
-// back in request order, batching every answer that is ready into one write.
+// back in request order, batching every answer that is ready into one write. Owns its read and
+// idle deadlines (HttpTimeouts).
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -23,9 +25,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   using Options = HttpOptions;
 
   // `inflight` (owned by the thread's worker, same thread) counts calls awaiting an answer, so
-  // a stopping agent can let them finish.
+  // a stopping agent can let them finish. `timeouts` (shared by the agent's connections) counts
+  // the connections the timeouts closed.
   HttpConnection(boost::asio::ip::tcp::socket socket, ConsumerTransport* transport,
-                 const Options& options, size_t* inflight);
+                 const Options& options, size_t* inflight, HttpTimeoutCounts* timeouts);
   void Start();
 
  private:
@@ -43,6 +46,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void MaybeContinue(std::string_view partial);
   void Answer(uint64_t seq, int status, std::string body);
   void Flush();
+  void CloseSocket();
+  // Notes what the input holds now (a request begun, its header complete) for the deadlines.
+  void TrackRequest(bool request_done, bool headers_complete);
+  // Makes the deadline timer fire no later than `at`. The deadlines themselves are checked
+  // lazily, in OnDeadline, so the data path moves the timer only when one comes sooner.
+  void FireBy(Clock::time_point at);
+  void OnDeadline();
+  // Answers 408 after what is owed, stops reading and closes.
+  void TimeOut(std::atomic<uint64_t>* counter, std::string message);
 
   boost::asio::ip::tcp::socket socket_;
   ConsumerTransport* transport_;
@@ -58,6 +70,16 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   WriteBatch writes_;
   std::deque<Slot> slots_;  // answers in request order; front is sequence number first_seq_
   uint64_t first_seq_ = 0;
+  HttpTimeoutCounts* timeouts_;
+  boost::asio::steady_timer deadline_;
+  bool deadline_armed_ = false;
+  bool closing_ = false;       // a timeout answered: the connection closes at close_at_
+  bool partial_ = false;       // the input holds part of a request
+  bool headers_seen_ = false;  // ... whose header block is complete
+  Clock::time_point request_start_;
+  Clock::time_point headers_done_;
+  Clock::time_point last_active_;  // last request received or answer written
+  Clock::time_point close_at_;
 };
 
 }  // namespace meshq::agent

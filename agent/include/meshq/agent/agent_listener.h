@@ -4,10 +4,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "meshq/accept_guard.h"
 #include "meshq/agent/transport.h"
 
 namespace meshq::agent {
@@ -36,6 +38,8 @@ class AgentListener : public ProviderTransport {
   std::shared_ptr<std::string> listen_;
   std::string address_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer backoff_;  // pause after accept failed for want of descriptors
+  AcceptGuard accept_guard_;
   Invoker* local_ = nullptr;
   bool draining_ = false;
   std::vector<std::weak_ptr<AgentSession>> sessions_;

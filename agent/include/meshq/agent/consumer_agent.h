@@ -38,6 +38,8 @@ class ConsumerAgent {
   // Stops accepting, lets the calls already taken finish (up to drain_timeout), fails the rest,
   // joins the threads. Idempotent.
   void Stop();
+  // Connections closed by the HTTP timeouts so far. Thread-safe.
+  const HttpTimeoutCounts& timeouts() const { return timeouts_; }
 
  private:
   struct Worker;
@@ -45,6 +47,7 @@ class ConsumerAgent {
 
   Options options_;
   ConsumerTransportFactory factory_;
+  HttpTimeoutCounts timeouts_;  // outlives the threads: their connections count into it
   std::unique_ptr<IoThreads> threads_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<ServiceWatcher> watcher_;
