@@ -162,6 +162,9 @@ void BrokerConnection::OnDeadline() {
     ArmDeadline(kCloseGrace);
   };
   Clock::duration next = Clock::duration::max();
+  // While its answers are over the high-water mark the broker is not reading: what holds the
+  // frame up then is not the client's sending, so its clock starts again.
+  if (OverHighWater()) frame_start_ = now;
   if (partial_ && frame_limit.count() > 0) {
     const Clock::duration left = frame_start_ + frame_limit - now;
     if (left <= Clock::duration::zero()) {
