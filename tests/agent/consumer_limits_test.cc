@@ -1,16 +1,23 @@
-// The consumer-agent's HTTP side under slow and silent clients: a header or a body that does not
+// The consumer-agent under slow, silent and too many clients: a header or a body that does not
 // arrive in time is answered 408 and closed, a keep-alive connection with nothing in progress is
-// closed when idle, and one waiting for an answer is not. Raw sockets against an in-process
+// closed when idle, one waiting for an answer is not, and out of descriptors new clients are
+// closed promptly without the accept loop spinning. Raw sockets against an in-process
 // ConsumerAgent whose transport answers each call after a fixed delay.
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -54,18 +61,22 @@ class HttpTimeoutsTest : public ::testing::Test {
     ASSERT_TRUE(agent_->Start().ok());
   }
 
-  int Connect() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(agent_->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    return fd;
-  }
+  int Connect();
 
   std::unique_ptr<ConsumerAgent> agent_;
 };
+
+int ConnectTo(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  return fd;
+}
+
+int HttpTimeoutsTest::Connect() { return ConnectTo(agent_->port()); }
 
 void Send(int fd, std::string_view bytes) {
   ASSERT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
@@ -182,6 +193,74 @@ TEST_F(HttpTimeoutsTest, AnIdleKeepAliveConnectionIsClosedButOneAwaitingAnAnswer
   EXPECT_GE(r.closed_after.count(), 200);
   close(fd);
   EXPECT_EQ(agent_->timeouts().idle.load(), 2u);
+}
+
+// The process's CPU time (user + system) from /proc/<pid>/stat.
+double CpuSeconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::vector<std::string> fields;
+  for (std::string field; rest >> field;) fields.push_back(field);
+  // Fields from the state (the third of the file): utime and stime are the 14th and 15th.
+  return (std::stod(fields[11]) + std::stod(fields[12])) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+TEST(ConsumerAcceptTest, OutOfDescriptorsItRefusesPromptlyWithoutSpinningAndRecovers) {
+  // The agent runs in a child limited to 32 descriptors; its port comes back through a pipe.
+  int port_pipe[2];
+  ASSERT_EQ(pipe(port_pipe), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(port_pipe[0]);
+    rlimit limit{32, 32};
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(1);
+    ConsumerAgent::Options options;
+    options.etcd = "";
+    ConsumerAgent agent(options, [](boost::asio::io_context& io, int) {
+      return std::make_unique<DelayedEcho>(io, milliseconds(0));
+    });
+    if (!agent.Start().ok()) _exit(2);
+    const uint16_t port = agent.port();
+    if (write(port_pipe[1], &port, sizeof port) != sizeof port) _exit(3);
+    pause();  // until killed
+    _exit(0);
+  }
+  close(port_pipe[1]);
+  uint16_t port = 0;
+  pollfd p{port_pipe[0], POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 5000), 1);
+  ASSERT_EQ(read(port_pipe[0], &port, sizeof port), static_cast<ssize_t>(sizeof port));
+  close(port_pipe[0]);
+
+  std::vector<int> held;
+  for (int i = 0; i < 60; ++i) held.push_back(ConnectTo(port));
+  std::this_thread::sleep_for(milliseconds(300));
+  const double cpu_before = CpuSeconds(child);
+  const auto wall_before = SteadyClock::now();
+  std::this_thread::sleep_for(milliseconds(1500));
+  const double cpu = CpuSeconds(child) - cpu_before;
+  const double wall = std::chrono::duration<double>(SteadyClock::now() - wall_before).count();
+  EXPECT_LT(cpu, 0.2 * wall) << "the accept loop spins while out of descriptors";
+
+  int extra = ConnectTo(port);
+  Send(extra, kHealth);
+  Received r = ReadFor(extra, milliseconds(3000));
+  EXPECT_TRUE(r.closed) << "a client over the descriptor limit hangs";
+  EXPECT_TRUE(r.bytes.empty()) << r.bytes;
+  close(extra);
+
+  for (int fd : held) close(fd);
+  std::this_thread::sleep_for(milliseconds(100));
+  int again = ConnectTo(port);
+  Send(again, kHealth);
+  r = ReadFor(again, milliseconds(3000), "ok\n");
+  EXPECT_EQ(r.bytes.rfind("HTTP/1.1 200 ", 0), 0u) << "not serving again: " << r.bytes;
+  close(again);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
 }
 
 }  // namespace
