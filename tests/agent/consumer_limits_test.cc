@@ -13,9 +13,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "meshq/agent/consumer_agent.h"
+#include "process_stats.h"
 
 namespace meshq::agent {
 namespace {
@@ -195,18 +194,6 @@ TEST_F(HttpTimeoutsTest, AnIdleKeepAliveConnectionIsClosedButOneAwaitingAnAnswer
   EXPECT_EQ(agent_->timeouts().idle.load(), 2u);
 }
 
-// The process's CPU time (user + system) from /proc/<pid>/stat.
-double CpuSeconds(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::vector<std::string> fields;
-  for (std::string field; rest >> field;) fields.push_back(field);
-  // Fields from the state (the third of the file): utime and stime are the 14th and 15th.
-  return (std::stod(fields[11]) + std::stod(fields[12])) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 TEST(ConsumerAcceptTest, OutOfDescriptorsItRefusesPromptlyWithoutSpinningAndRecovers) {
   // The agent runs in a child limited to 32 descriptors; its port comes back through a pipe.
   int port_pipe[2];
@@ -238,10 +225,10 @@ TEST(ConsumerAcceptTest, OutOfDescriptorsItRefusesPromptlyWithoutSpinningAndReco
   std::vector<int> held;
   for (int i = 0; i < 60; ++i) held.push_back(ConnectTo(port));
   std::this_thread::sleep_for(milliseconds(300));
-  const double cpu_before = CpuSeconds(child);
+  const double cpu_before = meshq::testing::CpuSeconds(child);
   const auto wall_before = SteadyClock::now();
   std::this_thread::sleep_for(milliseconds(1500));
-  const double cpu = CpuSeconds(child) - cpu_before;
+  const double cpu = meshq::testing::CpuSeconds(child) - cpu_before;
   const double wall = std::chrono::duration<double>(SteadyClock::now() - wall_before).count();
   EXPECT_LT(cpu, 0.2 * wall) << "the accept loop spins while out of descriptors";
 

@@ -8,8 +8,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/frame.h"
 #include "meshq/coding.h"
+#include "process_stats.h"
 
 namespace meshq::bridge {
 namespace {
@@ -120,27 +119,6 @@ Answer SendUntilAnswered(int fd, std::string_view bytes, milliseconds timeout) {
       fd, std::chrono::duration_cast<milliseconds>(until - Clock::now()) + milliseconds(1), 1);
 }
 
-// The process's CPU time (user + system) from /proc/<pid>/stat.
-double CpuSeconds(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::vector<std::string> fields;
-  for (std::string field; rest >> field;) fields.push_back(field);
-  // Fields from the state (the third of the file): utime and stime are the 14th and 15th.
-  return (std::stod(fields[11]) + std::stod(fields[12])) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Resident memory in MiB from /proc/<pid>/status.
-double RssMiB(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return -1;
-}
-
 bool Pings(uint16_t port) {
   int fd = Connect(port);
   if (fd < 0) return false;
@@ -160,10 +138,10 @@ TEST(BrokerLimitsTest, OutOfDescriptorsItRefusesPromptlyWithoutSpinningAndRecove
     if (fd >= 0) held.push_back(fd);
   }
   std::this_thread::sleep_for(milliseconds(300));
-  const double cpu_before = CpuSeconds(broker.pid());
+  const double cpu_before = meshq::testing::CpuSeconds(broker.pid());
   const auto wall_before = Clock::now();
   std::this_thread::sleep_for(milliseconds(1500));
-  const double cpu = CpuSeconds(broker.pid()) - cpu_before;
+  const double cpu = meshq::testing::CpuSeconds(broker.pid()) - cpu_before;
   const double wall = std::chrono::duration<double>(Clock::now() - wall_before).count();
   EXPECT_LT(cpu, 0.2 * wall) << "the accept loop spins while out of descriptors";
 
@@ -278,7 +256,7 @@ TEST(BrokerLimitsTest, FetchesOverTheParkedCapAreRefusedBusy) {
 TEST(BrokerLimitsTest, UnfinishedHugeFramesCostWhatArrivedNotWhatTheyAnnounce) {
   testing::BrokerProcess broker;
   ASSERT_TRUE(broker.Start());
-  const double base = RssMiB(broker.pid());
+  const double base = meshq::testing::RssMiB(broker.pid());
   constexpr uint32_t kAnnounced = 16u << 20;
   std::vector<int> fds;
   for (int i = 0; i < 8; ++i) {
@@ -286,13 +264,14 @@ TEST(BrokerLimitsTest, UnfinishedHugeFramesCostWhatArrivedNotWhatTheyAnnounce) {
     SendAll(fds.back(), FrameBytes(FrameType::kPing, 1, "", kAnnounced));
   }
   std::this_thread::sleep_for(milliseconds(300));
-  EXPECT_LT(RssMiB(broker.pid()) - base, 8.0) << "announced sizes were allocated up front";
+  EXPECT_LT(meshq::testing::RssMiB(broker.pid()) - base, 8.0)
+      << "announced sizes were allocated up front";
   // All but one byte of each: a connection holds about its frame, not twice it.
   const std::string body(kAnnounced - 1, 'x');
   for (int fd : fds) SendAll(fd, body);
   std::this_thread::sleep_for(milliseconds(500));
   // (Each also keeps, in the allocator, the half-size buffer it grew out of.)
-  EXPECT_LT(RssMiB(broker.pid()) - base, 8 * 28.0);
+  EXPECT_LT(meshq::testing::RssMiB(broker.pid()) - base, 8 * 28.0);
   for (int fd : fds) close(fd);
 }
 
