@@ -48,7 +48,7 @@ struct Queue {
   const uint32_t segment;
   uint64_t sealed_end = 0;  // offset of the first message of the open block
   uint32_t prefetched = 0;  // block index up to which read-ahead was issued
-  // Touched only by Flush (under the store's flush mutex) and Open, like `cataloged`.
+  // Touched only by Flush (under the Checkpointer's mutex) and Open, like `cataloged`.
   uint32_t checkpointed_blocks = 0;
   BlockList blocks;
   CachedBlock* read_cache = nullptr;  // see ReadCache; holds one reference
