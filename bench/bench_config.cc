@@ -1,9 +1,9 @@
 // BenchConfig: profiles and flag parsing for meshq-bench.
 #include "bench_config.h"
 
-#include <charconv>
 #include <string_view>
 
+#include "meshq/flags.h"
 #include "meshq/options.h"
 
 namespace meshq::bench {
@@ -22,38 +22,6 @@ constexpr Profile kProfiles[] = {
     {"large", 1000000, 200000000},
     {"contest", 1000000, 2000000000},
 };
-
-template <typename T>
-Status ParseNumber(const std::string& flag, const std::string& text, T min, T max, T* out) {
-  T value{};
-  // Accept 1e6-style and k/M/G suffixes for counts, they are easier to read.
-  double scale = 1;
-  std::string_view digits = text;
-  if (!digits.empty()) {
-    const char last = digits.back();
-    if (last == 'k' || last == 'K') scale = 1e3;
-    if (last == 'm' || last == 'M') scale = 1e6;
-    if (last == 'g' || last == 'G') scale = 1e9;
-    if (scale != 1) digits.remove_suffix(1);
-  }
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc() || ptr != digits.data() + digits.size()) {
-    double d = 0;
-    auto [dptr, dec] = std::from_chars(digits.data(), digits.data() + digits.size(), d);
-    if (dec != std::errc() || dptr != digits.data() + digits.size() || d < 0) {
-      return Status::InvalidArgument(flag + ": not a number: '" + text + "'");
-    }
-    value = static_cast<T>(d * scale);
-  } else if (scale != 1) {
-    value = static_cast<T>(static_cast<double>(value) * scale);
-  }
-  if (value < min || value > max) {
-    return Status::InvalidArgument(flag + ": " + text + " is out of range [" + std::to_string(min) +
-                                   ", " + std::to_string(max) + "]");
-  }
-  *out = value;
-  return Status::OK();
-}
 
 // "a,b,c" -> {"a", "b", "c"}; an empty item stays (and is then rejected by name).
 std::vector<std::string> SplitCommas(const std::string& text) {
@@ -76,8 +44,7 @@ Status ParsePhases(const std::string& text, BenchConfig* config) {
                     : phase == "consume" ? &config->consume
                                          : nullptr;
     if (!enabled) {
-      return Status::InvalidArgument("--phases: unknown phase '" + phase +
-                                     "' (send, check, consume)");
+      return Status::InvalidArgument("unknown phase '" + phase + "' (send, check, consume)");
     }
     *enabled = true;
   }
@@ -88,11 +55,72 @@ Status ParseStores(const std::string& text, BenchConfig* config) {
   config->stores.clear();
   for (const std::string& name : SplitCommas(text)) {
     if (name != "meshq" && name != "rocksdb") {
-      return Status::InvalidArgument("--store: unknown store '" + name + "' (meshq, rocksdb)");
+      return Status::InvalidArgument("unknown store '" + name + "' (meshq, rocksdb)");
     }
     config->stores.push_back(name == "meshq" ? StoreKind::kMeshq : StoreKind::kRocksdb);
   }
   return Status::OK();
+}
+
+// Declares meshq-bench's flags, bound to *config (whose values are the defaults) and *profile.
+void DeclareFlags(FlagSet* flags, BenchConfig* config, std::string* profile) {
+  flags->Custom(
+      "profile", "P", *profile,
+      [profile](std::string_view v) {
+        BenchConfig scratch;
+        Status s = ApplyProfile(std::string(v), &scratch);
+        if (s.ok()) *profile = v;
+        return s;
+      },
+      "smoke (2k queues, 200k msgs) | default (100k, 30M; ~1 min on 2 cores)\n"
+      "| large (1M, 200M) | contest (1M, 2e9)");
+  flags->Count<uint32_t>("queues", &config->workload.queues, 1, UINT32_MAX,
+                         "number of queues; overrides the profile's");
+  flags->Count<uint64_t>("messages", &config->workload.messages, 0, uint64_t{1} << 48,
+                         "messages sent, 10k / 2.5M / 1e6 ok; overrides the profile's");
+  flags->Int("threads", &config->threads, 1, 1024, "threads per phase");
+  flags->Int<uint64_t>("seed", &config->seed, 0, UINT64_MAX, "content seed");
+  flags->Int<uint32_t>("min-size", &config->min_size, 0, kMaxMessageSize, "smallest message");
+  flags->Int<uint32_t>("max-size", &config->max_size, 0, kMaxMessageSize, "largest message");
+  flags->Custom(
+      "phases", "LIST", "send,check,consume",
+      [config](std::string_view v) { return ParsePhases(std::string(v), config); },
+      "phases to run; check/consume alone need a store kept by --keep");
+  flags->Count<uint32_t>("consume-batch", &config->workload.consume_batch, 1, 100000,
+                         "messages per consume Get");
+  flags->Custom(
+      "store", "LIST", "meshq",
+      [config](std::string_view v) { return ParseStores(std::string(v), config); },
+      "meshq | rocksdb | meshq,rocksdb (both, and their ratios)");
+  flags->String("dir", &config->dir,
+                "where the data goes (default: ./meshq-bench-XXXXXX, removed at the end)", "D");
+  flags->Bool("keep", &config->keep, "keep the data");
+  flags->Int("repeat", &config->repeat, 1, 100,
+             "run each store N times (a fresh store each time); report medians");
+  flags->Bool("drop-caches", &config->drop_caches,
+              "drop the page cache between phases (drop_caches as root, else fadvise)");
+  flags->Bool("limits", &config->limits,
+              "run bench/disk_limit.sh (fio) on the same filesystem first and print\n"
+              "each phase as a ratio of the matching limit");
+  flags->Int("limit-seconds", &config->limit_seconds, 1, 600, "seconds per fio job");
+  flags->String("json", &config->json_path, "write the results as JSON too", "FILE");
+  flags->Custom(
+      "inject-fault", "K", "",
+      [config](std::string_view v) {
+        return ParseFaultKind(v, &config->fault)
+                   ? Status::OK()
+                   : Status::InvalidArgument("unknown fault '" + std::string(v) +
+                                             "' (flip, truncate, swap, drop)");
+      },
+      "self-test: damage one Get answer (flip|truncate|swap|drop); the run must fail");
+}
+
+FlagSet BenchFlagSet() {
+  return FlagSet("meshq-bench",
+                 "The contest's three-phase workload (send, index check, consume), every message\n"
+                 "verified byte-exact, beside the disk's limits (fio) and a RocksDB peer.\n"
+                 "Exit status: 0 all verified, 1 a mismatch or store error, 2 bad usage or not\n"
+                 "enough disk.");
 }
 
 }  // namespace
@@ -106,76 +134,22 @@ Status ApplyProfile(const std::string& name, BenchConfig* config) {
       return Status::OK();
     }
   }
-  return Status::InvalidArgument("--profile: unknown profile '" + name +
-                                 "' (smoke, default, large, contest)");
+  return Status::InvalidArgument("unknown profile '" + name + "' (smoke, default, large, contest)");
 }
 
 Status ParseBenchConfig(const std::vector<std::string>& args, BenchConfig* config) {
   std::string profile = "default";
-  for (size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == "--profile") profile = args[i + 1];
-  }
-  Status s = ApplyProfile(profile, config);
-  if (!s.ok()) return s;
-
-  for (size_t i = 0; i < args.size() && s.ok(); ++i) {
-    const std::string& flag = args[i];
-    // Flags without a value.
-    if (flag == "--drop-caches") {
-      config->drop_caches = true;
-      continue;
-    }
-    if (flag == "--limits") {
-      config->limits = true;
-      continue;
-    }
-    if (flag == "--keep") {
-      config->keep = true;
-      continue;
-    }
-    if (flag == "--help" || flag == "-h") {
-      config->help = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) return Status::InvalidArgument(flag + ": missing value");
-    const std::string& value = args[++i];
-    if (flag == "--profile") {
-      // applied above
-    } else if (flag == "--queues") {
-      s = ParseNumber<uint32_t>(flag, value, 1, UINT32_MAX, &config->workload.queues);
-    } else if (flag == "--messages") {
-      s = ParseNumber<uint64_t>(flag, value, 0, uint64_t{1} << 48, &config->workload.messages);
-    } else if (flag == "--threads") {
-      s = ParseNumber<int>(flag, value, 1, 1024, &config->threads);
-    } else if (flag == "--min-size") {
-      s = ParseNumber<uint32_t>(flag, value, 0, kMaxMessageSize, &config->min_size);
-    } else if (flag == "--max-size") {
-      s = ParseNumber<uint32_t>(flag, value, 0, kMaxMessageSize, &config->max_size);
-    } else if (flag == "--seed") {
-      s = ParseNumber<uint64_t>(flag, value, 0, UINT64_MAX, &config->seed);
-    } else if (flag == "--dir") {
-      config->dir = value;
-    } else if (flag == "--phases") {
-      s = ParsePhases(value, config);
-    } else if (flag == "--json") {
-      config->json_path = value;
-    } else if (flag == "--store") {
-      s = ParseStores(value, config);
-    } else if (flag == "--consume-batch") {
-      s = ParseNumber<uint32_t>(flag, value, 1, 100000, &config->workload.consume_batch);
-    } else if (flag == "--limit-seconds") {
-      s = ParseNumber<int>(flag, value, 1, 600, &config->limit_seconds);
-    } else if (flag == "--repeat") {
-      s = ParseNumber<int>(flag, value, 1, 100, &config->repeat);
-    } else if (flag == "--inject-fault") {
-      if (!ParseFaultKind(value, &config->fault)) {
-        s = Status::InvalidArgument("--inject-fault: unknown fault '" + value +
-                                    "' (flip, truncate, swap, drop)");
-      }
-    } else {
-      s = Status::InvalidArgument("unknown flag '" + flag + "' (see --help)");
-    }
-  }
+  FlagSet flags = BenchFlagSet();
+  DeclareFlags(&flags, config, &profile);
+  Status s = flags.Parse(args);
+  config->help = flags.help();
+  if (!s.ok() || config->help) return s;
+  // The profile sets the scale; --queues and --messages override it whatever their order.
+  const uint32_t queues = config->workload.queues;
+  const uint64_t messages = config->workload.messages;
+  s = ApplyProfile(profile, config);
+  if (flags.given("queues")) config->workload.queues = queues;
+  if (flags.given("messages")) config->workload.messages = messages;
   if (!s.ok()) return s;
   // A scale other than the profile's is not that profile any more; say so in the report.
   BenchConfig profile_scale;
@@ -206,27 +180,12 @@ uint64_t EstimateDiskBytes(const BenchConfig& config, StoreKind kind) {
 }
 
 std::string BenchUsage() {
-  return R"(meshq-bench: the contest's three-phase workload (send, index check, consume), every
-message verified byte-exact, beside the disk's limits (fio) and a RocksDB peer.
-
-  --profile P        smoke (2k queues, 200k msgs) | default (100k, 30M; ~1 min on 2 cores)
-                     | large (1M, 200M) | contest (1M, 2e9)
-  --queues N         number of queues                  --messages N   messages sent (k/M/G ok)
-  --threads N        threads per phase (24)            --seed N       content seed (1)
-  --min-size N       smallest message (40)             --max-size N   largest message (60)
-  --phases LIST      send,check,consume (all); check/consume alone need a store kept by --keep
-  --consume-batch N  messages per consume Get (10)
-  --store LIST       meshq | rocksdb | meshq,rocksdb (both, and their ratios)
-  --dir D            where the data goes (default: ./meshq-bench-XXXXXX, removed at the end)
-  --keep             keep the data
-  --repeat N         run each store N times (a fresh store each time); report medians (1)
-  --drop-caches      drop the page cache between phases (drop_caches as root, else fadvise)
-  --limits           run bench/disk_limit.sh (fio) on the same filesystem first and print each
-                     phase as a ratio of the matching limit   --limit-seconds N (3 per fio job)
-  --json FILE        write the results as JSON too
-  --inject-fault K   self-test: damage one Get answer (flip|truncate|swap|drop); the run must fail
-Exit status: 0 all verified, 1 a mismatch or store error, 2 bad usage or not enough disk.
-)";
+  BenchConfig config;
+  std::string profile = config.profile;
+  ApplyProfile(profile, &config);  // so --queues and --messages show the default profile's
+  FlagSet flags = BenchFlagSet();
+  DeclareFlags(&flags, &config, &profile);
+  return flags.Usage();
 }
 
 }  // namespace meshq::bench

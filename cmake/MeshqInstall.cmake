@@ -2,7 +2,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(MESHQ_EXPORTED_TARGETS meshq_status)
+set(MESHQ_EXPORTED_TARGETS meshq_common)
 foreach(tgt meshq_engine meshq_bridge meshq_agent)
   if(TARGET ${tgt})
     list(APPEND MESHQ_EXPORTED_TARGETS ${tgt})

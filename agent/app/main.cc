@@ -1,21 +1,21 @@
 // meshq-agent: the mesh sidecar. --role consumer serves HTTP to applications; --role provider
-// fronts a local Dubbo provider. --mode selects how the two reach each other (direct TCP today;
-// mq plugs in through the same ConsumerTransport / ProviderTransport interfaces).
+// fronts a local Dubbo provider. --mode selects how the two reach each other: direct (the agents'
+// own TCP protocol) or mq (through a meshq-broker), both behind the same ConsumerTransport /
+// ProviderTransport interfaces.
 #include <signal.h>
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <map>
 #include <string>
 
 #include "meshq/agent/agent_listener.h"
 #include "meshq/agent/consumer_agent.h"
 #include "meshq/agent/direct_transport.h"
 #include "meshq/agent/provider_agent.h"
+#include "meshq/flags.h"
 #if MESHQ_AGENT_HAS_MQ
-#include <unistd.h>
-
 #include "meshq/agent/mq_transport.h"
 #include "meshq/bridge/hop_stats.h"
 #endif
@@ -25,49 +25,9 @@ namespace {
 using meshq::Status;
 using namespace meshq::agent;
 
-constexpr const char* kUsage =
-    "usage: meshq-agent --role consumer|provider --mode direct [options]\n"
-    "  --listen HOST:PORT        where to listen (default 127.0.0.1:0; the port is printed)\n"
-    "  --etcd URL                etcd client URL (default http://127.0.0.1:2379)\n"
-    "  --service-prefix P        registry prefix (default /meshq/services/)\n"
-    "  --threads N               I/O threads, one event loop each (default 1)\n"
-    "consumer:\n"
-    "  --timeout-ms MS           deadline of each call (default 5000)\n"
-    "provider:\n"
-    "  --provider HOST:PORT      the local Dubbo provider (default 127.0.0.1:20880)\n"
-    "  --weight W                declared capacity, relative (default 1)\n"
-    "  --service NAME            interface served (default ...demo.provider.IHelloService)\n"
-    "  --dubbo-connections N     connections to the provider per thread (default 1)\n"
-    "  --lease-ttl S             registry lease TTL in seconds (default 3)\n"
-    "mq mode (--mode mq):\n"
-    "  --broker HOST:PORT        the meshq-broker (default $MESHQ_BROKER, else 127.0.0.1:9400)\n"
-    "  --mq-durability D         when the broker acknowledges calls: written (default; survives\n"
-    "                            a broker kill -9), synced (also a machine crash), stored\n"
-    "  --client-id ID            consumer reply-queue prefix (default consumer-<pid>)\n"
-    "  provider: calls taken from the broker at once = --weight (its declared capacity)\n"
-    "signals: SIGTERM/SIGINT stop; SIGUSR1 prints the MQ hop latencies since the last SIGUSR1\n"
-    "  (lines \"hop request|reply count=N p50_us=... buckets=...\") to stdout\n";
-
-[[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr, "meshq-agent: %s\n%s", why.c_str(), kUsage);
+[[noreturn]] void Fail(const std::string& why) {
+  std::fprintf(stderr, "meshq-agent: %s (see meshq-agent --help)\n", why.c_str());
   std::exit(2);
-}
-
-int IntFlag(const std::map<std::string, std::string>& flags, const std::string& name, int def) {
-  auto it = flags.find(name);
-  if (it == flags.end()) return def;
-  char* end = nullptr;
-  const long v = std::strtol(it->second.c_str(), &end, 10);
-  if (end == it->second.c_str() || *end != '\0' || v < 0 || v > 1'000'000) {
-    Usage("bad value for --" + name + ": " + it->second);
-  }
-  return static_cast<int>(v);
-}
-
-std::string Flag(const std::map<std::string, std::string>& flags, const std::string& name,
-                 const std::string& def) {
-  auto it = flags.find(name);
-  return it == flags.end() ? def : it->second;
 }
 
 // Blocks SIGTERM/SIGINT (and SIGUSR1, the stats request) in every thread (call before any thread
@@ -110,61 +70,87 @@ int WaitForStop(const sigset_t& set) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> flags;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (arg.rfind("--", 0) != 0) Usage("unexpected argument: " + arg);
-    const size_t eq = arg.find('=');
-    if (eq != std::string::npos) {
-      flags[arg.substr(2, eq - 2)] = arg.substr(eq + 1);
-    } else {
-      if (i + 1 >= argc) Usage("missing value for " + arg);
-      flags[arg.substr(2)] = argv[++i];
-    }
-  }
-  static const char* kKnown[] = {
-      "role",       "mode",          "listen",   "etcd",    "service-prefix",    "threads",
-      "timeout-ms", "provider",      "weight",   "service", "dubbo-connections", "lease-ttl",
-      "broker",     "mq-durability", "client-id"};
-  for (const auto& [name, value] : flags) {
-    bool known = false;
-    for (const char* k : kKnown) known = known || name == k;
-    if (!known) Usage("unknown flag --" + name);
-  }
-  const std::string role = Flag(flags, "role", "");
-  const std::string mode = Flag(flags, "mode", "direct");
-  if (role != "consumer" && role != "provider") Usage("--role must be consumer or provider");
+  const ConsumerAgent::Options consumer_defaults;
+  const ProviderAgent::Options provider_defaults;
+  std::string role, mode = "direct", listen = consumer_defaults.listen;
+  std::string etcd = consumer_defaults.etcd, prefix = consumer_defaults.service_prefix;
+  int threads = consumer_defaults.threads;
+  int timeout_ms = static_cast<int>(consumer_defaults.http.call_timeout.count());
+  std::string provider = "127.0.0.1:20880", service = provider_defaults.service;
+  int weight = provider_defaults.weight, lease_ttl = provider_defaults.lease_ttl_seconds;
+  int dubbo_connections = provider_defaults.dubbo.connections;
+  const char* broker_env = std::getenv("MESHQ_BROKER");
+  std::string broker = broker_env ? broker_env : "127.0.0.1:9400";
+  std::string durability = "written";
+  std::string client_id = "consumer-" + std::to_string(getpid());
+
+  meshq::FlagSet flags(
+      "meshq-agent",
+      "The mesh sidecar: --role consumer serves HTTP to applications, --role provider fronts a\n"
+      "local Dubbo provider; --mode says how the two reach each other.\n"
+      "Signals: SIGTERM/SIGINT stop; SIGUSR1 prints the MQ hop latencies since the last SIGUSR1\n"
+      "(lines \"hop request|reply count=N p50_us=... buckets=...\") to stdout.",
+      "--role consumer|provider [--mode direct|mq] [flags]");
+  flags.Custom(
+      "role", "consumer|provider", "",
+      [&role](std::string_view v) {
+        if (v != "consumer" && v != "provider") {
+          return Status::InvalidArgument("not consumer or provider");
+        }
+        role = v;
+        return Status::OK();
+      },
+      "which side of the mesh (required)");
+  flags.Custom(
+      "mode", "direct|mq", mode,
+      [&mode](std::string_view v) {
+        if (v != "direct" && v != "mq") return Status::InvalidArgument("not direct or mq");
+        mode = v;
+        return Status::OK();
+      },
+      "direct: the agents' own TCP protocol; mq: calls through a meshq-broker");
+  flags.String("listen", &listen, "where to listen (the port is printed; 0 picks one)",
+               "HOST:PORT");
+  flags.String("etcd", &etcd, "etcd client URL", "URL");
+  flags.String("service-prefix", &prefix, "registry key prefix", "P");
+  flags.Int("threads", &threads, 1, 64, "I/O threads, one event loop each");
+  flags.Int("timeout-ms", &timeout_ms, 1, 3'600'000, "consumer: deadline of each call");
+  flags.String("provider", &provider, "provider: the local Dubbo provider", "HOST:PORT");
+  flags.Int("weight", &weight, 1, 1'000'000,
+            "provider: declared capacity, relative; in mq mode also the calls taken\n"
+            "from the broker at once");
+  flags.String("service", &service, "provider: interface served", "NAME");
+  flags.Int("dubbo-connections", &dubbo_connections, 1, 1024,
+            "provider: connections to the provider per thread");
+  flags.Int("lease-ttl", &lease_ttl, 1, 3600, "provider: registry lease TTL in seconds");
+  flags.String("broker", &broker, "mq: the meshq-broker ($MESHQ_BROKER, else 127.0.0.1:9400)",
+               "HOST:PORT");
+  flags.String("mq-durability", &durability,
+               "mq: when the broker acknowledges calls: written (survives a broker\n"
+               "kill -9), synced (also a machine crash), stored",
+               "D");
+  flags.String("client-id", &client_id, "mq consumer: reply-queue prefix", "ID");
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  if (role.empty()) Fail("--role is required (consumer or provider)");
 #if MESHQ_AGENT_HAS_MQ
   const bool mq = mode == "mq";
   MqOptions mq_options;
   if (mq) {
-    const char* env = std::getenv("MESHQ_BROKER");
-    if (!meshq::bridge::ParseBrokerAddress(Flag(flags, "broker", env ? env : "127.0.0.1:9400"),
-                                           &mq_options.broker)) {
-      Usage("bad --broker address");
+    if (!meshq::bridge::ParseBrokerAddress(broker, &mq_options.broker)) {
+      Fail("bad --broker '" + broker + "': not HOST:PORT");
     }
-    if (!meshq::bridge::ParsePutDurability(Flag(flags, "mq-durability", "written"),
-                                           &mq_options.durability)) {
-      Usage("bad --mq-durability (stored, written or synced)");
+    if (!meshq::bridge::ParsePutDurability(durability, &mq_options.durability)) {
+      Fail("bad --mq-durability '" + durability + "': not stored, written or synced");
     }
-    mq_options.client_id_prefix = Flag(flags, "client-id", "consumer-" + std::to_string(getpid()));
+    mq_options.client_id_prefix = client_id;
   }
 #else
   const bool mq = false;
 #endif
   if (mode != "direct" && !mq) {
-    // --mode mq plugs in here: a ConsumerTransportFactory / ProviderTransportFactory over the
-    // bridge's RPC layer; nothing else in the agent changes.
-    Usage("--mode " + mode + " is not available in this build (supported: direct)");
+    // MQ mode rides on the bridge's RPC layer, which this build was configured without.
+    Fail("--mode " + mode + " is not available in this build (built without the bridge)");
   }
-  const std::string listen = Flag(flags, "listen", "127.0.0.1:0");
-  const std::string etcd = Flag(flags, "etcd", "http://127.0.0.1:2379");
-  const std::string prefix = Flag(flags, "service-prefix", "/meshq/services/");
-  const int threads = std::max(1, IntFlag(flags, "threads", 1));
   const sigset_t stop_signals = BlockStopSignals();
 
   if (role == "consumer") {
@@ -173,7 +159,7 @@ int main(int argc, char** argv) {
     options.threads = threads;
     options.etcd = etcd;
     options.service_prefix = prefix;
-    options.http.call_timeout = std::chrono::milliseconds(IntFlag(flags, "timeout-ms", 5000));
+    options.http.call_timeout = std::chrono::milliseconds(timeout_ms);
     ConsumerTransportFactory factory = DirectTransport::Factory(DirectTransport::Options{});
 #if MESHQ_AGENT_HAS_MQ
     if (mq) factory = MqConsumerTransport::Factory(mq_options);
@@ -195,22 +181,20 @@ int main(int argc, char** argv) {
   options.threads = threads;
   options.etcd = etcd;
   options.service_prefix = prefix;
-  options.service = Flag(flags, "service", options.service);
-  options.weight = std::max(1, IntFlag(flags, "weight", 1));
-  options.lease_ttl_seconds = std::max(1, IntFlag(flags, "lease-ttl", 3));
-  options.dubbo.connections = std::max(1, IntFlag(flags, "dubbo-connections", 1));
-  if (!SplitHostPort(Flag(flags, "provider", "127.0.0.1:20880"), &options.dubbo.host,
-                     &options.dubbo.port)) {
-    Usage("bad --provider address");
+  options.service = service;
+  options.weight = weight;
+  options.lease_ttl_seconds = lease_ttl;
+  options.dubbo.connections = dubbo_connections;
+  if (!SplitHostPort(provider, &options.dubbo.host, &options.dubbo.port)) {
+    Fail("bad --provider '" + provider + "': not HOST:PORT");
   }
   ProviderTransportFactory factory = AgentListener::Factory(listen);
 #if MESHQ_AGENT_HAS_MQ
   if (mq) {
-    if (flags.count("weight")) {
+    if (flags.given("weight")) {
       mq_options.max_in_flight = static_cast<uint32_t>((options.weight + threads - 1) / threads);
     }
-    factory = MqProviderTransport::Factory(mq_options, options.service,
-                                           Flag(flags, "provider", "127.0.0.1:20880"));
+    factory = MqProviderTransport::Factory(mq_options, options.service, provider);
   }
 #endif
   ProviderAgent agent(options, factory);

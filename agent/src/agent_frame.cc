@@ -1,7 +1,7 @@
 // Agent-to-agent frame codec and per-connection service interning. Layout: docs/agent-protocol.md.
-#include "meshq/agent/agent_frame.h"
+#include "agent_frame.h"
 
-#include "byte_order.h"
+#include "meshq/coding.h"
 
 namespace meshq::agent::frame {
 namespace {
@@ -11,19 +11,19 @@ constexpr std::size_t kResponseFixed = 8 + 1;     // id, status
 
 // Appends the length field and type byte for a frame whose payload is `payload` bytes long.
 void AppendFrameHeader(Type type, std::size_t payload, std::string* out) {
-  AppendBe32(static_cast<std::uint32_t>(1 + payload), out);
+  PutBigEndian32(out, static_cast<std::uint32_t>(1 + payload));
   out->push_back(static_cast<char>(type));
 }
 
 void AppendNonceFrame(Type type, std::uint64_t nonce, std::string* out) {
   AppendFrameHeader(type, 8, out);
-  AppendBe64(nonce, out);
+  PutBigEndian64(out, nonce);
 }
 
 // Reads "u16 length + bytes" at *p within [*p, end); false when it does not fit.
 bool ReadShortString(const char** p, const char* end, std::string_view* s) {
   if (end - *p < 2) return false;
-  const std::size_t n = LoadBe16(*p);
+  const std::size_t n = DecodeBigEndian16(*p);
   if (static_cast<std::size_t>(end - *p - 2) < n) return false;
   *s = std::string_view(*p + 2, n);
   *p += 2 + n;
@@ -62,9 +62,9 @@ void AppendServiceDef(std::uint16_t ref, std::string_view interface_name, std::s
   parameter_types = cap(parameter_types);
   AppendFrameHeader(Type::kServiceDef,
                     2 + 6 + interface_name.size() + method.size() + parameter_types.size(), out);
-  AppendBe16(ref, out);
+  PutBigEndian16(out, ref);
   for (std::string_view s : {interface_name, method, parameter_types}) {
-    AppendBe16(static_cast<std::uint16_t>(s.size()), out);
+    PutBigEndian16(out, static_cast<std::uint16_t>(s.size()));
     out->append(s);
   }
 }
@@ -72,16 +72,16 @@ void AppendServiceDef(std::uint16_t ref, std::string_view interface_name, std::s
 void AppendRequest(std::uint64_t id, std::uint16_t service_ref, std::uint32_t deadline_ms,
                    std::string_view parameter, std::string* out) {
   AppendFrameHeader(Type::kRequest, kRequestFixed + parameter.size(), out);
-  AppendBe64(id, out);
-  AppendBe32(deadline_ms, out);
-  AppendBe16(service_ref, out);
+  PutBigEndian64(out, id);
+  PutBigEndian32(out, deadline_ms);
+  PutBigEndian16(out, service_ref);
   out->append(parameter);
 }
 
 void AppendResponse(std::uint64_t id, ResponseStatus status, std::string_view result,
                     std::string* out) {
   AppendFrameHeader(Type::kResponse, kResponseFixed + result.size(), out);
-  AppendBe64(id, out);
+  PutBigEndian64(out, id);
   out->push_back(static_cast<char>(status));
   out->append(result);
 }
@@ -96,7 +96,7 @@ void AppendGoAway(std::string* out) { AppendFrameHeader(Type::kGoAway, 0, out); 
 
 DecodeResult<Frame> DecodeFrame(std::string_view in, std::size_t max_frame) {
   if (in.size() < kLengthSize) return DecodeResult<Frame>::NeedMore();
-  const std::size_t len = LoadBe32(in.data());
+  const std::size_t len = DecodeBigEndian32(in.data());
   if (len == 0) return Bad("empty frame");
   if (len > max_frame) {
     return Bad("frame of " + std::to_string(len) + " bytes exceeds limit " +
@@ -119,7 +119,7 @@ DecodeResult<Frame> DecodeFrame(std::string_view in, std::size_t max_frame) {
   switch (f.type) {
     case Type::kServiceDef:
       if (payload < 2) return Bad("short service definition");
-      f.service_ref = LoadBe16(p);
+      f.service_ref = DecodeBigEndian16(p);
       p += 2;
       if (!ReadShortString(&p, end, &f.interface_name) || !ReadShortString(&p, end, &f.method) ||
           !ReadShortString(&p, end, &f.parameter_types) || p != end) {
@@ -128,14 +128,14 @@ DecodeResult<Frame> DecodeFrame(std::string_view in, std::size_t max_frame) {
       break;
     case Type::kRequest:
       if (payload < kRequestFixed) return Bad("short request");
-      f.id = LoadBe64(p);
-      f.deadline_ms = LoadBe32(p + 8);
-      f.service_ref = LoadBe16(p + 12);
+      f.id = DecodeBigEndian64(p);
+      f.deadline_ms = DecodeBigEndian32(p + 8);
+      f.service_ref = DecodeBigEndian16(p + 12);
       f.payload = std::string_view(p + kRequestFixed, payload - kRequestFixed);
       break;
     case Type::kResponse: {
       if (payload < kResponseFixed) return Bad("short response");
-      f.id = LoadBe64(p);
+      f.id = DecodeBigEndian64(p);
       const auto status = static_cast<unsigned char>(p[8]);
       if (status > static_cast<unsigned char>(ResponseStatus::kOverloaded)) {
         return Bad("unknown response status " + std::to_string(status));
@@ -147,7 +147,7 @@ DecodeResult<Frame> DecodeFrame(std::string_view in, std::size_t max_frame) {
     case Type::kPing:
     case Type::kPong:
       if (payload != 8) return Bad("ping/pong payload must be 8 bytes");
-      f.id = LoadBe64(p);
+      f.id = DecodeBigEndian64(p);
       break;
     case Type::kGoAway:
       if (payload != 0) return Bad("go-away carries no payload");

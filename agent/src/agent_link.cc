@@ -1,13 +1,13 @@
 // AgentLink: connect, batch writes, decode responses, enforce deadlines and liveness. Everything
 // runs on the link's io_context thread; handlers hold a shared_ptr so the link lives while I/O is
 // outstanding.
-#include "meshq/agent/agent_link.h"
+#include "agent_link.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
-#include "meshq/agent/batched_writes.h"
+#include "batched_writes.h"
 
 namespace meshq::agent {
 

@@ -4,11 +4,11 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include "meshq/agent/agent_frame.h"
-#include "meshq/agent/batched_writes.h"
-#include "meshq/agent/io_threads.h"
+#include "agent_frame.h"
+#include "batched_writes.h"
+#include "io_threads.h"
 #include "meshq/agent/provider_endpoint.h"
-#include "meshq/agent/stream_buffers.h"
+#include "stream_buffers.h"
 
 namespace meshq::agent {
 

@@ -1,6 +1,10 @@
 // ConsumerAgent: per-thread workers (acceptor + transport), fed endpoint snapshots by the watch.
 #include "meshq/agent/consumer_agent.h"
 
+#include "http_connection.h"
+#include "io_threads.h"
+#include "registry.h"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <thread>
@@ -20,7 +24,9 @@ struct ConsumerAgent::Worker {
 };
 
 ConsumerAgent::ConsumerAgent(Options options, ConsumerTransportFactory factory)
-    : options_(std::move(options)), factory_(std::move(factory)), threads_(options_.threads) {}
+    : options_(std::move(options)),
+      factory_(std::move(factory)),
+      threads_(std::make_unique<IoThreads>(options_.threads)) {}
 
 ConsumerAgent::~ConsumerAgent() { Stop(); }
 
@@ -33,8 +39,8 @@ Status ConsumerAgent::Start() {
   boost::system::error_code ec;
   const auto addr = asio::ip::make_address(host, ec);
   if (ec) return Status::InvalidArgument("bad --listen host: " + host);
-  for (int i = 0; i < threads_.size(); ++i) {
-    auto w = std::make_unique<Worker>(threads_.io(i));
+  for (int i = 0; i < threads_->size(); ++i) {
+    auto w = std::make_unique<Worker>(threads_->io(i));
     // Thread 0 binds first (port 0 becomes a real port); the others share that port.
     w->acceptor = ListenReusePort(w->io, tcp::endpoint(addr, port), ec);
     if (ec) return Status::IOError("listen on " + options_.listen + ": " + ec.message());
@@ -44,7 +50,7 @@ Status ConsumerAgent::Start() {
   }
   port_ = port;
   for (auto& w : workers_) Accept(w.get());
-  threads_.Start();
+  threads_->Start();
   if (!options_.etcd.empty()) {
     watcher_ = std::make_unique<ServiceWatcher>(
         options_.etcd, options_.service_prefix,
@@ -84,7 +90,7 @@ void ConsumerAgent::Stop() {
   if (watcher_) watcher_->Stop();
   for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
     Worker* w = workers_[i].get();
-    threads_.RunOn(i, [w] {
+    threads_->RunOn(i, [w] {
       boost::system::error_code ignored;
       w->acceptor.close(ignored);
       w->backoff.cancel();
@@ -95,16 +101,16 @@ void ConsumerAgent::Stop() {
   while (Clock::now() < deadline) {
     size_t inflight = 0;
     for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
-      threads_.RunOn(i, [&inflight, w = workers_[i].get()] { inflight += w->inflight; });
+      threads_->RunOn(i, [&inflight, w = workers_[i].get()] { inflight += w->inflight; });
     }
     if (inflight == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
-    threads_.RunOn(i, [w = workers_[i].get()] { w->transport->Shutdown(); });
+    threads_->RunOn(i, [w = workers_[i].get()] { w->transport->Shutdown(); });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // last answers' writes
-  threads_.Stop();
+  threads_->Stop();
   workers_.clear();
 }
 

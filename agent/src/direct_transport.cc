@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "agent_link.h"
+#include "load_balancer.h"
+
 namespace meshq::agent {
 
 struct DirectTransport::Attempt {
@@ -17,7 +20,7 @@ struct DirectTransport::Attempt {
 DirectTransport::DirectTransport(boost::asio::io_context& io, Options options)
     : io_(io),
       options_(options),
-      balancer_(options.balancer),
+      balancer_(std::make_unique<LoadBalancer>(options.balancer)),
       self_(std::make_shared<DirectTransport*>(this)) {}
 
 DirectTransport::~DirectTransport() {
@@ -52,7 +55,7 @@ void DirectTransport::TryNext(std::shared_ptr<Attempt> attempt) {
   const LoadBalancer::Endpoint* ep =
       static_cast<int>(attempt->tried.size()) >= options_.max_attempts || shut_down_
           ? nullptr
-          : balancer_.Pick(attempt->request.interface_name, now, attempt->tried);
+          : balancer_->Pick(attempt->request.interface_name, now, attempt->tried);
   if (ep == nullptr) {
     if (attempt->tried.empty()) {
       attempt->done(
@@ -64,9 +67,9 @@ void DirectTransport::TryNext(std::shared_ptr<Attempt> attempt) {
     return;
   }
   const uint64_t id = ep->id;
-  AgentLink* link = LinkFor(*ep);
+  AgentLink* link = LinkFor(ep->id, ep->info);
   attempt->tried.push_back(id);
-  balancer_.OnStart(id);
+  balancer_->OnStart(id);
   const auto start = now;
   // The link may answer synchronously (closed link); TryNext then recurses at most max_attempts.
   link->Send(attempt->request, [self = self_, attempt, id, start](CallResult result) mutable {
@@ -77,31 +80,30 @@ void DirectTransport::TryNext(std::shared_ptr<Attempt> attempt) {
     }
     switch (result.status) {
       case CallStatus::kOk:
-        t->balancer_.OnSuccess(
+        t->balancer_->OnSuccess(
             id, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
         break;
       case CallStatus::kNotExecuted:
-        t->balancer_.OnFailure(id, Clock::now());
+        t->balancer_->OnFailure(id, Clock::now());
         attempt->last = std::move(result);
         t->TryNext(std::move(attempt));
         return;
       case CallStatus::kTimeout:
       case CallStatus::kLost:
-        t->balancer_.OnFailure(id, Clock::now());
+        t->balancer_->OnFailure(id, Clock::now());
         break;
       default:  // the provider answered: the endpoint works, the call did not
-        t->balancer_.OnAbandon(id);
+        t->balancer_->OnAbandon(id);
         break;
     }
     attempt->done(std::move(result));
   });
 }
 
-AgentLink* DirectTransport::LinkFor(const LoadBalancer::Endpoint& ep) {
-  auto it = links_.find(ep.id);
+AgentLink* DirectTransport::LinkFor(uint64_t id, const ProviderEndpoint& endpoint) {
+  auto it = links_.find(id);
   if (it != links_.end() && it->second->usable()) return it->second.get();
-  const uint64_t id = ep.id;
-  auto link = std::make_shared<AgentLink>(io_, ep.info.host, ep.info.port, options_.link,
+  auto link = std::make_shared<AgentLink>(io_, endpoint.host, endpoint.port, options_.link,
                                           [self = self_, id](AgentLink* down, bool failed) {
                                             if (DirectTransport* t = *self)
                                               t->OnLinkDown(id, down, failed);
@@ -118,13 +120,13 @@ void DirectTransport::OnLinkDown(uint64_t endpoint_id, AgentLink* link, bool fai
     // Keep draining links' calls alive through their own handlers; forget the link here.
     links_.erase(it);
   }
-  if (failed) balancer_.Eject(endpoint_id, Clock::now());
+  if (failed) balancer_->Eject(endpoint_id, Clock::now());
 }
 
 void DirectTransport::UpdateEndpoints(const std::vector<ProviderEndpoint>& endpoints) {
-  balancer_.SetEndpoints(endpoints);
+  balancer_->SetEndpoints(endpoints);
   for (auto it = links_.begin(); it != links_.end();) {
-    if (balancer_.Find(it->first) == nullptr) {
+    if (balancer_->Find(it->first) == nullptr) {
       it->second->Retire();  // finishes its pending calls, then closes
       it = links_.erase(it);
     } else {
@@ -136,7 +138,7 @@ void DirectTransport::UpdateEndpoints(const std::vector<ProviderEndpoint>& endpo
 std::string DirectTransport::Describe() const {
   std::ostringstream out;
   const auto now = Clock::now();
-  for (const auto& e : balancer_.endpoints()) {
+  for (const auto& e : balancer_->endpoints()) {
     auto it = links_.find(e.id);
     out << e.info.service << ' ' << e.info.address() << " weight=" << e.info.weight
         << " inflight=" << e.inflight << " latency_us=" << static_cast<int64_t>(e.latency_ewma_us)

@@ -7,10 +7,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include "meshq/agent/batched_writes.h"
-#include "meshq/agent/dubbo_codec.h"
-#include "meshq/agent/pending_calls.h"
-#include "meshq/agent/stream_buffers.h"
+#include "batched_writes.h"
+#include "dubbo_codec.h"
+#include "pending_calls.h"
+#include "stream_buffers.h"
 
 namespace meshq::agent {
 

@@ -1,11 +1,11 @@
 // Dubbo 2 framing and hessian2 bodies: requests/heartbeats out, responses in (and the reverse for
 // the provider simulator). Layouts: docs/dubbo.md.
-#include "meshq/agent/dubbo_codec.h"
+#include "dubbo_codec.h"
 
 #include <charconv>
 #include <limits>
 
-#include "byte_order.h"
+#include "meshq/coding.h"
 
 namespace meshq::agent::dubbo {
 namespace {
@@ -20,7 +20,8 @@ std::size_t BeginFrame(const Header& h, std::string* out) {
   return at;
 }
 void FinishFrame(std::size_t at, std::string* out) {
-  StoreBe32(static_cast<std::uint32_t>(out->size() - at - kHeaderSize), out->data() + at + 12);
+  EncodeBigEndian32(out->data() + at + 12,
+                    static_cast<std::uint32_t>(out->size() - at - kHeaderSize));
 }
 
 // The next single parameter descriptor in `d` starting at *pos ("[I", "Ljava/lang/String;").
@@ -146,11 +147,11 @@ const char* ResponseStatusName(std::uint8_t status) {
 }
 
 void EncodeHeader(const Header& h, char* out) {
-  StoreBe16(kMagic, out);
+  EncodeBigEndian16(out, kMagic);
   out[2] = static_cast<char>(h.flags);
   out[3] = static_cast<char>(h.status);
-  StoreBe64(h.id, out + 4);
-  StoreBe32(h.body_length, out + 12);
+  EncodeBigEndian64(out + 4, h.id);
+  EncodeBigEndian32(out + 12, h.body_length);
 }
 
 DecodeResult<Frame> DecodeFrame(std::string_view in, std::size_t max_body) {
@@ -158,15 +159,15 @@ DecodeResult<Frame> DecodeFrame(std::string_view in, std::size_t max_body) {
   if (!in.empty() && static_cast<unsigned char>(in[0]) != (kMagic >> 8)) {
     return DecodeResult<Frame>::Error(Status::Corruption("dubbo: bad magic"));
   }
-  if (in.size() >= 2 && LoadBe16(in.data()) != kMagic) {
+  if (in.size() >= 2 && DecodeBigEndian16(in.data()) != kMagic) {
     return DecodeResult<Frame>::Error(Status::Corruption("dubbo: bad magic"));
   }
   if (in.size() < kHeaderSize) return DecodeResult<Frame>::NeedMore();
   Frame f;
   f.header.flags = static_cast<std::uint8_t>(in[2]);
   f.header.status = static_cast<std::uint8_t>(in[3]);
-  f.header.id = LoadBe64(in.data() + 4);
-  f.header.body_length = LoadBe32(in.data() + 12);
+  f.header.id = DecodeBigEndian64(in.data() + 4);
+  f.header.body_length = DecodeBigEndian32(in.data() + 12);
   if (f.header.serialization() != kHessian2) {
     return DecodeResult<Frame>::Error(Status::Corruption("dubbo: unsupported serialization id " +
                                                          std::to_string(f.header.serialization())));

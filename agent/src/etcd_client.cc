@@ -1,6 +1,6 @@
 // EtcdClient over etcd's grpc-gateway: JSON bodies with base64 keys/values, int64s as strings,
 // and the watch as a chunked HTTP response carrying one JSON object per line.
-#include "meshq/agent/etcd_client.h"
+#include "etcd_client.h"
 
 #include <sys/socket.h>
 

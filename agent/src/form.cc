@@ -1,7 +1,7 @@
 // application/x-www-form-urlencoded decoding into one reusable buffer, and encoding.
-#include "meshq/agent/form.h"
+#include "form.h"
 
-#include "meshq/agent/utf8.h"
+#include "utf8.h"
 
 namespace meshq::agent::form {
 namespace {

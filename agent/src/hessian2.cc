@@ -1,14 +1,14 @@
 // Hessian 2.0 writer and reader (the subset Dubbo 2 uses). Grammar: docs/dubbo.md, section
 // "hessian2"; the Java reference implementation's quirks we follow are noted where they matter.
-#include "meshq/agent/hessian2.h"
+#include "hessian2.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 
-#include "byte_order.h"
-#include "meshq/agent/utf8.h"
+#include "meshq/coding.h"
+#include "utf8.h"
 
 namespace meshq::agent::hessian2 {
 namespace {
@@ -63,7 +63,7 @@ constexpr ChunkTags kBinaryTags{0x20, 0x2F, 0x34, 0x37, 'A', 'B'};
 void AppendChunkHeader(const ChunkTags& t, std::size_t len, bool final_chunk, std::string* out) {
   if (!final_chunk) {
     AppendByte(t.more, out);
-    AppendBe16(static_cast<std::uint16_t>(len), out);
+    PutBigEndian16(out, static_cast<std::uint16_t>(len));
   } else if (len <= static_cast<std::size_t>(t.tiny_last - t.tiny_first)) {
     AppendByte(t.tiny_first + static_cast<int>(len), out);
   } else if (len <= 1023) {
@@ -71,7 +71,7 @@ void AppendChunkHeader(const ChunkTags& t, std::size_t len, bool final_chunk, st
     AppendByte(static_cast<int>(len & 0xFF), out);
   } else {
     AppendByte(t.last, out);
-    AppendBe16(static_cast<std::uint16_t>(len), out);
+    PutBigEndian16(out, static_cast<std::uint16_t>(len));
   }
 }
 
@@ -97,7 +97,7 @@ DecodeState ReadChunkHeader(const ChunkTags& t, std::string_view in, std::size_t
     *pos += 2;
   } else if (tag == t.more || tag == t.last) {
     if (avail < 3) return DecodeState::kNeedMore;
-    *len = LoadBe16(in.data() + *pos + 1);
+    *len = DecodeBigEndian16(in.data() + *pos + 1);
     *final_chunk = tag == t.last;
     *pos += 3;
   } else {
@@ -247,7 +247,7 @@ void Writer::WriteInt(std::int32_t v) {
     AppendByte(v & 0xFF, out_);
   } else {
     AppendByte('I', out_);
-    AppendBe32(static_cast<std::uint32_t>(v), out_);
+    PutBigEndian32(out_, static_cast<std::uint32_t>(v));
   }
 }
 
@@ -263,10 +263,10 @@ void Writer::WriteLong(std::int64_t v) {
     AppendByte(static_cast<int>(v & 0xFF), out_);
   } else if (v >= INT32_MIN && v <= INT32_MAX) {
     AppendByte(0x59, out_);
-    AppendBe32(static_cast<std::uint32_t>(v), out_);
+    PutBigEndian32(out_, static_cast<std::uint32_t>(v));
   } else {
     AppendByte('L', out_);
-    AppendBe64(static_cast<std::uint64_t>(v), out_);
+    PutBigEndian64(out_, static_cast<std::uint64_t>(v));
   }
 }
 
@@ -281,12 +281,12 @@ void Writer::WriteDouble(double v) {
       return AppendByte(i & 0xFF, out_);
     }
     AppendByte(0x5E, out_);
-    return AppendBe16(static_cast<std::uint16_t>(i), out_);
+    return PutBigEndian16(out_, static_cast<std::uint16_t>(i));
   }
   std::uint64_t bits;
   std::memcpy(&bits, &v, sizeof bits);
   AppendByte('D', out_);
-  AppendBe64(bits, out_);
+  PutBigEndian64(out_, bits);
 }
 
 Status Writer::WriteString(std::string_view utf8) {
@@ -387,7 +387,7 @@ Status Writer::WriteValue(const Value& v) {
       return Status::OK();
     case Value::Kind::kDate:
       AppendByte(0x4A, out_);
-      AppendBe64(static_cast<std::uint64_t>(v.integer), out_);
+      PutBigEndian64(out_, static_cast<std::uint64_t>(v.integer));
       return Status::OK();
     case Value::Kind::kString:
       return WriteString(v.text);
@@ -489,7 +489,7 @@ DecodeState Reader::ReadInt(std::int32_t* v) {
     pos_ += 3;
   } else if (tag == 'I') {
     if (avail < 5) return DecodeState::kNeedMore;
-    *v = static_cast<std::int32_t>(LoadBe32(in_.data() + pos_ + 1));
+    *v = static_cast<std::int32_t>(DecodeBigEndian32(in_.data() + pos_ + 1));
     pos_ += 5;
   } else {
     return Fail("expected int");
@@ -515,11 +515,11 @@ DecodeState Reader::ReadLong(std::int64_t* v) {
     pos_ += 3;
   } else if (tag == 0x59) {
     if (avail < 5) return DecodeState::kNeedMore;
-    *v = static_cast<std::int32_t>(LoadBe32(in_.data() + pos_ + 1));
+    *v = static_cast<std::int32_t>(DecodeBigEndian32(in_.data() + pos_ + 1));
     pos_ += 5;
   } else if (tag == 'L') {
     if (avail < 9) return DecodeState::kNeedMore;
-    *v = static_cast<std::int64_t>(LoadBe64(in_.data() + pos_ + 1));
+    *v = static_cast<std::int64_t>(DecodeBigEndian64(in_.data() + pos_ + 1));
     pos_ += 9;
   } else {
     std::int32_t i;
@@ -550,18 +550,18 @@ DecodeState Reader::ReadDouble(double* v) {
       return DecodeState::kOk;
     case 0x5E:
       if (avail < 3) return DecodeState::kNeedMore;
-      *v = static_cast<std::int16_t>(LoadBe16(p + 1));
+      *v = static_cast<std::int16_t>(DecodeBigEndian16(p + 1));
       pos_ += 3;
       return DecodeState::kOk;
     case 0x5F:
       // Java's Hessian2 writes this form as an int count of thousandths ("double mill").
       if (avail < 5) return DecodeState::kNeedMore;
-      *v = 0.001 * static_cast<std::int32_t>(LoadBe32(p + 1));
+      *v = 0.001 * static_cast<std::int32_t>(DecodeBigEndian32(p + 1));
       pos_ += 5;
       return DecodeState::kOk;
     case 'D': {
       if (avail < 9) return DecodeState::kNeedMore;
-      const std::uint64_t bits = LoadBe64(p + 1);
+      const std::uint64_t bits = DecodeBigEndian64(p + 1);
       std::memcpy(v, &bits, sizeof bits);
       pos_ += 9;
       return DecodeState::kOk;
@@ -762,9 +762,9 @@ DecodeState Reader::ReadValueDepth(Value* out, int depth) {
     const std::size_t need = tag == 0x4A ? 9 : 5;
     if (in_.size() - pos_ < need) return DecodeState::kNeedMore;
     const std::int64_t ms =
-        tag == 0x4A
-            ? static_cast<std::int64_t>(LoadBe64(in_.data() + pos_ + 1))
-            : static_cast<std::int32_t>(LoadBe32(in_.data() + pos_ + 1)) * std::int64_t{60000};
+        tag == 0x4A ? static_cast<std::int64_t>(DecodeBigEndian64(in_.data() + pos_ + 1))
+                    : static_cast<std::int32_t>(DecodeBigEndian32(in_.data() + pos_ + 1)) *
+                          std::int64_t{60000};
     pos_ += need;
     set_kind(K::kDate);
     if (out) out->integer = ms;

@@ -1,11 +1,11 @@
 // HttpConnection: parse -> call -> ordered answers. Parsing is the wire layer's pure
 // http::ParseRequest; this file owns only the socket, the order of answers and the routing.
-#include "meshq/agent/http_connection.h"
+#include "http_connection.h"
 
 #include <boost/asio/write.hpp>
 #include <cctype>
 
-#include "meshq/agent/http_response.h"
+#include "http_response.h"
 
 namespace meshq::agent {
 

@@ -1,6 +1,6 @@
 // Incremental HTTP/1.1 request parser (RFC 9112 subset the consumer-agent needs): request line,
 // headers, Content-Length or chunked bodies, keep-alive rules, size limits.
-#include "meshq/agent/http_request.h"
+#include "http_request.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // HTTP/1.1 response writer for the consumer-agent.
-#include "meshq/agent/http_response.h"
+#include "http_response.h"
 
 #include <charconv>
 

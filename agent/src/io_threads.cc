@@ -1,5 +1,5 @@
 // IoThreads and the shared-port listener used by both agents.
-#include "meshq/agent/io_threads.h"
+#include "io_threads.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>

@@ -1,9 +1,9 @@
 // Java String.hashCode() over the UTF-16 code units of UTF-8 text.
-#include "meshq/agent/java_hash.h"
+#include "java_hash.h"
 
 #include <string>
 
-#include "meshq/agent/utf8.h"
+#include "utf8.h"
 
 namespace meshq::agent {
 

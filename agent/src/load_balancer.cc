@@ -1,6 +1,6 @@
 // LoadBalancer: a linear scan per pick; a mesh has a handful of providers per service, and a scan
 // of a small vector beats any index on that size.
-#include "meshq/agent/load_balancer.h"
+#include "load_balancer.h"
 
 #include <algorithm>
 #include <limits>

@@ -1,6 +1,6 @@
 // PendingCalls: expiry and failure fan-out. Callbacks run after the map is updated, because they
 // may re-enter the owning connection.
-#include "meshq/agent/pending_calls.h"
+#include "pending_calls.h"
 
 #include <vector>
 

@@ -2,6 +2,9 @@
 // ordered shutdown (deregister first so consumers stop choosing us, then drain).
 #include "meshq/agent/provider_agent.h"
 
+#include "io_threads.h"
+#include "registry.h"
+
 #include <thread>
 
 namespace meshq::agent {
@@ -12,21 +15,23 @@ struct ProviderAgent::Worker {
 };
 
 ProviderAgent::ProviderAgent(Options options, ProviderTransportFactory factory)
-    : options_(std::move(options)), factory_(std::move(factory)), threads_(options_.threads) {}
+    : options_(std::move(options)),
+      factory_(std::move(factory)),
+      threads_(std::make_unique<IoThreads>(options_.threads)) {}
 
 ProviderAgent::~ProviderAgent() { Stop(); }
 
 Status ProviderAgent::Start() {
-  for (int i = 0; i < threads_.size(); ++i) {
+  for (int i = 0; i < threads_->size(); ++i) {
     auto w = std::make_unique<Worker>();
-    w->dubbo = std::make_unique<DubboClient>(threads_.io(i), options_.dubbo);
-    w->transport = factory_(threads_.io(i), i);
+    w->dubbo = std::make_unique<DubboClient>(threads_->io(i), options_.dubbo);
+    w->transport = factory_(threads_->io(i), i);
     Status s = w->transport->Start(w->dubbo.get());
     if (!s.ok()) return s;
     address_ = w->transport->address();
     workers_.push_back(std::move(w));
   }
-  threads_.Start();
+  threads_->Start();
   if (!options_.etcd.empty()) {
     ProviderEndpoint ep;
     ep.service = options_.service;
@@ -48,13 +53,13 @@ void ProviderAgent::Stop() {
   stopped_ = true;
   if (registration_) registration_->Stop();
   for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
-    threads_.RunOn(i, [w = workers_[i].get()] { w->transport->Drain(); });
+    threads_->RunOn(i, [w = workers_[i].get()] { w->transport->Drain(); });
   }
   const auto deadline = Clock::now() + options_.drain_timeout;
   while (Clock::now() < deadline) {
     size_t pending = 0;
     for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
-      threads_.RunOn(i, [&pending, w = workers_[i].get()] { pending += w->transport->pending(); });
+      threads_->RunOn(i, [&pending, w = workers_[i].get()] { pending += w->transport->pending(); });
     }
     if (pending == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -62,9 +67,9 @@ void ProviderAgent::Stop() {
   // A moment for the last answers' writes to leave before the loops stop.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
-    threads_.RunOn(i, [w = workers_[i].get()] { w->dubbo->Close(); });
+    threads_->RunOn(i, [w = workers_[i].get()] { w->dubbo->Close(); });
   }
-  threads_.Stop();
+  threads_->Stop();
   workers_.clear();
 }
 

@@ -1,6 +1,6 @@
 // ServiceRegistration / ServiceWatcher: each runs one background thread with blocking etcd calls;
 // registry traffic is a few requests per second at most, so it stays off the data-path threads.
-#include "meshq/agent/registry.h"
+#include "registry.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,5 +1,5 @@
 // Strict UTF-8 decoding (RFC 3629): the single definition of valid text in the agent.
-#include "meshq/agent/utf8.h"
+#include "utf8.h"
 
 #include <cstring>
 

@@ -1,92 +1,52 @@
 // meshq-broker: hosts one QueueStore over TCP. Prints "listening on ADDR:PORT" once it accepts.
-#include <algorithm>
-#include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "meshq/bridge/broker.h"
-
-namespace {
-
-void Usage() {
-  std::fprintf(stderr,
-               "usage: meshq-broker --dir DIR [--bind 127.0.0.1] [--port 0] [--threads 2]\n"
-               "                    [--responder-grace-ms 3000] [--dedupe-window 262144]\n"
-               "                    [--commit-interval-ms 20] [--commit-linger-us 0]\n"
-               "                    [--redelivery-hold-ms 30000] [--dedupe-min-age-ms 10000]\n"
-               "                    [--group-expiry-ms 3600000]\n");
-}
-
-// A whole decimal number within [lo, hi], or a message and false (atoi took "abc" as 0: an
-// ephemeral port, one thread, without a word).
-bool ParseFlag(const std::string& flag, const std::string& value, long long lo, long long hi,
-               long long* out) {
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(value.c_str(), &end, 10);
-  if (end == value.c_str() || *end != '\0' || errno != 0 || v < lo || v > hi) {
-    std::fprintf(stderr, "meshq-broker: bad %s %s (a number in %lld..%lld)\n", flag.c_str(),
-                 value.c_str(), lo, hi);
-    return false;
-  }
-  *out = v;
-  return true;
-}
-
-}  // namespace
+#include "meshq/flags.h"
 
 int main(int argc, char** argv) {
   // A reader of our stdout may go away (tests read only the first line).
   std::signal(SIGPIPE, SIG_IGN);
   meshq::bridge::BrokerOptions options;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (i + 1 >= argc) {
-      Usage();
-      return 2;
-    }
-    std::string value = argv[++i];
-    long long n = 0;
-    if (arg == "--dir") {
-      options.dir = value;
-    } else if (arg == "--bind") {
-      options.bind = value;
-    } else if (arg == "--port") {
-      if (!ParseFlag(arg, value, 0, 65535, &n)) return 2;
-      options.port = static_cast<uint16_t>(n);
-    } else if (arg == "--threads") {
-      if (!ParseFlag(arg, value, 1, 64, &n)) return 2;
-      options.threads = static_cast<int>(n);
-    } else if (arg == "--dedupe-window") {
-      // Its table is allocated up front: 16M ids is ~150 MB before any id arrives.
-      if (!ParseFlag(arg, value, 1, 1LL << 24, &n)) return 2;
-      options.dedupe_window = static_cast<size_t>(n);
-    } else if (arg == "--responder-grace-ms") {
-      if (!ParseFlag(arg, value, 0, 3'600'000, &n)) return 2;
-      options.responder_grace = std::chrono::milliseconds(n);
-    } else if (arg == "--dedupe-min-age-ms") {
-      if (!ParseFlag(arg, value, 0, 3'600'000, &n)) return 2;
-      options.dedupe_min_age = std::chrono::milliseconds(n);
-    } else if (arg == "--group-expiry-ms") {
-      if (!ParseFlag(arg, value, 1, 30LL * 24 * 3'600'000, &n)) return 2;
-      options.group_expiry = std::chrono::milliseconds(n);
-    } else if (arg == "--redelivery-hold-ms") {
-      if (!ParseFlag(arg, value, 0, 3'600'000, &n)) return 2;
-      options.redelivery_hold = std::chrono::milliseconds(n);
-    } else if (arg == "--commit-interval-ms") {
-      if (!ParseFlag(arg, value, 1, 60'000, &n)) return 2;
-      options.offset_commit_interval = std::chrono::milliseconds(n);
-    } else if (arg == "--commit-linger-us") {
-      if (!ParseFlag(arg, value, 0, 1'000'000, &n)) return 2;
-      options.commit_linger = std::chrono::microseconds(n);
-    } else {
-      Usage();
-      return 2;
-    }
-  }
+  int64_t responder_grace_ms = options.responder_grace.count();
+  int64_t dedupe_min_age_ms = options.dedupe_min_age.count();
+  int64_t redelivery_hold_ms = options.redelivery_hold.count();
+  int64_t group_expiry_ms = options.group_expiry.count();
+  int64_t commit_interval_ms = options.offset_commit_interval.count();
+  int64_t commit_linger_us = options.commit_linger.count();
+  meshq::FlagSet flags("meshq-broker", "Hosts one meshq store over TCP (docs/broker-protocol.md).",
+                       "--dir DIR [flags]");
+  flags.String("dir", &options.dir, "the store's directory (required)", "DIR");
+  flags.String("bind", &options.bind, "address to listen on", "ADDR");
+  flags.Int<uint16_t>("port", &options.port, 0, 65535, "TCP port; 0 picks a free one");
+  flags.Int("threads", &options.threads, 1, 64, "io threads, one event loop each");
+  // Its table is allocated up front: 16M ids is ~150 MB before any id arrives.
+  flags.Int<size_t>("dedupe-window", &options.dedupe_window, 1, size_t{1} << 24,
+                    "request ids remembered for deduplication");
+  flags.Int<int64_t>("responder-grace-ms", &responder_grace_ms, 0, 3'600'000,
+                     "a group that lost its last member still has consumers this long");
+  flags.Int<int64_t>("dedupe-min-age-ms", &dedupe_min_age_ms, 0, 3'600'000,
+                     "no request id is forgotten sooner than this after it was first seen");
+  flags.Int<int64_t>("group-expiry-ms", &group_expiry_ms, 1, 30LL * 24 * 3'600'000,
+                     "a consumer group without members this long is forgotten (its offset\n"
+                     "stays stored)");
+  flags.Int<int64_t>("redelivery-hold-ms", &redelivery_hold_ms, 0, 3'600'000,
+                     "a request handed to a responder that went away waits this long for it");
+  flags.Int<int64_t>("commit-interval-ms", &commit_interval_ms, 1, 60'000,
+                     "how often consumer-group offsets are written");
+  flags.Int<int64_t>("commit-linger-us", &commit_linger_us, 0, 1'000'000,
+                     "how long a group commit waits for more to share it");
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  options.responder_grace = std::chrono::milliseconds(responder_grace_ms);
+  options.dedupe_min_age = std::chrono::milliseconds(dedupe_min_age_ms);
+  options.redelivery_hold = std::chrono::milliseconds(redelivery_hold_ms);
+  options.group_expiry = std::chrono::milliseconds(group_expiry_ms);
+  options.offset_commit_interval = std::chrono::milliseconds(commit_interval_ms);
+  options.commit_linger = std::chrono::microseconds(commit_linger_us);
+
   std::unique_ptr<meshq::bridge::Broker> broker;
   meshq::Status s = meshq::bridge::Broker::Open(options, &broker);
   if (!s.ok()) {

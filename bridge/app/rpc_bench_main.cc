@@ -11,7 +11,6 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <memory>
@@ -21,6 +20,7 @@
 
 #include "meshq/bridge/rpc_client.h"
 #include "meshq/bridge/rpc_server.h"
+#include "meshq/flags.h"
 
 namespace {
 
@@ -126,31 +126,36 @@ double Drive(asio::io_context& io, int total, int concurrency, bool independent,
 
 int main(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i], v = argv[i + 1];
-    if (a == "--broker" && ParseBrokerAddress(v, &f.broker)) continue;
-    if (a == "--calls")
-      f.calls = std::max(1, std::atoi(v.c_str()));
-    else if (a == "--concurrency")
-      f.concurrency = std::max(1, std::atoi(v.c_str()));
-    else if (a == "--durability" && ParsePutDurability(v, &f.durability))
-      continue;
-    else if (a == "--payload")
-      f.payload = static_cast<size_t>(std::atoll(v.c_str()));
-    else if (a == "--independent")
-      f.independent = v != "0";
-    else if (a == "--dump")
-      f.dump = v;
-    else if (a == "--reply-delay-ms")
-      f.reply_delay_ms = std::clamp(std::atoi(v.c_str()), 0, 60000);
-    else {
-      std::fprintf(stderr,
-                   "usage: meshq-rpc-bench --broker HOST:PORT [--calls 20000] [--concurrency 16]"
-                   " [--durability written|synced|stored] [--payload 50] [--independent 0]"
-                   " [--reply-delay-ms 0] [--dump FILE]\n");
-      return 2;
-    }
-  }
+  int independent = 0;
+  meshq::FlagSet flags("meshq-rpc-bench",
+                       "The latency and throughput the broker adds to a request-reply call:\n"
+                       "echo calls through a running meshq-broker beside its bare round trip.",
+                       "--broker HOST:PORT [flags]");
+  flags.Custom(
+      "broker", "HOST:PORT", "",
+      [&f](std::string_view v) {
+        return ParseBrokerAddress(v, &f.broker) ? meshq::Status::OK()
+                                                : meshq::Status::InvalidArgument("not HOST:PORT");
+      },
+      "the meshq-broker (required)");
+  flags.Int("calls", &f.calls, 1, 100'000'000, "calls to make");
+  flags.Int("concurrency", &f.concurrency, 1, 1'000'000, "calls in flight");
+  flags.Custom(
+      "durability", "written|synced|stored", PutDurabilityName(f.durability),
+      [&f](std::string_view v) {
+        return ParsePutDurability(v, &f.durability)
+                   ? meshq::Status::OK()
+                   : meshq::Status::InvalidArgument("not written, synced or stored");
+      },
+      "when the broker acknowledges requests and replies");
+  flags.Int<size_t>("payload", &f.payload, 0, 8u << 20, "bytes of each call's payload");
+  flags.Int("independent", &independent, 0, 1,
+            "1: start each call from a fresh io handler, never batched with others");
+  flags.Int("reply-delay-ms", &f.reply_delay_ms, 0, 60'000,
+            "the responder answers after this long (a provider's service time)");
+  flags.String("dump", &f.dump, "write each call's four times (ns) to this file", "FILE");
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  f.independent = independent != 0;
   if (f.broker.port == 0) {
     std::fprintf(stderr, "meshq-rpc-bench: --broker HOST:PORT is required\n");
     return 2;

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -12,6 +11,7 @@
 #include "dedupe_journal.h"
 #include "meshq/bridge/blocking_broker_client.h"
 #include "meshq/bridge/rpc_message.h"
+#include "meshq/flags.h"
 #include "stored_message.h"
 
 namespace meshq::bridge {
@@ -75,32 +75,30 @@ std::string Hex(uint64_t v) {
 
 int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::string broker, service;
-  uint64_t since_us = 0;
+  uint64_t since_seconds = 0;
   size_t limit = 100;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (i + 1 >= args.size()) {
-      err << "audit: " << a << " needs a value\n";
-      return 2;
-    }
-    const std::string& v = args[++i];
-    if (a == "--broker") {
-      broker = v;
-    } else if (a == "--service") {
-      service = v;
-    } else if (a == "--since") {
-      since_us = std::strtoull(v.c_str(), nullptr, 10) * 1000000ull;
-    } else if (a == "--limit") {
-      limit = std::strtoull(v.c_str(), nullptr, 10);
-    } else {
-      err << "audit: unknown argument " << a << "\n";
-      return 2;
-    }
+  FlagSet flags("meshq audit",
+                "Pairs a service's stored RPC requests with their replies through a broker;\n"
+                "exit 0 all answered in time, 1 some unanswered or late, 2 bad usage or no broker.",
+                "--broker HOST:PORT --service S [flags]");
+  flags.String("broker", &broker, "the meshq-broker (required)", "HOST:PORT");
+  flags.String("service", &service, "the service whose calls are audited (required)");
+  flags.Int<uint64_t>("since", &since_seconds, 0, uint64_t{1} << 40,
+                      "only calls stored from this time on (UNIX seconds)");
+  flags.Int<size_t>("limit", &limit, 0, size_t{1} << 32, "unanswered or late calls listed");
+  Status parsed = flags.Parse(args);
+  if (!parsed.ok()) {
+    err << "audit: " << parsed.message() << " (see meshq audit --help)\n";
+    return 2;
   }
+  if (flags.help()) {
+    out << flags.Usage();
+    return 0;
+  }
+  const uint64_t since_us = since_seconds * 1000000ull;
   BrokerAddress address;
   if (service.empty() || !ParseBrokerAddress(broker, &address)) {
-    err << "usage: meshq audit --broker HOST:PORT --service S [--since UNIX_SECONDS] "
-           "[--limit N]\n";
+    err << flags.Usage();
     return 2;
   }
   BlockingBrokerClient client(address);

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "byte_order.h"
+#include "meshq/coding.h"
 
 namespace meshq::bridge {
 namespace asio = boost::asio;
@@ -182,18 +182,19 @@ void BrokerClient::DoRead() {
         for (;;) {
           std::string_view input(self->in_.data() + self->in_begin_,
                                  self->in_end_ - self->in_begin_);
-          DecodeResult r = DecodeFrame(input);
-          if (r.outcome == DecodeOutcome::kNeedMore) break;
-          if (r.outcome != DecodeOutcome::kFrame) return self->OnConnectionLost();
+          DecodeResult<Frame> r = DecodeFrame(input);
+          if (r.need_more()) break;
+          if (r.failed()) return self->OnConnectionLost();
           self->in_begin_ += r.consumed;
-          auto it = self->pending_.find(r.frame.header.request_id);
+          const Frame& frame = r.value;
+          auto it = self->pending_.find(frame.header.request_id);
           if (it == self->pending_.end()) continue;  // e.g. an error about a bad frame
           FrameHandler handler = std::move(it->second);
           self->pending_.erase(it);
           // The frame's body stays valid: nothing reads into in_ until this loop is done.
-          handler(r.frame.header.type == FrameType::kError ? StatusFromErrorFrame(r.frame)
-                                                           : Status::OK(),
-                  r.frame);
+          handler(
+              frame.header.type == FrameType::kError ? StatusFromErrorFrame(frame) : Status::OK(),
+              frame);
           if (gen != self->generation_) return;  // the handler closed the connection
         }
         self->DoRead();
@@ -262,7 +263,7 @@ void BrokerClient::Ack(std::string_view queue, std::string_view group,
          if (!done) return;
          if (!s.ok()) return done(s, 0);
          if (f.body.size() != 8) return done(Status::Corruption("ACK reply: bad length"), 0);
-         done(s, LoadU64(f.body.data()));
+         done(s, DecodeFixed64(f.body.data()));
        });
 }
 

@@ -51,15 +51,15 @@ void BrokerConnection::DoRead() {
 void BrokerConnection::ProcessInput() {
   while (!closed_ && !close_after_write_ && !OverHighWater()) {
     std::string_view input(in_.data() + in_begin_, in_end_ - in_begin_);
-    DecodeResult r = DecodeFrame(input);
-    if (r.outcome == DecodeOutcome::kNeedMore) break;
-    if (r.outcome != DecodeOutcome::kFrame) {
+    DecodeResult<Frame> r = DecodeFrame(input);
+    if (r.need_more()) break;
+    if (r.failed()) {
       SendError(0, kStatusBadFrame,
-                r.outcome == DecodeOutcome::kOversized ? "frame too large" : "unknown frame type");
+                r.error.IsInvalidArgument() ? "frame too large" : "unknown frame type");
       close_after_write_ = true;
       break;
     }
-    Dispatch(r.frame);
+    Dispatch(r.value);
     in_begin_ += r.consumed;
   }
   DoRead();

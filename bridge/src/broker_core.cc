@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <functional>
 
-#include "byte_order.h"
 #include "meshq/bridge/frame.h"
+#include "meshq/coding.h"
 #include "stored_message.h"
 
 namespace meshq::bridge {
@@ -180,7 +180,7 @@ Status BrokerCore::GetGroup(std::string_view queue, std::string_view group,
   Status s = store_->GetMetadata(g->metadata_key, &value);
   if (s.ok()) {
     if (value.size() != 8) return Status::Corruption("group offset of " + g->metadata_key);
-    g->next = g->persisted = LoadU64(value.data());
+    g->next = g->persisted = DecodeFixed64(value.data());
     g->had_persisted_offset = true;
   } else if (!s.IsNotFound()) {
     return s;
@@ -488,7 +488,7 @@ Status BrokerCore::CommitGroups(const std::vector<std::shared_ptr<ConsumerGroup>
     if (held_back) MarkDirty(g);
     if (offset == g->persisted) continue;
     char value[8];
-    StoreU64(value, offset);
+    EncodeFixed64(value, offset);
     Status s = store_->PutMetadata(g->metadata_key, std::string_view(value, sizeof(value)));
     if (!s.ok()) {
       if (first.ok()) first = s;

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
-#include "byte_order.h"
 #include "meshq/bridge/frame.h"
 #include "meshq/bridge/wire.h"
+#include "meshq/coding.h"
 
 namespace meshq::bridge {
 namespace {
@@ -167,7 +167,7 @@ void AppendMessage(const Message& message, std::string* body) {
 }
 
 void FinishMessagesReply(size_t begin, uint32_t count, std::string* body) {
-  StoreU32(body->data() + begin + 8, count);
+  EncodeFixed32(body->data() + begin + 8, count);
 }
 
 Status DecodeMessagesReply(std::string_view body, MessagesReply* out) {

@@ -1,8 +1,8 @@
 // DedupeWindow: claims, replies, and their journal.
 #include "dedupe_window.h"
 
-#include "byte_order.h"
 #include "dedupe_journal.h"
+#include "meshq/coding.h"
 
 namespace meshq::bridge {
 namespace {
@@ -16,7 +16,7 @@ Status DedupeWindow::Recover() {
   Status s = store_->GetMetadata(kGenerationKey, &value);
   if (s.ok()) {
     if (value.size() != 8) return Status::Corruption("dedupe generation: bad length");
-    generation_ = LoadU64(value.data());
+    generation_ = DecodeFixed64(value.data());
   } else if (!s.IsNotFound()) {
     return s;
   }
@@ -57,7 +57,7 @@ Status DedupeWindow::Append(std::string_view record) {
   Status s = store_->Put(journal_queue_, record);
   if (!s.ok() || store_->QueueSize(journal_queue_) < capacity_) return s;
   char value[8];
-  StoreU64(value, generation_ + 1);
+  EncodeFixed64(value, generation_ + 1);
   s = store_->PutMetadata(kGenerationKey, std::string_view(value, sizeof(value)));
   if (!s.ok()) return s;
   journal_queue_ = DedupeJournalQueue(++generation_);

@@ -1,9 +1,10 @@
 // Frame header encoding and the pure stream decoder.
 #include "meshq/bridge/frame.h"
 
+#include <string>
 #include <utility>
 
-#include "byte_order.h"
+#include "meshq/coding.h"
 
 namespace meshq::bridge {
 
@@ -25,40 +26,38 @@ bool IsKnownFrameType(uint8_t type) {
   return false;
 }
 
-DecodeResult DecodeFrame(std::string_view input, uint32_t max_body) {
-  DecodeResult result;
-  if (input.size() < kFrameHeaderSize) return result;  // kNeedMore
+DecodeResult<Frame> DecodeFrame(std::string_view input, uint32_t max_body) {
+  if (input.size() < kFrameHeaderSize) return DecodeResult<Frame>::NeedMore();
   const char* p = input.data();
-  uint32_t length = LoadU32(p);
+  uint32_t length = DecodeFixed32(p);
   uint8_t type = static_cast<uint8_t>(p[4]);
   if (length > max_body) {
-    result.outcome = DecodeOutcome::kOversized;
-    return result;
+    return DecodeResult<Frame>::Error(Status::InvalidArgument(
+        "frame body of " + std::to_string(length) + " bytes exceeds " + std::to_string(max_body)));
   }
   if (!IsKnownFrameType(type)) {
-    result.outcome = DecodeOutcome::kUnknownType;
-    return result;
+    return DecodeResult<Frame>::Error(
+        Status::Corruption("unknown frame type " + std::to_string(type)));
   }
-  if (input.size() - kFrameHeaderSize < length) return result;  // kNeedMore
-  result.outcome = DecodeOutcome::kFrame;
-  result.frame.header.body_length = length;
-  result.frame.header.type = static_cast<FrameType>(type);
-  result.frame.header.flags = static_cast<uint8_t>(p[5]);
-  result.frame.header.status = static_cast<uint8_t>(p[6]);
-  result.frame.header.request_id = LoadU64(p + 8);
-  result.frame.body = input.substr(kFrameHeaderSize, length);
-  result.consumed = kFrameHeaderSize + length;
-  return result;
+  if (input.size() - kFrameHeaderSize < length) return DecodeResult<Frame>::NeedMore();
+  Frame frame;
+  frame.header.body_length = length;
+  frame.header.type = static_cast<FrameType>(type);
+  frame.header.flags = static_cast<uint8_t>(p[5]);
+  frame.header.status = static_cast<uint8_t>(p[6]);
+  frame.header.request_id = DecodeFixed64(p + 8);
+  frame.body = input.substr(kFrameHeaderSize, length);
+  return DecodeResult<Frame>::Ok(frame, kFrameHeaderSize + length);
 }
 
 void AppendFrame(const FrameHeader& header, std::string_view body, std::string* out) {
   char h[kFrameHeaderSize];
-  StoreU32(h, static_cast<uint32_t>(body.size()));
+  EncodeFixed32(h, static_cast<uint32_t>(body.size()));
   h[4] = static_cast<char>(header.type);
   h[5] = static_cast<char>(header.flags);
   h[6] = static_cast<char>(header.status);
   h[7] = 0;
-  StoreU64(h + 8, header.request_id);
+  EncodeFixed64(h + 8, header.request_id);
   out->append(h, sizeof(h));
   out->append(body);
 }

@@ -3,8 +3,8 @@
 
 #include <random>
 
-#include "byte_order.h"
 #include "meshq/bridge/hop_stats.h"
+#include "meshq/coding.h"
 
 namespace meshq::bridge {
 namespace asio = boost::asio;
@@ -156,7 +156,7 @@ void RpcClient::SendRequests(const std::string& service, const std::vector<uint6
     if (it == pending_.end() || it->second.acked) continue;
     Pending& p = it->second;
     ++p.attempts;
-    StoreU32(p.request.data() + kRpcRequestAttemptOffset, p.attempts);
+    EncodeFixed32(p.request.data() + kRpcRequestAttemptOffset, p.attempts);
     sent.push_back(id);
     messages.push_back({id, p.request});
   }

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "byte_order.h"
+#include "meshq/coding.h"
 
 namespace meshq::bridge {
 
@@ -16,7 +16,7 @@ inline constexpr size_t kEnvelopeSize = 9;
 inline void EncodeStoredMessage(uint64_t dedupe_id, uint8_t flags, std::string_view payload,
                                 std::string* out) {
   out->resize(kEnvelopeSize);
-  StoreU64(out->data(), dedupe_id);
+  EncodeFixed64(out->data(), dedupe_id);
   (*out)[8] = static_cast<char>(flags);
   out->append(payload);
 }
@@ -25,7 +25,7 @@ inline void EncodeStoredMessage(uint64_t dedupe_id, uint8_t flags, std::string_v
 inline bool DecodeStoredMessage(std::string_view stored, uint64_t* dedupe_id, uint8_t* flags,
                                 std::string_view* payload) {
   if (stored.size() < kEnvelopeSize) return false;
-  *dedupe_id = LoadU64(stored.data());
+  *dedupe_id = DecodeFixed64(stored.data());
   *flags = static_cast<uint8_t>(stored[8]);
   *payload = stored.substr(kEnvelopeSize);
   return true;

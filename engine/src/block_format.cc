@@ -3,8 +3,8 @@
 
 #include <cstring>
 
-#include "coding.h"
 #include "hash.h"
+#include "meshq/coding.h"
 #include "meshq/options.h"
 
 namespace meshq {

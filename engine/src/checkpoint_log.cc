@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "coding.h"
+#include "meshq/coding.h"
 
 namespace meshq {
 

@@ -5,7 +5,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
-#include "coding.h"
+#include "meshq/coding.h"
 
 namespace meshq {
 

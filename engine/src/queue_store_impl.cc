@@ -9,8 +9,8 @@
 #include <random>
 
 #include "block_format.h"
-#include "coding.h"
 #include "hash.h"
+#include "meshq/coding.h"
 
 namespace meshq {
 

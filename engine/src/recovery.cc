@@ -7,7 +7,7 @@
 
 #include "checkpoint_log.h"
 #include "checkpointer.h"
-#include "coding.h"
+#include "meshq/coding.h"
 #include "segment_scan.h"
 
 namespace meshq {

@@ -1,5 +1,5 @@
 // Agent-to-agent frames: golden layout, round trips, batching, truncation, corruption, interning.
-#include "meshq/agent/agent_frame.h"
+#include "agent_frame.h"
 
 #include <gtest/gtest.h>
 

@@ -13,8 +13,8 @@
 #include <map>
 
 #include "child_process.h"
+#include "io_threads.h"
 #include "meshq/agent/agent_listener.h"
-#include "meshq/agent/io_threads.h"
 
 namespace meshq::agent {
 namespace {

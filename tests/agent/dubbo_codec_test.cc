@@ -1,6 +1,6 @@
 // Dubbo 2 framing: golden header/body bytes, streaming decode (truncation, bad magic, limits),
 // request/response round trips in both directions, heartbeats, error statuses, exceptions.
-#include "meshq/agent/dubbo_codec.h"
+#include "dubbo_codec.h"
 
 #include <gtest/gtest.h>
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "child_process.h"
-#include "meshq/agent/etcd_client.h"
+#include "etcd_client.h"
 
 namespace meshq::agent::testing {
 

@@ -1,6 +1,6 @@
 // Form decoding: '+', %XX in any case, invalid escapes, repeated/missing/empty fields, UTF-8,
 // huge bodies; and the encoder round trip.
-#include "meshq/agent/form.h"
+#include "form.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // hessian2: golden bytes from the spec's grammar, round trips, truncation and corruption.
-#include "meshq/agent/hessian2.h"
+#include "hessian2.h"
 
-#include "meshq/agent/utf8.h"
+#include "utf8.h"
 
 #include <gtest/gtest.h>
 

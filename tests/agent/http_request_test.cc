@@ -1,12 +1,12 @@
 // HTTP/1.1 request parser and response writer: pipelining, byte-by-byte arrival, framing errors,
 // limits, keep-alive rules.
-#include "meshq/agent/http_request.h"
+#include "http_request.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "meshq/agent/http_response.h"
+#include "http_response.h"
 
 namespace meshq::agent::http {
 namespace {

@@ -1,11 +1,11 @@
 // Java String.hashCode() over UTF-16 code units, and the strict UTF-8 rules it relies on.
-#include "meshq/agent/java_hash.h"
+#include "java_hash.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "meshq/agent/utf8.h"
+#include "utf8.h"
 
 namespace meshq::agent {
 namespace {

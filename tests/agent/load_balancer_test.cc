@@ -1,6 +1,6 @@
 // LoadBalancer as a specification: weights respected, in-flight and latency adaptation, ejection
 // of failing endpoints and their return after the back-off.
-#include "meshq/agent/load_balancer.h"
+#include "load_balancer.h"
 
 #include <gtest/gtest.h>
 

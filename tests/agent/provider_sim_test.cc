@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "child_process.h"
-#include "meshq/agent/dubbo_codec.h"
-#include "meshq/agent/java_hash.h"
+#include "dubbo_codec.h"
+#include "java_hash.h"
 
 // Defined by tools/provider-sim/CMakeLists.txt; tests/agent builds this test only with the
 // simulator, so a build without it has no test rather than one that skips.

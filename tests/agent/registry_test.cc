@@ -1,6 +1,6 @@
 // The etcd registry against a real etcd: registration under a lease, the watch seeing joins and
 // leaves (clean deregistration and lease expiry) without polling, and values round-tripping.
-#include "meshq/agent/registry.h"
+#include "registry.h"
 
 #include <gtest/gtest.h>
 

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "meshq/agent/agent_frame.h"
-#include "meshq/agent/dubbo_codec.h"
-#include "meshq/agent/form.h"
-#include "meshq/agent/hessian2.h"
-#include "meshq/agent/http_request.h"
+#include "agent_frame.h"
+#include "dubbo_codec.h"
+#include "form.h"
+#include "hessian2.h"
+#include "http_request.h"
 
 namespace meshq::agent {
 namespace {

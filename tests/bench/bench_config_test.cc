@@ -111,6 +111,26 @@ TEST(BenchConfig, BadInputIsNamed) {
   EXPECT_NE(error({"--queues", "1", "--messages", "5G"}).find("per queue"), std::string::npos);
 }
 
+TEST(BenchConfig, HelpIsAskedForAndListsTheDefaults) {
+  BenchConfig c;
+  ASSERT_TRUE(Parse({"--threads", "3", "--help"}, &c).ok());
+  EXPECT_TRUE(c.help);
+  const std::string usage = BenchUsage();
+  for (const char* text : {"--profile P", "(default default)", "--queues N", "(default 100000)",
+                           "--messages N", "(default 30000000)", "--threads N", "(default 24)",
+                           "--store LIST", "(default meshq)", "--keep", "--inject-fault K"}) {
+    EXPECT_NE(usage.find(text), std::string::npos) << text << " in:\n" << usage;
+  }
+}
+
+TEST(BenchConfig, ValuesMayFollowAnEqualsSign) {
+  BenchConfig c;
+  ASSERT_TRUE(Parse({"--profile=smoke", "--threads=4", "--keep=true"}, &c).ok());
+  EXPECT_EQ(c.profile, "smoke");
+  EXPECT_EQ(c.threads, 4);
+  EXPECT_TRUE(c.keep);
+}
+
 TEST(BenchConfig, DiskEstimateGrowsWithMessagesAndRocksdbNeedsMore) {
   BenchConfig small, big;
   ASSERT_TRUE(Parse({"--profile", "smoke"}, &small).ok());

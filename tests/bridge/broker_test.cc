@@ -628,9 +628,8 @@ std::vector<FrameHeader> ExchangeUntilPong(uint16_t port, const std::string& byt
   while (frames.empty() || frames.back().type != FrameType::kPong) {
     size_t n = s.read_some(boost::asio::buffer(buf));
     in.append(buf, n);
-    for (DecodeResult d = DecodeFrame(in); d.outcome == DecodeOutcome::kFrame;
-         d = DecodeFrame(in)) {
-      frames.push_back(d.frame.header);
+    for (DecodeResult<Frame> d = DecodeFrame(in); d.ok(); d = DecodeFrame(in)) {
+      frames.push_back(d.value.header);
       in.erase(0, d.consumed);
     }
   }
@@ -673,12 +672,13 @@ TEST_F(BrokerTest, AnAckWithNoReplyIsAnsweredOnlyWhenItFails) {
 TEST_F(BrokerTest, MalformedFramesGetAnErrorAndTheConnectionIsClosed) {
   std::string unknown(kFrameHeaderSize, '\0');
   unknown[4] = 0x42;
-  DecodeResult r;
+  DecodeResult<Frame> r;
   std::string answer = RawExchange(broker_.port(), unknown);
   r = DecodeFrame(answer);
-  ASSERT_EQ(r.outcome, DecodeOutcome::kFrame);
-  EXPECT_EQ(r.frame.header.type, FrameType::kError);
-  EXPECT_EQ(r.frame.header.status, kStatusBadFrame);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value.header.type, FrameType::kError);
+  EXPECT_EQ(r.value.header.status, kStatusBadFrame);
+  EXPECT_EQ(r.value.body, "unknown frame type");
 
   std::string oversized(kFrameHeaderSize, '\0');
   uint32_t big = kMaxFrameBody + 1;
@@ -686,8 +686,9 @@ TEST_F(BrokerTest, MalformedFramesGetAnErrorAndTheConnectionIsClosed) {
   oversized[4] = static_cast<char>(FrameType::kPut);
   answer = RawExchange(broker_.port(), oversized);
   r = DecodeFrame(answer);
-  ASSERT_EQ(r.outcome, DecodeOutcome::kFrame);
-  EXPECT_EQ(r.frame.header.type, FrameType::kError);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value.header.type, FrameType::kError);
+  EXPECT_EQ(r.value.body, "frame too large");
 
   // A truncated body inside a whole frame is an error answer to that request; the connection
   // stays usable for the next one.
@@ -706,6 +707,24 @@ TEST_F(BrokerTest, MalformedFramesGetAnErrorAndTheConnectionIsClosed) {
   EXPECT_EQ(frames[0].status, static_cast<uint8_t>(Status::Code::kCorruption));
   EXPECT_EQ(frames[1].type, FrameType::kPong);
   EXPECT_EQ(frames[1].request_id, 6u);
+}
+
+TEST(BrokerFlags, HelpListsEveryFlagWithItsDefaultAndUnknownFlagsAreRefused) {
+  std::string out;
+  ASSERT_EQ(testing::RunProgram({MESHQ_BROKER_PATH, "--help"}, &out, 10s), 0) << out;
+  for (const char* flag :
+       {"--dir DIR", "--bind ADDR", "--port N", "--threads N", "--dedupe-window N",
+        "--responder-grace-ms N", "--commit-interval-ms N", "--commit-linger-us N"}) {
+    EXPECT_NE(out.find(flag), std::string::npos) << flag << " in:\n" << out;
+  }
+  EXPECT_NE(out.find("(default 262144)"), std::string::npos) << out;
+  EXPECT_NE(out.find("(default 127.0.0.1)"), std::string::npos) << out;
+
+  out.clear();
+  const int rc = testing::RunProgram(
+      {"/bin/sh", "-c", "exec \"$0\" --bogus 1 2>&1", MESHQ_BROKER_PATH}, &out, 10s);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("unknown flag --bogus"), std::string::npos) << out;
 }
 
 TEST(BrokerFlags, BadNumbersAreRefusedWithAMessage) {

@@ -25,30 +25,30 @@ std::string MakeFrame(FrameType type, uint64_t rid, std::string_view body, uint8
 
 TEST(FrameDecoder, DecodesOneFrameAndReportsWhatItConsumed) {
   std::string bytes = MakeFrame(FrameType::kPut, 42, "hello", kPutFlagFlush) + "extra";
-  DecodeResult r = DecodeFrame(bytes);
-  ASSERT_EQ(r.outcome, DecodeOutcome::kFrame);
+  DecodeResult<Frame> r = DecodeFrame(bytes);
+  ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.consumed, kFrameHeaderSize + 5);
-  EXPECT_EQ(r.frame.header.type, FrameType::kPut);
-  EXPECT_EQ(r.frame.header.flags, kPutFlagFlush);
-  EXPECT_EQ(r.frame.header.request_id, 42u);
-  EXPECT_EQ(r.frame.body, "hello");
+  EXPECT_EQ(r.value.header.type, FrameType::kPut);
+  EXPECT_EQ(r.value.header.flags, kPutFlagFlush);
+  EXPECT_EQ(r.value.header.request_id, 42u);
+  EXPECT_EQ(r.value.body, "hello");
 }
 
 TEST(FrameDecoder, EmptyBodyIsAFrame) {
   std::string bytes = MakeFrame(FrameType::kPing, 7, "");
-  DecodeResult r = DecodeFrame(bytes);
-  ASSERT_EQ(r.outcome, DecodeOutcome::kFrame);
+  DecodeResult<Frame> r = DecodeFrame(bytes);
+  ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.consumed, kFrameHeaderSize);
-  EXPECT_TRUE(r.frame.body.empty());
+  EXPECT_TRUE(r.value.body.empty());
 }
 
 TEST(FrameDecoder, TruncatedAtEveryByteNeedsMore) {
   std::string bytes = MakeFrame(FrameType::kGet, 9, std::string(100, 'x'));
   for (size_t n = 0; n < bytes.size(); ++n) {
-    DecodeResult r = DecodeFrame(std::string_view(bytes).substr(0, n));
-    EXPECT_EQ(r.outcome, DecodeOutcome::kNeedMore) << "prefix of " << n << " bytes";
+    DecodeResult<Frame> r = DecodeFrame(std::string_view(bytes).substr(0, n));
+    EXPECT_TRUE(r.need_more()) << "prefix of " << n << " bytes";
   }
-  EXPECT_EQ(DecodeFrame(bytes).outcome, DecodeOutcome::kFrame);
+  EXPECT_TRUE(DecodeFrame(bytes).ok());
 }
 
 TEST(FrameDecoder, SplitsABackToBackStream) {
@@ -56,10 +56,10 @@ TEST(FrameDecoder, SplitsABackToBackStream) {
   for (uint64_t i = 1; i <= 5; ++i) stream += MakeFrame(FrameType::kPing, i, std::string(i, 'a'));
   std::string_view rest = stream;
   for (uint64_t i = 1; i <= 5; ++i) {
-    DecodeResult r = DecodeFrame(rest);
-    ASSERT_EQ(r.outcome, DecodeOutcome::kFrame);
-    EXPECT_EQ(r.frame.header.request_id, i);
-    EXPECT_EQ(r.frame.body.size(), i);
+    DecodeResult<Frame> r = DecodeFrame(rest);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value.header.request_id, i);
+    EXPECT_EQ(r.value.body.size(), i);
     rest.remove_prefix(r.consumed);
   }
   EXPECT_TRUE(rest.empty());
@@ -69,18 +69,18 @@ TEST(FrameDecoder, OversizedIsAnErrorAsSoonAsTheHeaderShowsIt) {
   std::string header = MakeFrame(FrameType::kPut, 1, "").substr(0, kFrameHeaderSize);
   uint32_t too_big = kMaxFrameBody + 1;
   std::memcpy(header.data(), &too_big, 4);
-  EXPECT_EQ(DecodeFrame(header).outcome, DecodeOutcome::kOversized);
+  EXPECT_TRUE(DecodeFrame(header).error.IsInvalidArgument());
   // A custom limit applies too, and the limit itself is allowed.
   std::string bytes = MakeFrame(FrameType::kPut, 1, std::string(10, 'x'));
-  EXPECT_EQ(DecodeFrame(bytes, 9).outcome, DecodeOutcome::kOversized);
-  EXPECT_EQ(DecodeFrame(bytes, 10).outcome, DecodeOutcome::kFrame);
+  EXPECT_TRUE(DecodeFrame(bytes, 9).error.IsInvalidArgument());
+  EXPECT_TRUE(DecodeFrame(bytes, 10).ok());
 }
 
 TEST(FrameDecoder, UnknownTypeIsAnError) {
   std::string bytes = MakeFrame(FrameType::kPing, 1, "x");
   for (int t : {0x00, 0x07, 0x42, 0x80, 0x83, 0xFE}) {
     bytes[4] = static_cast<char>(t);
-    EXPECT_EQ(DecodeFrame(bytes).outcome, DecodeOutcome::kUnknownType) << "type " << t;
+    EXPECT_TRUE(DecodeFrame(bytes).error.IsCorruption()) << "type " << t;
   }
 }
 

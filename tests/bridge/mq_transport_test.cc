@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "broker_process.h"
-#include "meshq/agent/java_hash.h"
+#include "java_hash.h"
 #include "meshq/agent/mq_transport.h"
 
 namespace meshq::agent {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "coding.h"
+#include "meshq/coding.h"
 #include "segment_scan.h"
 
 namespace meshq {

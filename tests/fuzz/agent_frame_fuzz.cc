@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "agent_frame.h"
 #include "fuzz_check.h"
-#include "meshq/agent/agent_frame.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace meshq::agent;

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "dubbo_codec.h"
 #include "fuzz_check.h"
-#include "meshq/agent/dubbo_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace meshq::agent;

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "block_format.h"
-#include "coding.h"
 #include "fuzz_check.h"
 #include "hash.h"
+#include "meshq/coding.h"
 #include "meshq/options.h"
 
 namespace {

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "block_format.h"
-#include "coding.h"
 #include "fuzz_check.h"
 #include "hash.h"
+#include "meshq/coding.h"
 #include "segment_scan.h"
 
 namespace {

@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "form.h"
 #include "fuzz_check.h"
-#include "meshq/agent/form.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace meshq::agent;

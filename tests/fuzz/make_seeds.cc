@@ -18,9 +18,9 @@
 #include "meshq/bridge/rpc_message.h"
 #endif
 #ifdef MESHQ_SEEDS_AGENT
-#include "meshq/agent/agent_frame.h"
-#include "meshq/agent/dubbo_codec.h"
-#include "meshq/agent/hessian2.h"
+#include "agent_frame.h"
+#include "dubbo_codec.h"
+#include "hessian2.h"
 #endif
 
 namespace {

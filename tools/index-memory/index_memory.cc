@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "meshq/flags.h"
+#include "meshq/options.h"
 #include "meshq/queue_store.h"
 
 namespace {
@@ -33,15 +35,6 @@ uint64_t RssBytes() {
   return 0;
 }
 
-[[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "meshq-index-memory: %s\n"
-               "usage: meshq-index-memory --dir DIR [--queues N] [--messages N] [--threads N]\n"
-               "                          [--size BYTES] [--keep]\n",
-               why);
-  std::exit(2);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,28 +43,22 @@ int main(int argc, char** argv) {
   int threads = 24;
   size_t size = 50;
   bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    auto next = [&]() -> const char* {
-      if (i + 1 >= argc) Usage((std::string(argv[i]) + " needs a value").c_str());
-      return argv[++i];
-    };
-    if (!std::strcmp(argv[i], "--dir"))
-      dir = next();
-    else if (!std::strcmp(argv[i], "--queues"))
-      queues = std::strtoull(next(), nullptr, 10);
-    else if (!std::strcmp(argv[i], "--messages"))
-      messages = std::strtoull(next(), nullptr, 10);
-    else if (!std::strcmp(argv[i], "--threads"))
-      threads = std::atoi(next());
-    else if (!std::strcmp(argv[i], "--size"))
-      size = std::strtoull(next(), nullptr, 10);
-    else if (!std::strcmp(argv[i], "--keep"))
-      keep = true;
-    else
-      Usage((std::string("unknown argument ") + argv[i]).c_str());
+  meshq::FlagSet flags(
+      "meshq-index-memory",
+      "Fills a store like the contest's producers, then reports the engine's index\n"
+      "memory beside the process RSS, and the cost of Close and of a reopen.",
+      "--dir DIR [flags]");
+  flags.String("dir", &dir, "the store's directory (required)", "DIR");
+  flags.Count<uint64_t>("queues", &queues, 1, UINT32_MAX, "number of queues");
+  flags.Count<uint64_t>("messages", &messages, 0, uint64_t{1} << 40, "messages put");
+  flags.Int("threads", &threads, 1, 1024, "producer threads");
+  flags.Int<size_t>("size", &size, 0, meshq::kMaxMessageSize, "bytes per message");
+  flags.Bool("keep", &keep, "keep the store");
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  if (dir.empty()) {
+    std::fprintf(stderr, "meshq-index-memory: --dir is required\n");
+    return 2;
   }
-  if (dir.empty()) Usage("--dir is required");
-  if (queues == 0 || threads <= 0) Usage("--queues and --threads must be positive");
 
   meshq::StoreOptions options;
   options.dir = dir;

@@ -1,50 +1,39 @@
-// CommandArgs: the tiny argument parser of the `meshq` subcommands — positional arguments,
-// boolean flags, and `--name VALUE` options, all from lists the subcommand declares.
+// ParseCommandArgs: how every `meshq` subcommand reads its arguments — a FlagSet (meshq/flags.h)
+// with the subcommand's flags and its positional arguments, answering --help and bad usage alike.
 #pragma once
 
-#include <cstdint>
-#include <map>
-#include <set>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
+#include "commands.h"
+#include "meshq/flags.h"
+
 namespace meshq::cli {
 
-struct CommandArgs {
-  std::vector<std::string> positional;
-  std::set<std::string> flags;
-  std::map<std::string, std::string> options;
-
-  // False on an unknown `--` argument or an option without its value.
-  bool Parse(const std::vector<std::string>& args, const std::set<std::string>& known_flags,
-             const std::set<std::string>& known_options) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      if (a.rfind("--", 0) != 0) {
-        positional.push_back(a);
-      } else if (known_flags.count(a)) {
-        flags.insert(a);
-      } else if (known_options.count(a) && i + 1 < args.size()) {
-        options[a] = args[++i];
-      } else {
-        return false;
-      }
-    }
-    return true;
+// Parses `args` with `flags` (which collects positional arguments) and checks that exactly
+// `positional_count` were given. On --help writes the usage to `out` and yields kExitOk; on bad
+// usage writes the reason and the usage to `err` and yields kExitUsage; nullopt when the
+// subcommand should run.
+inline std::optional<int> ParseCommandArgs(FlagSet& flags, const std::vector<std::string>& args,
+                                           const std::vector<std::string>& positional,
+                                           size_t positional_count, std::ostream& out,
+                                           std::ostream& err) {
+  Status s = flags.Parse(args);
+  if (s.ok() && flags.help()) {
+    out << flags.Usage();
+    return kExitOk;
   }
-
-  // Parses option `name` as a decimal number into *value (left unchanged when absent). False
-  // when present but not a number.
-  bool Number(const std::string& name, uint64_t* value) const {
-    auto it = options.find(name);
-    if (it == options.end()) return true;
-    const std::string& s = it->second;
-    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) {
-      return false;
-    }
-    *value = std::stoull(s);
-    return true;
+  if (s.ok() && positional.size() != positional_count) {
+    s = Status::InvalidArgument(positional.size() < positional_count ? "missing arguments"
+                                                                     : "too many arguments");
   }
-};
+  if (!s.ok()) {
+    err << s.message() << "\n" << flags.Usage();
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
 
 }  // namespace meshq::cli

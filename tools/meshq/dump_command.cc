@@ -26,25 +26,26 @@ std::string Hex(std::string_view bytes) {
 }  // namespace
 
 int RunDump(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  CommandArgs parsed;
   uint64_t from = 0;
   uint64_t count = UINT64_MAX;
-  if (!parsed.Parse(args, {"--hex"}, {"--from", "--count"}) || parsed.positional.size() != 2 ||
-      !parsed.Number("--from", &from) || !parsed.Number("--count", &count)) {
-    err << "usage: meshq dump DIR QUEUE [--from N] [--count M] [--hex]\n";
-    return kExitUsage;
-  }
-  const bool hex = parsed.flags.count("--hex") != 0;
+  bool hex = false;
+  std::vector<std::string> positional;
+  FlagSet flags("meshq dump", "Prints a queue's messages: offset, length, bytes.",
+                "DIR QUEUE [flags]");
+  flags.Int<uint64_t>("from", &from, 0, UINT64_MAX, "first offset printed");
+  flags.Int<uint64_t>("count", &count, 0, UINT64_MAX, "messages printed at most");
+  flags.Bool("hex", &hex, "the bytes in hex rather than printable with \\xNN escapes");
+  flags.Positional(&positional);
+  if (auto exit_code = ParseCommandArgs(flags, args, positional, 2, out, err)) return *exit_code;
   StoreView view;
-  Status s = view.Open(parsed.positional[0]);
+  Status s = view.Open(positional[0]);
   if (!s.ok()) {
     err << "meshq dump: " << s.ToString() << "\n";
     return kExitUsage;
   }
-  const ViewQueue* q = view.FindQueue(parsed.positional[1]);
+  const ViewQueue* q = view.FindQueue(positional[1]);
   if (q == nullptr) {
-    err << "meshq dump: no queue '" << Printable(parsed.positional[1]) << "' in " << view.dir()
-        << "\n";
+    err << "meshq dump: no queue '" << Printable(positional[1]) << "' in " << view.dir() << "\n";
     return kExitProblems;
   }
   if (from >= q->count || count == 0) {

@@ -47,13 +47,16 @@ std::string Row(const std::string& label, const SegmentTotals& t) {
 }  // namespace
 
 int RunInspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  CommandArgs parsed;
-  if (!parsed.Parse(args, {"--queues"}, {}) || parsed.positional.size() != 1) {
-    err << "usage: meshq inspect DIR [--queues]\n";
-    return kExitUsage;
-  }
+  bool list_queues = false;
+  std::vector<std::string> positional;
+  FlagSet flags("meshq inspect",
+                "Queues, messages, blocks, bytes and fill ratio per segment of a store.",
+                "DIR [flags]");
+  flags.Bool("queues", &list_queues, "also list every queue");
+  flags.Positional(&positional);
+  if (auto exit_code = ParseCommandArgs(flags, args, positional, 1, out, err)) return *exit_code;
   StoreView view;
-  Status s = view.Open(parsed.positional[0]);
+  Status s = view.Open(positional[0]);
   if (!s.ok()) {
     err << "meshq inspect: " << s.ToString() << "\n";
     return kExitUsage;
@@ -112,7 +115,7 @@ int RunInspect(const std::vector<std::string>& args, std::ostream& out, std::ost
   }
   for (const auto& p : view.problems()) out << "warning: " << p << "\n";
 
-  if (parsed.flags.count("--queues")) {
+  if (list_queues) {
     out << "queue_id segment     messages    blocks name\n";
     for (const auto& [id, q] : view.queues()) {
       char line[96];

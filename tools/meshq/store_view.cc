@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "checkpoint_log.h"
-#include "coding.h"
 #include "hash.h"
+#include "meshq/coding.h"
 #include "queue_store_impl.h"
 
 namespace meshq::cli {

@@ -143,12 +143,14 @@ class Verifier {
 }  // namespace
 
 int RunVerify(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  CommandArgs parsed;
-  if (!parsed.Parse(args, {}, {}) || parsed.positional.size() != 1) {
-    err << "usage: meshq verify DIR\n";
-    return kExitUsage;
-  }
-  const std::string& dir = parsed.positional[0];
+  std::vector<std::string> positional;
+  FlagSet flags("meshq verify",
+                "Checks every block and the index of a store; exit 0 clean, 1 problems, 2 cannot\n"
+                "open.",
+                "DIR");
+  flags.Positional(&positional);
+  if (auto exit_code = ParseCommandArgs(flags, args, positional, 1, out, err)) return *exit_code;
+  const std::string& dir = positional[0];
   StoreView view;
   Status s = view.Open(dir);
   if (s.IsCorruption()) {

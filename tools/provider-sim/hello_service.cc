@@ -1,7 +1,7 @@
 // HelloService: IHelloService.hash(String) -> Java String.hashCode(), and Dubbo's error shapes.
 #include "hello_service.h"
 
-#include "meshq/agent/java_hash.h"
+#include "java_hash.h"
 
 namespace meshq::provider_sim {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "meshq/agent/dubbo_codec.h"
+#include "dubbo_codec.h"
 
 namespace meshq::provider_sim {
 

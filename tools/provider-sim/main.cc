@@ -1,72 +1,44 @@
 // meshq-provider-sim: a Dubbo 2 provider of IHelloService.hash(String) with configurable
 // latency and capacity, for the mesh load runs and end-to-end tests.
 #include <boost/asio/signal_set.hpp>
-#include <charconv>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <string>
 #include <string_view>
 
+#include "meshq/flags.h"
 #include "sim_server.h"
-
-namespace {
-
-constexpr const char* kUsage =
-    "usage: meshq-provider-sim --port P [--bind 127.0.0.1] [--latency-ms 50]\n"
-    "         [--latency-dist fixed|exp|normal] [--latency-stddev-ms S] [--capacity 200]\n"
-    "         [--threads 1]\n"
-    "Serves com.alibaba.dubbo.performance.demo.provider.IHelloService.hash(String) over Dubbo 2\n"
-    "(hessian2). Prints 'listening on ADDR:PORT' once ready (--port 0 picks a free port), and a\n"
-    "counters line on SIGTERM/SIGINT.\n";
-
-template <typename T>
-bool ParseNumber(std::string_view s, T* v) {
-  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-int Usage(const char* error) {
-  if (error) std::fprintf(stderr, "meshq-provider-sim: %s\n", error);
-  std::fputs(kUsage, error ? stderr : stdout);
-  return error ? 2 : 0;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace meshq::provider_sim;
   SimOptions opt;
-  bool have_port = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") return Usage(nullptr);
-    if (i + 1 >= argc) return Usage(("missing value for " + std::string(flag)).c_str());
-    const std::string_view value = argv[++i];
-    bool ok = true;
-    if (flag == "--port") {
-      ok = ParseNumber(value, &opt.port);
-      have_port = true;
-    } else if (flag == "--bind") {
-      opt.bind = value;
-    } else if (flag == "--latency-ms") {
-      ok = ParseNumber(value, &opt.latency_ms) && opt.latency_ms >= 0;
-    } else if (flag == "--latency-stddev-ms") {
-      ok = ParseNumber(value, &opt.latency_stddev_ms) && opt.latency_stddev_ms >= 0;
-    } else if (flag == "--latency-dist") {
-      ok = ParseLatencyDist(value, &opt.dist);
-    } else if (flag == "--capacity") {
-      ok = ParseNumber(value, &opt.capacity) && opt.capacity > 0;
-    } else if (flag == "--threads") {
-      ok = ParseNumber(value, &opt.threads) && opt.threads > 0 && opt.threads <= 64;
-    } else {
-      return Usage(("unknown flag " + std::string(flag)).c_str());
-    }
-    if (!ok) {
-      return Usage(("bad value '" + std::string(value) + "' for " + std::string(flag)).c_str());
-    }
+  meshq::FlagSet flags(
+      "meshq-provider-sim",
+      "Serves com.alibaba.dubbo.performance.demo.provider.IHelloService.hash(String) over Dubbo 2\n"
+      "(hessian2). Prints 'listening on ADDR:PORT' once ready, and a counters line on\n"
+      "SIGTERM/SIGINT.",
+      "--port P [flags]");
+  flags.Int<std::uint16_t>("port", &opt.port, 0, 65535, "TCP port (required); 0 picks a free one");
+  flags.String("bind", &opt.bind, "address to listen on", "ADDR");
+  flags.Double("latency-ms", &opt.latency_ms, 0, 3'600'000, "mean service time of a call");
+  flags.Custom(
+      "latency-dist", "fixed|exp|normal", "fixed",
+      [&opt](std::string_view v) {
+        return ParseLatencyDist(v, &opt.dist)
+                   ? meshq::Status::OK()
+                   : meshq::Status::InvalidArgument("not fixed, exp or normal");
+      },
+      "how service times are spread");
+  flags.Double("latency-stddev-ms", &opt.latency_stddev_ms, -1, 3'600'000,
+               "standard deviation of --latency-dist normal; -1: latency-ms / 4");
+  flags.Int<std::size_t>("capacity", &opt.capacity, 1, 10'000'000,
+                         "calls served at once; more wait their turn");
+  flags.Int("threads", &opt.threads, 1, 64, "io threads");
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  if (!flags.given("port")) {
+    std::fprintf(stderr, "meshq-provider-sim: --port is required (0 picks a free port)\n");
+    return 2;
   }
-  if (!have_port) return Usage("--port is required (0 picks a free port)");
 
   SimServer server(opt);
   meshq::Status st = server.Start();

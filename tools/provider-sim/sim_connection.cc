@@ -4,8 +4,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include "dubbo_codec.h"
 #include "hello_service.h"
-#include "meshq/agent/dubbo_codec.h"
 
 namespace meshq::provider_sim {
 

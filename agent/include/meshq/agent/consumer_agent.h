@@ -7,13 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "meshq/agent/http_connection.h"
-#include "meshq/agent/io_threads.h"
-#include "meshq/agent/registry.h"
+#include "meshq/agent/http_options.h"
 #include "meshq/agent/transport.h"
 #include "meshq/status.h"
 
 namespace meshq::agent {
+
+class IoThreads;
+class ServiceWatcher;
 
 class ConsumerAgent {
  public:
@@ -22,7 +23,7 @@ class ConsumerAgent {
     int threads = 1;
     std::string etcd = "http://127.0.0.1:2379";  // empty: no registry (endpoints set by hand)
     std::string service_prefix = "/meshq/services/";
-    HttpConnection::Options http;
+    HttpOptions http;
     std::chrono::milliseconds drain_timeout{2000};  // Stop() waits this long for calls taken
   };
 
@@ -44,7 +45,7 @@ class ConsumerAgent {
 
   Options options_;
   ConsumerTransportFactory factory_;
-  IoThreads threads_;
+  std::unique_ptr<IoThreads> threads_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<ServiceWatcher> watcher_;
   uint16_t port_ = 0;

@@ -4,21 +4,43 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
-#include "meshq/agent/agent_link.h"
-#include "meshq/agent/load_balancer.h"
 #include "meshq/agent/transport.h"
 
 namespace meshq::agent {
+
+class AgentLink;
+class LoadBalancer;
+
+// How the LoadBalancer weighs latency and ejects failing endpoints.
+struct BalancerOptions {
+  double latency_alpha = 0.1;         // EWMA weight of a new latency sample
+  double latency_deadband = 1.5;      // ratios to the best latency below this count as equal
+  double max_latency_penalty = 16.0;  // cap on the latency factor
+  int failures_to_eject = 3;          // consecutive failures before ejection
+  std::chrono::milliseconds first_ejection{500};
+  std::chrono::milliseconds max_ejection{8000};
+};
+
+// Timing of one AgentLink (a consumer-agent's connection to a provider-agent).
+struct AgentLinkOptions {
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds ping_interval{1000};  // when nothing was received for this long
+  std::chrono::milliseconds dead_after{5000};     // nothing received for this long: close
+};
 
 class DirectTransport : public ConsumerTransport {
  public:
   struct Options {
     int max_attempts = 3;  // endpoints tried for one call while it is not executed
-    LoadBalancer::Options balancer;
-    AgentLink::Options link;
+    BalancerOptions balancer;
+    AgentLinkOptions link;
   };
 
   DirectTransport(boost::asio::io_context& io, Options options);
@@ -35,12 +57,12 @@ class DirectTransport : public ConsumerTransport {
  private:
   struct Attempt;
   void TryNext(std::shared_ptr<Attempt> attempt);
-  AgentLink* LinkFor(const LoadBalancer::Endpoint& endpoint);
+  AgentLink* LinkFor(uint64_t endpoint_id, const ProviderEndpoint& endpoint);
   void OnLinkDown(uint64_t endpoint_id, AgentLink* link, bool failed);
 
   boost::asio::io_context& io_;
   const Options options_;
-  LoadBalancer balancer_;
+  std::unique_ptr<LoadBalancer> balancer_;
   std::unordered_map<uint64_t, std::shared_ptr<AgentLink>> links_;  // by endpoint id
   bool shut_down_ = false;
   // Cleared on destruction so callbacks of links that outlive the transport do nothing.

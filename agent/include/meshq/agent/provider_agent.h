@@ -8,12 +8,13 @@
 #include <vector>
 
 #include "meshq/agent/dubbo_client.h"
-#include "meshq/agent/io_threads.h"
-#include "meshq/agent/registry.h"
 #include "meshq/agent/transport.h"
 #include "meshq/status.h"
 
 namespace meshq::agent {
+
+class IoThreads;
+class ServiceRegistration;
 
 class ProviderAgent {
  public:
@@ -44,7 +45,7 @@ class ProviderAgent {
 
   Options options_;
   ProviderTransportFactory factory_;
-  IoThreads threads_;
+  std::unique_ptr<IoThreads> threads_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<ServiceRegistration> registration_;
   std::string address_;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "meshq/decode_result.h"
+
 namespace meshq::bridge {
 
 // Frame types. Requests go client -> broker; each is answered by exactly one response frame with
@@ -79,21 +81,14 @@ struct Frame {
   std::string_view body;  // points into the decoded input
 };
 
-enum class DecodeOutcome { kFrame, kNeedMore, kOversized, kUnknownType };
-
-struct DecodeResult {
-  DecodeOutcome outcome = DecodeOutcome::kNeedMore;
-  Frame frame;          // valid when outcome == kFrame
-  size_t consumed = 0;  // bytes of input the frame occupies (header + body) when kFrame
-};
-
 // True for every FrameType value above.
 bool IsKnownFrameType(uint8_t type);
 
-// Decodes the first frame of `input`. Pure: no I/O, no allocation. kNeedMore when `input` holds
-// less than one whole frame; kOversized / kUnknownType as soon as the header shows it (the stream
-// cannot be resynchronised after either, so the connection is closed).
-DecodeResult DecodeFrame(std::string_view input, uint32_t max_body = kMaxFrameBody);
+// Decodes the first frame of `input`; `consumed` is its header and body. Pure: no I/O, no
+// allocation. NeedMore when `input` holds less than one whole frame. An error as soon as the
+// header shows one (the stream cannot be resynchronised after it, so the connection is closed):
+// InvalidArgument for a body over `max_body`, Corruption for an unknown frame type.
+DecodeResult<Frame> DecodeFrame(std::string_view input, uint32_t max_body = kMaxFrameBody);
 
 // Appends a header followed by `body` to *out.
 void AppendFrame(const FrameHeader& header, std::string_view body, std::string* out);

@@ -1,12 +1,14 @@
 // WireWriter / WireReader: little-endian field encoding shared by the broker protocol bodies and
-// the RPC envelopes. The reader never reads past its input; a short input makes it fail (and
-// stay failed), which callers report as a truncated body.
+// the RPC envelopes (meshq/coding.h does the byte order, so it is little-endian on any host). The
+// reader never reads past its input; a short input makes it fail (and stay failed), which
+// callers report as a truncated body.
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <string_view>
+
+#include "meshq/coding.h"
 
 namespace meshq::bridge {
 
@@ -14,9 +16,9 @@ class WireWriter {
  public:
   explicit WireWriter(std::string* out) : out_(out) {}
   void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
-  void U16(uint16_t v) { Raw(&v, sizeof(v)); }
-  void U32(uint32_t v) { Raw(&v, sizeof(v)); }
-  void U64(uint64_t v) { Raw(&v, sizeof(v)); }
+  void U16(uint16_t v) { PutFixed16(out_, v); }
+  void U32(uint32_t v) { PutFixed32(out_, v); }
+  void U64(uint64_t v) { PutFixed64(out_, v); }
   // u16 length + bytes; callers keep s.size() <= 65535 (queue and group names are <= 255).
   void Str16(std::string_view s) {
     U16(static_cast<uint16_t>(s.size()));
@@ -29,17 +31,32 @@ class WireWriter {
   }
 
  private:
-  void Raw(const void* p, size_t n) { out_->append(static_cast<const char*>(p), n); }
   std::string* out_;
 };
 
 class WireReader {
  public:
   explicit WireReader(std::string_view in) : in_(in) {}
-  bool U8(uint8_t* v) { return Raw(v, sizeof(*v)); }
-  bool U16(uint16_t* v) { return Raw(v, sizeof(*v)); }
-  bool U32(uint32_t* v) { return Raw(v, sizeof(*v)); }
-  bool U64(uint64_t* v) { return Raw(v, sizeof(*v)); }
+  bool U8(uint8_t* v) {
+    const char* p = Field(1);
+    if (p) *v = static_cast<uint8_t>(*p);
+    return p != nullptr;
+  }
+  bool U16(uint16_t* v) {
+    const char* p = Field(2);
+    if (p) *v = DecodeFixed16(p);
+    return p != nullptr;
+  }
+  bool U32(uint32_t* v) {
+    const char* p = Field(4);
+    if (p) *v = DecodeFixed32(p);
+    return p != nullptr;
+  }
+  bool U64(uint64_t* v) {
+    const char* p = Field(8);
+    if (p) *v = DecodeFixed64(p);
+    return p != nullptr;
+  }
   bool Str16(std::string_view* s) {
     uint16_t n;
     return U16(&n) && Take(n, s);
@@ -58,11 +75,15 @@ class WireReader {
     in_.remove_prefix(n);
     return true;
   }
-  bool Raw(void* p, size_t n) {
-    if (!ok_ || in_.size() < n) return ok_ = false;
-    std::memcpy(p, in_.data(), n);
+  // The next n bytes, consumed; nullptr (and failed from now on) when fewer remain.
+  const char* Field(size_t n) {
+    if (!ok_ || in_.size() < n) {
+      ok_ = false;
+      return nullptr;
+    }
+    const char* p = in_.data();
     in_.remove_prefix(n);
-    return true;
+    return p;
   }
   std::string_view in_;
   bool ok_ = true;

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "meshq/agent/etcd_client.h"
+#include "etcd_client.h"
 #include "meshq/agent/provider_endpoint.h"
 
 namespace meshq::agent {

@@ -1,5 +1,5 @@
-// DecodeResult: the outcome of every pure wire decoder in the agent (Dubbo frames, hessian2 values,
-// agent frames): a value plus the bytes it used, "need more bytes", or an error.
+// DecodeResult: the outcome of every pure wire decoder (broker frames, Dubbo frames, hessian2
+// values, agent frames): a value plus the bytes it used, "need more bytes", or an error.
 #pragma once
 
 #include <cstddef>
@@ -7,7 +7,7 @@
 
 #include "meshq/status.h"
 
-namespace meshq::agent {
+namespace meshq {
 
 enum class DecodeState : unsigned char {
   kOk = 0,        // `value` is complete; `consumed` bytes of the input were used.
@@ -17,7 +17,8 @@ enum class DecodeState : unsigned char {
 
 // Decoders are pure functions over a byte buffer: they never keep state between calls, so a
 // caller retries from the same buffer start after appending bytes. Values may hold string_views
-// into the input; those stay valid only while the caller's buffer is unchanged.
+// into the input; those stay valid only while the caller's buffer is unchanged. A decoder whose
+// callers act on the kind of error says which Status code marks which.
 template <typename T>
 struct DecodeResult {
   DecodeState state = DecodeState::kNeedMore;
@@ -45,4 +46,4 @@ struct DecodeResult {
   }
 };
 
-}  // namespace meshq::agent
+}  // namespace meshq

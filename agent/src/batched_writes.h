@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "meshq/agent/stream_buffers.h"
+#include "stream_buffers.h"
 
 namespace meshq::agent {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "meshq/agent/decode_result.h"
+#include "meshq/decode_result.h"
 #include "meshq/status.h"
 
 namespace meshq::agent::frame {

@@ -7,13 +7,11 @@
 #include <string>
 #include <string_view>
 
+#include "meshq/agent/http_options.h"
+
 namespace meshq::agent::http {
 
-struct Limits {
-  std::size_t max_header_bytes = 8 * 1024;   // request line + headers + blank line; else 431
-  std::size_t max_headers = 32;              // header count; more -> 431 (at most kMaxHeaders)
-  std::size_t max_body_bytes = 1024 * 1024;  // Content-Length or decoded chunked size; else 413
-};
+using Limits = HttpLimits;  // meshq/agent/http_options.h
 
 struct HeaderField {
   std::string_view name;   // as received (compare case-insensitively)

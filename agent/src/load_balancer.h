@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "meshq/agent/direct_transport.h"
 #include "meshq/agent/provider_endpoint.h"
 
 namespace meshq::agent {
@@ -17,14 +18,7 @@ class LoadBalancer {
  public:
   using Clock = std::chrono::steady_clock;
 
-  struct Options {
-    double latency_alpha = 0.1;         // EWMA weight of a new latency sample
-    double latency_deadband = 1.5;      // ratios to the best latency below this count as equal
-    double max_latency_penalty = 16.0;  // cap on the latency factor
-    int failures_to_eject = 3;          // consecutive failures before ejection
-    std::chrono::milliseconds first_ejection{500};
-    std::chrono::milliseconds max_ejection{8000};
-  };
+  using Options = BalancerOptions;  // declared with DirectTransport, which takes them
 
   struct Endpoint {
     uint64_t id = 0;  // stable for the endpoint's lifetime in this balancer; never reused

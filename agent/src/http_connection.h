@@ -10,20 +10,17 @@
 #include <memory>
 #include <string>
 
-#include "meshq/agent/form.h"
-#include "meshq/agent/http_request.h"
-#include "meshq/agent/stream_buffers.h"
+#include "form.h"
+#include "http_request.h"
+#include "meshq/agent/http_options.h"
 #include "meshq/agent/transport.h"
+#include "stream_buffers.h"
 
 namespace meshq::agent {
 
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
-  struct Options {
-    http::Limits limits;
-    std::chrono::milliseconds call_timeout{5000};  // deadline of each call
-    size_t max_pipelined = 1024;                   // answers outstanding before reading pauses
-  };
+  using Options = HttpOptions;
 
   // `inflight` (owned by the thread's worker, same thread) counts calls awaiting an answer, so
   // a stopping agent can let them finish.

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "meshq/agent/decode_result.h"
-#include "meshq/agent/hessian2.h"
+#include "hessian2.h"
+#include "meshq/decode_result.h"
 #include "meshq/status.h"
 
 namespace meshq::agent::dubbo {

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "meshq/agent/decode_result.h"
+#include "meshq/decode_result.h"
 #include "meshq/status.h"
 
 namespace meshq::agent::hessian2 {

@@ -11,20 +11,18 @@
 #include <memory>
 #include <string>
 
-#include "meshq/agent/agent_frame.h"
+#include "agent_frame.h"
 #include "meshq/agent/call.h"
-#include "meshq/agent/pending_calls.h"
-#include "meshq/agent/stream_buffers.h"
+#include "meshq/agent/direct_transport.h"
+#include "pending_calls.h"
+#include "stream_buffers.h"
 
 namespace meshq::agent {
 
 class AgentLink : public std::enable_shared_from_this<AgentLink> {
  public:
-  struct Options {
-    std::chrono::milliseconds connect_timeout{1000};
-    std::chrono::milliseconds ping_interval{1000};  // when nothing was received for this long
-    std::chrono::milliseconds dead_after{5000};     // nothing received for this long: close
-  };
+  using Options = AgentLinkOptions;  // declared with DirectTransport, which takes them
+
   // Called once when the link stops being usable: `failed` when it broke (refused, reset,
   // silent), false when it ended in order (GoAway drained, Retire()).
   using DownHandler = std::function<void(AgentLink* link, bool failed)>;
