@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "dedupe_journal.h"
@@ -52,6 +53,16 @@ std::string Micros(uint64_t us) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3f ms", static_cast<double>(us) / 1000.0);
   return buf;
+}
+
+// Adds (kAssignment) or removes (kRelease: handed back unrun, not an execution) a responder.
+void AddResponder(const JournalRecord& j, std::vector<uint64_t>* responders) {
+  auto at = std::find(responders->begin(), responders->end(), j.member);
+  if (j.kind == JournalKind::kRelease) {
+    if (at != responders->end()) responders->erase(at);
+  } else if (at == responders->end()) {
+    responders->push_back(j.member);
+  }
 }
 
 std::string Hex(uint64_t v) {
@@ -143,9 +154,13 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
   }
 
-  // Every hand-out of a request to a responder is journaled before the responder gets it, so a
-  // call the journal assigns to two responders may have run twice: the audit's view of
-  // executions it cannot account for by replies.
+  // Every hand-out of a request to a responder is recorded before the responder gets it, so a
+  // call the journal assigns to two responders may have run twice, and one assigned without a
+  // stored request ran although a crash lost the request (its retry found the stored reply):
+  // the audit's view of executions the request queue cannot account for. Responders serve one
+  // service each, so an assignment of an unknown id to one of this service's responders is this
+  // service's.
+  std::vector<JournalRecord> unknown;  // assignments / releases of ids not in the queue
   for (uint64_t generation = 0;; ++generation) {
     uint64_t records = 0;
     std::string raw;
@@ -158,21 +173,31 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       if (!DecodeJournalRecord(raw, &j)) return ++malformed, void();
       if (j.kind != JournalKind::kAssignment && j.kind != JournalKind::kRelease) return;
       auto it = calls.find(j.id);
-      if (it == calls.end()) return;
-      // A responder that handed a request back unrun (draining) does not count.
-      std::vector<uint64_t>& r = it->second.responders;
-      auto at = std::find(r.begin(), r.end(), j.member);
-      if (j.kind == JournalKind::kRelease) {
-        if (at != r.end()) r.erase(at);
-      } else if (at == r.end()) {
-        r.push_back(j.member);
-      }
+      if (it == calls.end()) return unknown.push_back(j);
+      AddResponder(j, &it->second.responders);
     });
     if (!s.ok()) {
       err << "audit: reading the dedupe journal: " << s.ToString() << "\n";
       return 2;
     }
     if (records == 0) break;
+  }
+
+  std::set<uint64_t> responders_of_service;
+  for (const auto& [id, c] : calls)
+    responders_of_service.insert(c.responders.begin(), c.responders.end());
+  std::map<uint64_t, AuditedCall> unstored;  // by request id
+  for (const JournalRecord& j : unknown) {
+    if (responders_of_service.count(j.member)) AddResponder(j, &unstored[j.id].responders);
+  }
+  uint64_t unstored_runs = 0;
+  for (auto it = unstored.begin(); it != unstored.end();) {
+    if (it->second.responders.empty()) {
+      it = unstored.erase(it);
+      continue;
+    }
+    unstored_runs += it->second.responders.size();
+    ++it;
   }
 
   const uint64_t now = UnixMicros();
@@ -217,9 +242,15 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       << handler_errors << ")  answered late " << late << "  unanswered past deadline " << timed_out
       << "  still within deadline " << waiting << "  duplicate replies " << duplicates
       << "  malformed " << malformed << "\n";
+  for (const auto& [id, c] : unstored) {
+    if (c.responders.size() > 1) {
+      ++multi_responder;
+      listed.emplace_back(id, &c);
+    }
+  }
   out << "stored twice " << stored_twice << "  replies stored again (identical) " << replayed
-      << "  handed to responders " << assignments << "  handed to more than one responder "
-      << multi_responder << "\n";
+      << "  handed to responders " << assignments + unstored_runs << " (" << unstored.size()
+      << " with no stored request)  handed to more than one responder " << multi_responder << "\n";
   if (!latencies.empty()) {
     out << "latency p50 " << Micros(pct(0.50)) << "  p90 " << Micros(pct(0.90)) << "  p99 "
         << Micros(pct(0.99)) << "  p99.9 " << Micros(pct(0.999)) << "  max "

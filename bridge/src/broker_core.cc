@@ -44,7 +44,25 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
 
 BrokerCore::~BrokerCore() { committer_->Stop(); }
 
-Status BrokerCore::Recover() { return dedupe_.Recover(); }
+Status BrokerCore::Recover() {
+  Status s = dedupe_.Recover();
+  if (!s.ok()) return s;
+  // The log is as new as the journal or newer (written first): its records apply last, and
+  // those the kill kept from the journal are journaled again, so the audit sees every hand-out.
+  std::vector<JournalRecord> replay;
+  s = AssignmentLog::Open(options_.dir, options_.dedupe_window, &assignments_, &replay);
+  if (!s.ok()) return s;
+  for (const JournalRecord& r : replay) {
+    const uint64_t assignee = dedupe_.Lookup(r.id).assignee;
+    if (r.kind == JournalKind::kAssignment && assignee != r.member) {
+      s = dedupe_.RecordAssignment(r.id, r.member);
+    } else if (r.kind == JournalKind::kRelease && assignee == r.member) {
+      s = dedupe_.ReleaseAssignment(r.id, r.member);
+    }
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
 
 std::mutex& BrokerCore::QueueLock(std::string_view queue) {
   return queue_locks_[std::hash<std::string_view>()(queue) % queue_locks_.size()];
@@ -200,9 +218,8 @@ bool BrokerCore::HasLiveMembers(ConsumerGroup& g) {
 }
 
 Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& request,
-                              std::string* reply_body, uint32_t* count, bool* assigned) {
+                              std::string* reply_body, uint32_t* count) {
   *count = 0;
-  *assigned = false;
   std::shared_ptr<ConsumerGroup> g;
   std::unique_lock<std::mutex> lock;
   Status s = LockGroup(request.queue, request.group, &g, &lock);
@@ -231,6 +248,7 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
   uint64_t size = store_->QueueSize(g->queue);
   BeginMessagesReply(size, reply_body);
   MessageBatch batch;
+  std::vector<JournalRecord> assignments;  // written before the answer leaves
   // Hands out one stored message unless the request it carries is already settled by a reply
   // (a redelivery after a restart): that one counts as acked without running again. An assigning
   // member takes a request assigned to another one only once `hold_over` (the hold ran out);
@@ -250,9 +268,7 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
         return Status::OK();
       }
       if (member != 0 && d.assignee != member) {
-        Status as = dedupe_.RecordAssignment(m.dedupe_id, member);
-        if (!as.ok()) return as;
-        *assigned = true;
+        assignments.push_back({JournalKind::kAssignment, m.dedupe_id, 0, {}, member});
       }
     }
     g->in_flight[offset] = {conn, member};
@@ -269,7 +285,6 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
     g->held.erase(own[i]);
     s = store_->Get(g->queue, own[i], 1, &batch);
     if (s.ok() && !batch.empty()) s = deliver(own[i], batch[0], true);
-    *assigned = true;
   }
   while (room() && !g->redeliver.empty()) {
     uint64_t offset = *g->redeliver.begin();
@@ -288,6 +303,19 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
     g->next += batch.size();
   }
   FinishMessagesReply(begin, *count, reply_body);
+  if (s.ok() && !assignments.empty()) s = RecordAssignments(assignments);
+  if (!s.ok()) {
+    // Nothing leaves without its assignment: what this answer held goes back to the group.
+    MessagesReply handed;
+    if (DecodeMessagesReply(std::string_view(*reply_body).substr(begin), &handed).ok()) {
+      for (const Message& m : handed.messages) {
+        g->in_flight.erase(m.offset);
+        g->redeliver.insert(m.offset);
+      }
+    }
+    reply_body->resize(begin);
+    *count = 0;
+  }
   const bool moved = g->CommittedLocked() != committed_before;
   lock.unlock();
   if (moved) MarkDirty(g);  // settled requests skipped past
@@ -336,7 +364,19 @@ Status BrokerCore::ReleaseAssignment(const std::string& queue, uint64_t offset, 
     return Status::Corruption("stored message without broker envelope");
   }
   if (m.dedupe_id == 0) return Status::OK();
-  return dedupe_.ReleaseAssignment(m.dedupe_id, member);
+  return RecordAssignments({{JournalKind::kRelease, m.dedupe_id, 0, {}, member}});
+}
+
+Status BrokerCore::RecordAssignments(const std::vector<JournalRecord>& records) {
+  Status s = assignments_->Append(records);
+  if (!s.ok()) return s;
+  // The journal's copy is what `meshq audit` reads; it becomes durable with the next Flush.
+  for (const JournalRecord& r : records) {
+    s = r.kind == JournalKind::kAssignment ? dedupe_.RecordAssignment(r.id, r.member)
+                                           : dedupe_.ReleaseAssignment(r.id, r.member);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
 }
 
 void BrokerCore::ConnectionClosed(ConnectionId conn) {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "assignment_log.h"
 #include "committer.h"
 #include "consumer_group.h"
 #include "dedupe_window.h"
@@ -37,12 +38,11 @@ class BrokerCore {
   Status Put(const PutRequest& request, uint8_t flags, std::string* reply_body, bool* no_consumers);
   // GET/FETCH: writes a MESSAGES body; *count is how many messages it holds.
   Status Read(const ReadRequest& request, std::string* reply_body, uint32_t* count);
-  // GROUP_FETCH on behalf of connection `conn` (which becomes a member of the group).
-  // *assigned is set when the answer records new assignments (request.member != 0): send it only
-  // after a Flush that starts after this call, so the assignment survives a crash before the
-  // request reaches its member.
+  // GROUP_FETCH on behalf of connection `conn` (which becomes a member of the group). With
+  // request.member, the assignments of what it hands out are in the assignment log when it
+  // returns (they survive a kill -9 from then on).
   Status GroupFetch(ConnectionId conn, const GroupFetchRequest& request, std::string* reply_body,
-                    uint32_t* count, bool* assigned);
+                    uint32_t* count);
   // ACK: *committed is the group's committed offset afterwards. With `release` the offsets go
   // back to the group for any member instead (kAckFlagRelease).
   Status Ack(const AckRequest& request, bool release, uint64_t* committed);
@@ -77,6 +77,9 @@ class BrokerCore {
   bool HasLiveMembers(ConsumerGroup& g);
   // Journals that `member` gave back the request stored at queue/offset without running it.
   Status ReleaseAssignment(const std::string& queue, uint64_t offset, uint64_t member);
+  // Writes assignment / release records to the assignment log (durable across a kill -9 when
+  // this returns), then into the dedupe window and its journal.
+  Status RecordAssignments(const std::vector<JournalRecord>& records);
   std::mutex& QueueLock(std::string_view queue);
 
   QueueStore* const store_;
@@ -86,6 +89,7 @@ class BrokerCore {
   const SteadyTime started_;
   const bool restarted_;
   DedupeWindow dedupe_;
+  std::unique_ptr<AssignmentLog> assignments_;  // opened by Recover
   QueueWatch watch_;
   std::vector<std::mutex> queue_locks_;  // striped: keeps a PUT's messages contiguous
 

@@ -54,8 +54,7 @@ class BrokerCoreTest : public ::testing::Test {
   uint32_t Fetch(ConnectionId conn, const std::string& group, std::vector<uint64_t>* offsets) {
     std::string body;
     uint32_t count = 0;
-    bool assigned = false;
-    EXPECT_TRUE(core_->GroupFetch(conn, {"jobs", group, 100, 0}, &body, &count, &assigned).ok());
+    EXPECT_TRUE(core_->GroupFetch(conn, {"jobs", group, 100, 0}, &body, &count).ok());
     MessagesReply reply;
     EXPECT_TRUE(DecodeMessagesReply(body, &reply).ok());
     offsets->clear();
