@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "byte_order.h"
+#include "meshq/coding.h"
 
 namespace meshq::bridge {
 namespace {
@@ -71,7 +71,7 @@ Status AssignmentLog::Open(const std::string& dir, size_t capacity,
     if (!s.ok()) return s;
     if (files[i].bytes.size() < kHeaderSize) continue;  // cut before its header: empty
     files[i].present = true;
-    files[i].generation = LoadU64(files[i].bytes.data());
+    files[i].generation = DecodeFixed64(files[i].bytes.data());
   }
   // Older first; the newer one is current.
   int order[2] = {0, 1};
@@ -132,7 +132,7 @@ Status AssignmentLog::Switch() {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return IoError(path, "open");
   char header[kHeaderSize];
-  StoreU64(header, generation_ + 1);
+  EncodeFixed64(header, generation_ + 1);
   Status s = WriteAll(fd, path, header, sizeof(header));
   if (!s.ok()) {
     ::close(fd);
