@@ -30,7 +30,6 @@ MetadataStore::~MetadataStore() { Close(); }
 Status MetadataStore::Open(const std::string& path, bool read_only, bool keep_recovered_log) {
   path_ = path;
   read_only_ = read_only;
-  keep_recovered_log_ = keep_recovered_log;
   rocksdb::Options options;
   options.create_if_missing = !read_only;
   // For RocksDB's logger, which only a read-only open uses.
@@ -47,8 +46,9 @@ Status MetadataStore::Open(const std::string& path, bool read_only, bool keep_re
     if (!env_) env_ = NewPrivateEnv();
     options.env = env_.get();
   }
-  // Open then writes only a new manifest, log and options file. Not always: every Open would
-  // leave one more log file behind, each replayed by the next Open until a memtable fills.
+  // Keeping the recovered log, Open writes only a new manifest, log and options file. Not by
+  // default: each such Open leaves one more log file behind, replayed by every later Open until
+  // a memtable fills and is flushed.
   options.avoid_flush_during_recovery = keep_recovered_log;
   // No space reserved ahead of writes (RocksDB preallocates its log by 1.1 write buffers, its
   // manifest by 4 MiB): on a nearly full disk that would take what Open's own writes need, and

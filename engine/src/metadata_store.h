@@ -81,7 +81,6 @@ class MetadataStore {
 
   std::string path_;
   bool read_only_ = false;
-  bool keep_recovered_log_ = false;
   bool failed_ = false;                // guarded by mu_ (exclusive)
   mutable std::shared_mutex mu_;       // shared: any use of db_; exclusive: reopen
   std::unique_ptr<rocksdb::Env> env_;  // files 0600 (private_file_system.h); outlives db_
