@@ -16,7 +16,8 @@ void Usage() {
                "usage: meshq-broker --dir DIR [--bind 127.0.0.1] [--port 0] [--threads 2]\n"
                "                    [--responder-grace-ms 3000] [--dedupe-window 262144]\n"
                "                    [--commit-interval-ms 20] [--commit-linger-us 0]\n"
-               "                    [--redelivery-hold-ms 30000] [--dedupe-min-age-ms 10000]\n");
+               "                    [--redelivery-hold-ms 30000] [--dedupe-min-age-ms 10000]\n"
+               "                    [--group-expiry-ms 3600000]\n");
 }
 
 // A whole decimal number within [lo, hi], or a message and false (atoi took "abc" as 0: an
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--dedupe-min-age-ms") {
       if (!ParseFlag(arg, value, 0, 3'600'000, &n)) return 2;
       options.dedupe_min_age = std::chrono::milliseconds(n);
+    } else if (arg == "--group-expiry-ms") {
+      if (!ParseFlag(arg, value, 1, 30LL * 24 * 3'600'000, &n)) return 2;
+      options.group_expiry = std::chrono::milliseconds(n);
     } else if (arg == "--redelivery-hold-ms") {
       if (!ParseFlag(arg, value, 0, 3'600'000, &n)) return 2;
       options.redelivery_hold = std::chrono::milliseconds(n);

@@ -27,7 +27,9 @@ struct AuditedCall {
   bool answered = false;
   bool handler_error = false;
   uint64_t replied_us = 0;
-  uint32_t replies = 0;
+  uint32_t replies = 0;              // distinct replies (a second one means a second execution)
+  uint32_t replayed = 0;             // copies of the first reply, byte for byte, stored again
+  std::string first_reply;           // the first reply's bytes
   uint32_t stored = 0;               // copies of the request in the queue
   std::vector<uint64_t> responders;  // distinct members it was assigned to (dedupe journal)
 };
@@ -127,7 +129,11 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       auto it = calls.find(r.request_id);
       if (it == calls.end()) return;  // another service's call, or before --since
       AuditedCall& c = it->second;
+      // A responder answering a redelivery from its remembered replies stores the same bytes
+      // again (the broker died after storing the reply, before journaling it): one execution.
+      if (c.replies > 0 && m.payload == c.first_reply) return ++c.replayed, void();
       if (++c.replies == 1) {
+        c.first_reply = m.payload;
         c.answered = true;
         c.replied_us = r.replied_us;
         c.handler_error = r.status != ReplyStatus::kOk;
@@ -172,12 +178,13 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
 
   const uint64_t now = UnixMicros();
-  uint64_t stored_twice = 0, multi_responder = 0, assignments = 0;
+  uint64_t stored_twice = 0, multi_responder = 0, assignments = 0, replayed = 0;
   uint64_t answered = 0, handler_errors = 0, late = 0, timed_out = 0, waiting = 0, duplicates = 0;
   std::vector<uint64_t> latencies;
   std::vector<std::pair<uint64_t, const AuditedCall*>> listed;
   for (const auto& [id, c] : calls) {
     if (c.replies > 1) duplicates += c.replies - 1;
+    replayed += c.replayed;
     if (c.stored > 1) stored_twice += c.stored - 1;
     assignments += c.responders.size();
     if (c.responders.size() > 1) {
@@ -212,8 +219,9 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       << handler_errors << ")  answered late " << late << "  unanswered past deadline " << timed_out
       << "  still within deadline " << waiting << "  duplicate replies " << duplicates
       << "  malformed " << malformed << "\n";
-  out << "stored twice " << stored_twice << "  handed to responders " << assignments
-      << "  handed to more than one responder " << multi_responder << "\n";
+  out << "stored twice " << stored_twice << "  replies stored again (identical) " << replayed
+      << "  handed to responders " << assignments << "  handed to more than one responder "
+      << multi_responder << "\n";
   if (!latencies.empty()) {
     out << "latency p50 " << Micros(pct(0.50)) << "  p90 " << Micros(pct(0.90)) << "  p99 "
         << Micros(pct(0.99)) << "  p99.9 " << Micros(pct(0.999)) << "  max "

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,12 +54,26 @@ class BrokerCore {
   // offset written to the store's metadata.
   Status CommitRound(std::optional<FlushMode> flush, bool write_offsets = true);
 
+  // Forgets groups without members for BrokerOptions::group_expiry whose offsets are persisted
+  // (CommitRound calls it; exposed for tests). Their committed offsets stay in the metadata.
+  void ExpireIdleGroups(SteadyTime now);
+  // Groups held in memory.
+  size_t group_count();
+
   QueueWatch& watch() { return watch_; }
   Committer& committer() { return *committer_; }
 
  private:
   Status GetGroup(std::string_view queue, std::string_view group,
                   std::shared_ptr<ConsumerGroup>* out);
+  // GetGroup, then the group's lock; never a group that ExpireIdleGroups is forgetting.
+  Status LockGroup(std::string_view queue, std::string_view group,
+                   std::shared_ptr<ConsumerGroup>* out, std::unique_lock<std::mutex>* lock);
+  void DropExpired(const std::shared_ptr<ConsumerGroup>& g);
+  // Lists a group whose committed offset moved for the next offset round.
+  void MarkDirty(const std::shared_ptr<ConsumerGroup>& g);
+  Status CommitGroups(const std::vector<std::shared_ptr<ConsumerGroup>>& groups,
+                      std::optional<FlushMode> flush, bool write_offsets);
   bool HasLiveMembers(ConsumerGroup& g);
   // Journals that `member` gave back the request stored at queue/offset without running it.
   Status ReleaseAssignment(const std::string& queue, uint64_t offset, uint64_t member);
@@ -77,6 +92,16 @@ class BrokerCore {
   std::mutex groups_mu_;
   std::unordered_map<std::string, std::shared_ptr<ConsumerGroup>> groups_;
   std::unordered_map<ConnectionId, std::vector<std::shared_ptr<ConsumerGroup>>> memberships_;
+  // Groups that had no member from `since` on, oldest first (under groups_mu_): the expiry
+  // visits only those due, never every group.
+  struct Idle {
+    SteadyTime since;
+    std::weak_ptr<ConsumerGroup> group;
+  };
+  std::deque<Idle> idle_;
+
+  std::mutex dirty_mu_;  // after a group's mu, never before it
+  std::vector<std::shared_ptr<ConsumerGroup>> dirty_;
 
   std::unique_ptr<Committer> committer_;  // last: its thread uses the members above
 };
