@@ -5,7 +5,10 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include "info_log.h"
 #include "meshq/coding.h"
+#include "posix_file.h"
+#include "private_file_system.h"
 
 namespace meshq {
 
@@ -24,14 +27,33 @@ Status FromRocks(const rocksdb::Status& s, const std::string& path) {
 MetadataStore::MetadataStore() = default;
 MetadataStore::~MetadataStore() { Close(); }
 
-Status MetadataStore::Open(const std::string& path, bool read_only) {
+Status MetadataStore::Open(const std::string& path, bool read_only, bool keep_recovered_log) {
   path_ = path;
   read_only_ = read_only;
   rocksdb::Options options;
   options.create_if_missing = !read_only;
+  // For RocksDB's logger, which only a read-only open uses.
   options.keep_log_file_num = 2;
   options.max_log_file_size = 1 << 20;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  if (!read_only) {
+    Status d = CreateDirs(path);
+    if (d.ok()) d = MakePrivate(path);
+    if (!d.ok()) return d;
+    // RocksDB's own logger aborts on a full disk (info_log.h); a read-only open writes nothing.
+    options.info_log =
+        std::make_shared<InfoLog>(path + "/LOG", 1 << 20, rocksdb::InfoLogLevel::WARN_LEVEL);
+    if (!env_) env_ = NewPrivateEnv();
+    options.env = env_.get();
+  }
+  // Keeping the recovered log, Open writes only a new manifest, log and options file. Not by
+  // default: each such Open leaves one more log file behind, replayed by every later Open until
+  // a memtable fills and is flushed.
+  options.avoid_flush_during_recovery = keep_recovered_log;
+  // No space reserved ahead of writes (RocksDB preallocates its log by 1.1 write buffers, its
+  // manifest by 4 MiB): on a nearly full disk that would take what Open's own writes need, and
+  // a killed process leaves it allocated. The files here are small and synced at every Flush.
+  options.allow_fallocate = false;
   // Block-list deltas are written in large batches at Flush; a bigger memtable keeps them out of
   // many tiny SST files.
   options.write_buffer_size = 64 << 20;
@@ -62,7 +84,8 @@ Status MetadataStore::ReopenIfFailed() {
     db_->Close();  // may report the same error; the reopen below is what matters
     db_.reset();
   }
-  Status s = Open(path_, read_only_);
+  // The write failed, most likely for lack of space: no table file from the replayed log.
+  Status s = Open(path_, read_only_, /*keep_recovered_log=*/true);
   if (s.ok()) failed_ = false;
   return s;
 }

@@ -20,6 +20,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -34,7 +35,10 @@ class MetadataStore {
   MetadataStore(const MetadataStore&) = delete;
   MetadataStore& operator=(const MetadataStore&) = delete;
 
-  Status Open(const std::string& path, bool read_only);
+  // `keep_recovered_log`: recovery leaves what it replays from the log in the memtable (flushed in
+  // the normal course) instead of first writing it into a table file — up to write_buffer_size
+  // bytes, which a full disk does not have. Reopens after a failed write do the same.
+  Status Open(const std::string& path, bool read_only, bool keep_recovered_log = false);
   void Close();
 
   Status Get(std::string_view key, std::string* value);  // NotFound when absent
@@ -77,8 +81,9 @@ class MetadataStore {
 
   std::string path_;
   bool read_only_ = false;
-  bool failed_ = false;           // guarded by mu_ (exclusive)
-  mutable std::shared_mutex mu_;  // shared: any use of db_; exclusive: reopen
+  bool failed_ = false;                // guarded by mu_ (exclusive)
+  mutable std::shared_mutex mu_;       // shared: any use of db_; exclusive: reopen
+  std::unique_ptr<rocksdb::Env> env_;  // files 0600 (private_file_system.h); outlives db_
   std::unique_ptr<rocksdb::DB> db_;
 };
 

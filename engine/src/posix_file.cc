@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,7 +20,8 @@ Status PosixFile::Open(const std::string& path, bool create, bool* created) {
   int flags = O_RDWR | O_CLOEXEC;
   fd_ = ::open(path.c_str(), flags);
   if (fd_ < 0 && errno == ENOENT && create) {
-    fd_ = ::open(path.c_str(), flags | O_CREAT | O_EXCL, 0644);
+    // Owner-only whatever the umask (which can only clear bits): messages are private data.
+    fd_ = ::open(path.c_str(), flags | O_CREAT | O_EXCL, kPrivateFileMode);
     if (fd_ >= 0 && created) *created = true;
     if (fd_ < 0 && errno == EEXIST) fd_ = ::open(path.c_str(), flags);
   }
@@ -84,6 +86,13 @@ void PosixFile::WillNeed(uint64_t offset, size_t n) const {
   ::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_WILLNEED);
 }
 
+Status PosixFile::Allocate(uint64_t size) const {
+  // posix_fallocate returns the error instead of setting errno.
+  int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(size));
+  if (err != 0) return Status::IOError(path_, err);
+  return Status::OK();
+}
+
 Status PosixFile::LockExclusive() {
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
@@ -102,13 +111,31 @@ Status CreateDirs(const std::string& dir) {
     pos = dir.find('/', pos + 1);
     partial = dir.substr(0, pos);
     if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (::mkdir(partial.c_str(), kPrivateDirMode) != 0 && errno != EEXIST) {
       return Status::IOError(partial, errno);
     }
   }
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) return Status::IOError(dir, errno);
   if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(dir + ": not a directory");
+  return Status::OK();
+}
+
+Status MakePrivate(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Status::IOError(dir, errno);
+  if ((st.st_mode & 077) == 0) return Status::OK();
+  // Only the owner (or root) may chmod; a store in someone else's directory keeps its mode.
+  if (::chmod(dir.c_str(), st.st_mode & 0700) != 0 && errno != EPERM) {
+    return Status::IOError(dir, errno);
+  }
+  return Status::OK();
+}
+
+Status FreeBytes(const std::string& dir, uint64_t* bytes) {
+  struct statvfs vfs;
+  if (::statvfs(dir.c_str(), &vfs) != 0) return Status::IOError(dir, errno);
+  *bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   return Status::OK();
 }
 

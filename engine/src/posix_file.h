@@ -11,6 +11,10 @@
 
 namespace meshq {
 
+// Modes of what the engine creates: the owner's alone (the umask can only clear bits).
+inline constexpr unsigned kPrivateFileMode = 0600;
+inline constexpr unsigned kPrivateDirMode = 0700;
+
 class PosixFile {
  public:
   PosixFile() = default;
@@ -18,7 +22,8 @@ class PosixFile {
   PosixFile(const PosixFile&) = delete;
   PosixFile& operator=(const PosixFile&) = delete;
 
-  // Opens `path` read-write, creating it when `create` (sets *created when it did).
+  // Opens `path` read-write, creating it (kPrivateFileMode) when `create` (sets *created when it
+  // did).
   Status Open(const std::string& path, bool create, bool* created = nullptr);
   // Opens read-only.
   Status OpenReadOnly(const std::string& path);
@@ -34,6 +39,8 @@ class PosixFile {
   Status Size(uint64_t* size) const;
   // Asks the kernel to start reading [offset, offset+n) into the page cache; best effort.
   void WillNeed(uint64_t offset, size_t n) const;
+  // Allocates the file's first `size` bytes on disk (posix_fallocate), growing it to `size`.
+  Status Allocate(uint64_t size) const;
   // Takes an exclusive advisory lock (flock); Busy when another open file holds it.
   Status LockExclusive();
 
@@ -42,8 +49,13 @@ class PosixFile {
   std::string path_;
 };
 
-// Creates `dir` and its parents. OK when it exists already.
+// Creates `dir` and its missing parents (kPrivateDirMode). OK when it exists already.
 Status CreateDirs(const std::string& dir);
+// Takes the group's and others' permissions off an existing directory (one created before the
+// engine made its directories private, or by someone else); leaves a directory it may not chmod.
+Status MakePrivate(const std::string& dir);
+// Bytes an unprivileged writer may still allocate on the file system holding `dir`.
+Status FreeBytes(const std::string& dir, uint64_t* bytes);
 bool PathExists(const std::string& path);
 // fsyncs a directory so that newly created entries in it survive a crash.
 Status SyncDir(const std::string& dir);

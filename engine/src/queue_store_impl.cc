@@ -11,6 +11,7 @@
 #include "block_format.h"
 #include "hash.h"
 #include "meshq/coding.h"
+#include "space_reserve.h"
 
 namespace meshq {
 
@@ -65,7 +66,17 @@ Status QueueStore::Open(const StoreOptions& options, std::unique_ptr<QueueStore>
   Status s = ValidateOptions(options);
   if (!s.ok()) return s;
   auto impl = std::make_unique<QueueStoreImpl>(options);
-  s = impl->Init();
+  s = impl->Init(/*short_of_space=*/false);
+  if (IsNoSpace(s)) {
+    // The disk is full (typically: the last process was killed while it was). The reserve makes
+    // room for what Open writes; the store then serves reads, and Puts fail until space returns.
+    // Tried again with less to write even when there is no reserve left to delete.
+    impl.reset();
+    ReleaseReserve(options.dir + "/meta");
+    impl = std::make_unique<QueueStoreImpl>(options);
+    s = impl->Init(/*short_of_space=*/true);
+    if (IsNoSpace(s)) return NoSpaceToOpen(options.dir, s);
+  }
   if (!s.ok()) return s;
   *store = std::move(impl);
   return Status::OK();
@@ -85,7 +96,7 @@ QueueStoreImpl::~QueueStoreImpl() { Close(); }
 // ---------------------------------------------------------------------------------------------
 // Open
 
-Status QueueStoreImpl::Init() {
+Status QueueStoreImpl::Init(bool short_of_space) {
   const std::string& dir = options_.dir;
   if (!PathExists(dir)) {
     if (!options_.create_if_missing) {
@@ -93,6 +104,7 @@ Status QueueStoreImpl::Init() {
     }
   }
   Status s = CreateDirs(dir);
+  if (s.ok()) s = MakePrivate(dir);
   if (!s.ok()) return s;
   s = lock_file_.Open(dir + "/LOCK", /*create=*/true);
   if (!s.ok()) return s;
@@ -106,7 +118,7 @@ Status QueueStoreImpl::Init() {
                                    ": has segment files but no meta/ database; not a meshq store "
                                    "or its metadata was removed");
   }
-  s = meta_.Open(meta_dir, /*read_only=*/false);
+  s = meta_.Open(meta_dir, /*read_only=*/false, short_of_space);
   if (!s.ok()) return s;
   s = OpenFormat();
   if (!s.ok()) return s;
@@ -134,6 +146,7 @@ Status QueueStoreImpl::Init() {
   reader_ = std::make_unique<QueueReader>(options_, &segments_, salt_);
   checkpointer_ = std::make_unique<Checkpointer>(std::move(checkpoint), &meta_, &segments_,
                                                  table_.get(), flusher_.get(), slots_.get());
+  CreateReserveIfMissing(meta_dir);
   initialized_ = true;
   return Status::OK();
 }

@@ -31,7 +31,10 @@ class QueueStoreImpl final : public QueueStore {
   explicit QueueStoreImpl(const StoreOptions& options);
   ~QueueStoreImpl() override;
 
-  Status Init();
+  // Opens the files and recovers the index. `short_of_space`: the disk has just the room of the
+  // reserve (space_reserve.h), so the metadata database keeps its recovered log instead of
+  // writing it into a table file first.
+  Status Init(bool short_of_space);
 
   Status Put(std::string_view queue, std::string_view message) override;
   Status Get(std::string_view queue, uint64_t offset, uint64_t max_count,

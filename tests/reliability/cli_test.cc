@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
 
 #include <cstdio>
 #include <filesystem>
@@ -167,6 +171,89 @@ TEST(MeshqTool, MissingAndForeignDirectoriesAreUsageErrors) {
   EXPECT_EQ(Meshq({"verify"}).code, 2);
   EXPECT_EQ(Meshq({"dump", tmp.path()}).code, 2);
   EXPECT_EQ(Meshq({"frobnicate"}).code, 2);
+}
+
+// Runs `fn` in a forked child with umask 0 — as `uid` when the test runs as root, so that file
+// permissions apply — and returns its exit status (-1 when it did not exit normally).
+int RunAs(uid_t uid, const std::function<int()>& fn) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::umask(0);
+    if (::geteuid() == 0 && (::setgid(uid) != 0 || ::setuid(uid) != 0)) _exit(100);
+    _exit(fn());
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Messages are private: whatever the umask, the store's directories are 0700 and every file in
+// it (the engine's and RocksDB's) 0600, and the `meshq` tool, run by the same user, still reads
+// it. As root the store is made by an unprivileged user, and another one is refused.
+TEST(MeshqTool, StoreFilesAreTheOwnersAloneAndTheToolReadsThem) {
+  testing::TempDir tmp;
+  const uid_t owner = 65534, stranger = 65533;
+  const bool root = ::geteuid() == 0;
+  // The owner's home, where the store and its parent are created.
+  const std::string home = tmp.sub("home"), dir = home + "/stores/a";
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0711), 0);
+  ASSERT_EQ(::mkdir(home.c_str(), 0755), 0);
+  if (root) {
+    ASSERT_EQ(::chown(home.c_str(), owner, owner), 0);
+  }
+  int made = RunAs(owner, [&] {
+    StoreOptions o;
+    o.dir = dir;
+    o.segment_count = 4;
+    for (int round = 0; round < 2; ++round) {  // the second Open recovers and rewrites files
+      std::unique_ptr<QueueStore> store;
+      Status s = QueueStore::Open(o, &store);
+      if (!s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        return 1;
+      }
+      for (uint64_t off = 0; off < 100; ++off) {
+        for (uint32_t q = 0; q < 8; ++q) {
+          if (!store->Put(PatternQueueName(q), PatternMessage(q, off)).ok()) return 2;
+        }
+      }
+      if (!store->PutMetadata("k", "v").ok() || !store->Close().ok()) return 3;
+    }
+    return 0;
+  });
+  ASSERT_EQ(made, 0);
+
+  int entries = 0;
+  auto check = [&](const std::string& path) {
+    struct stat st;
+    ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_mode & 077, 0u) << path << " has mode " << std::oct << (st.st_mode & 07777);
+    if (root) {
+      EXPECT_EQ(st.st_uid, owner) << path;
+    }
+    ++entries;
+  };
+  check(home + "/stores");
+  check(dir);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) check(e.path());
+  EXPECT_GT(entries, 10);  // segments, LOCK, the reserve, RocksDB's files, meta/
+  EXPECT_TRUE(std::filesystem::exists(dir + "/meta/CURRENT"));
+
+  int read = RunAs(owner, [&] {
+    if (Meshq({"inspect", dir, "--queues"}).code != 0) return 1;
+    if (Meshq({"verify", dir}).code != 0) return 2;
+    CliRun dump = Meshq({"dump", dir, PatternQueueName(3)});
+    if (dump.code != 0 || dump.out.find("99\t") == std::string::npos) return 3;
+    return 0;
+  });
+  EXPECT_EQ(read, 0) << "the owner's tool could not read the store";
+  if (root) {
+    int denied = RunAs(stranger, [&] {
+      if (::access(dir.c_str(), R_OK) == 0 || errno != EACCES) return 1;
+      return Meshq({"verify", dir}).code == 0 ? 2 : 0;
+    });
+    EXPECT_EQ(denied, 0) << "another user could read the store";
+  }
 }
 
 TEST(MeshqTool, BinaryExitStatusMatches) {

@@ -128,6 +128,18 @@ void ExpectQueue(QueueStore* store, uint32_t q, uint64_t n) {
   EXPECT_EQ(store->QueueSize(PatternQueueName(q)), n);
 }
 
+// Opens the store in `dir`, puts messages [0, rounds) of the pattern into every queue, closes.
+void PutRoundsAndClose(const std::string& dir, uint64_t rounds) {
+  std::unique_ptr<QueueStore> store;
+  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
+  for (uint64_t off = 0; off < rounds; ++off) {
+    for (uint32_t q = 0; q < kQueues; ++q) {
+      ASSERT_TRUE(store->Put(PatternQueueName(q), PatternMessage(q, off)).ok());
+    }
+  }
+  ASSERT_TRUE(store->Close().ok());
+}
+
 TEST(DiskFault, FullDiskGivesIOErrorsKeepsDataAndRecovers) {
   Tmpfs fs("8m", "", /*has_fallback=*/true);
   // When a tmpfs cannot be mounted, the limit falls on the process's file size instead.
@@ -353,6 +365,190 @@ TEST(DiskFault, AFlushAfterAFailedOneCheckpointsWhatTheFailedOneCollected) {
   ASSERT_TRUE(store->Close().ok());
 }
 
+// Child-side check (no gtest in a forked child): queue q holds exactly messages [0, n).
+bool QueueHolds(QueueStore* store, uint32_t q, uint64_t n) {
+  MessageBatch batch;
+  uint64_t off = 0;
+  while (off < n) {
+    if (!store->Get(PatternQueueName(q), off, 100, &batch).ok() || batch.empty()) return false;
+    for (size_t i = 0; i < batch.size(); ++i, ++off) {
+      if (off < n && batch[i] != PatternMessage(q, off)) return false;
+    }
+  }
+  return true;
+}
+
+// What one Open in a forked child did: how it ended (a signal when it aborted), its Status text,
+// and whether every acknowledged message was there.
+struct OpenOutcome {
+  int wait_status = 0;
+  std::string status;
+  bool opened() const { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0; }
+  bool failed_cleanly() const { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 1; }
+  std::string Describe() const {
+    if (WIFSIGNALED(wait_status)) {
+      return "killed by signal " + std::to_string(WTERMSIG(wait_status)) + " (" +
+             strsignal(WTERMSIG(wait_status)) + ")";
+    }
+    return "exit " + std::to_string(WEXITSTATUS(wait_status)) + ": " + status;
+  }
+};
+
+// Opens the store in a child process (an abort inside the library must not take the test down)
+// and, when Open succeeds, checks that every queue holds its `acked` messages. Exit 0: opened and
+// complete; 1: Open failed (the Status text goes up the pipe); 2: messages missing.
+OpenOutcome OpenInChild(const std::string& dir, const std::vector<uint64_t>& acked) {
+  int fds[2];
+  OpenOutcome out;
+  if (::pipe(fds) != 0) return out;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::unique_ptr<QueueStore> store;
+    Status s = QueueStore::Open(SmallStore(dir), &store);
+    const std::string text = s.ToString();
+    if (::write(fds[1], text.data(), text.size()) < 0) _exit(3);
+    if (!s.ok()) _exit(1);
+    for (uint32_t q = 0; q < acked.size(); ++q) {
+      if (!QueueHolds(store.get(), q, acked[q])) _exit(2);
+    }
+    // Writes on the full disk fail (or, in what room Open left, succeed); neither may abort.
+    for (uint32_t q = 0; q < acked.size(); ++q) {
+      (void)store->Put(PatternQueueName(q), PatternMessage(q, acked[q]));
+    }
+    (void)store->Flush();
+    _exit(0);  // no Close: the next Open sees the state this one left, as after a kill
+  }
+  ::close(fds[1]);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) out.status.append(buf, n);
+  ::close(fds[0]);
+  ::waitpid(pid, &out.wait_status, 0);
+  return out;
+}
+
+// A store killed (SIGKILL) while its disk is full must open again, not abort: a supervisor would
+// crash-loop on it until space returned. A forked writer fills a small file system through the
+// store, keeps putting and flushing while writes fail (as a broker under load would), and is
+// killed; then Open (in a child) must either serve every acknowledged message or fail with a
+// clear IOError naming the directory; once space is freed it must open with all of them.
+TEST(DiskFault, StoreKilledOnAFullDiskOpensAgain) {
+  Tmpfs fs("8m");
+  if (!fs.mounted()) MESHQ_SKIP_OR_FAIL("cannot mount a tmpfs (" << fs.error() << ")");
+  const std::string dir = fs.sub("store");
+  {  // someone else's file on the same file system: deleting it is how space returns
+    std::ofstream other(fs.sub("other"), std::ios::binary);
+    std::string mib(1 << 20, 'o');
+    for (int i = 0; i < 2; ++i) other.write(mib.data(), static_cast<std::streamsize>(mib.size()));
+  }
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the writer: reports each Flush-acknowledged state, then "failing" ones
+    ::close(fds[0]);
+    std::unique_ptr<QueueStore> store;
+    if (!QueueStore::Open(SmallStore(dir), &store).ok()) _exit(3);
+    // Record: [0] = failed Flushes so far, [1..] = per-queue counts the last good Flush covered.
+    std::vector<uint64_t> rec(1 + kQueues, 0), count(kQueues, 0);
+    for (;;) {
+      for (int i = 0; i < 500; ++i) {
+        const uint32_t q = static_cast<uint32_t>(i % kQueues);
+        if (store->Put(PatternQueueName(q), PatternMessage(q, count[q])).ok()) count[q]++;
+      }
+      if (store->Flush().ok()) {
+        std::copy(count.begin(), count.end(), rec.begin() + 1);
+      } else {
+        rec[0]++;
+      }
+      const size_t bytes = rec.size() * sizeof(uint64_t);
+      if (::write(fds[1], rec.data(), bytes) != static_cast<ssize_t>(bytes)) _exit(4);
+    }
+  }
+  ::close(fds[1]);
+  std::vector<uint64_t> rec(1 + kQueues, 0);
+  const auto give_up = Clock::now() + std::chrono::seconds(60);
+  // Killed after a run of failed Flushes: the writer keeps hitting the full disk meanwhile.
+  while (rec[0] < 50 && Clock::now() < give_up) {
+    const size_t bytes = rec.size() * sizeof(uint64_t);
+    ssize_t got = ::read(fds[0], rec.data(), bytes);
+    ASSERT_EQ(got, static_cast<ssize_t>(bytes)) << "the writer ended early";
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ::close(fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "writer failed at step " << WEXITSTATUS(status);
+  ASSERT_GE(rec[0], 50u) << "the disk never filled up";
+  const std::vector<uint64_t> acked(rec.begin() + 1, rec.end());
+  uint64_t total = 0;
+  for (uint64_t c : acked) total += c;
+  ASSERT_GT(total, 0u);
+
+  // The first Open on the full disk opens in the room of the store's reserve and serves every
+  // acknowledged message. It is killed too (no Close); the second, without a reserve, either
+  // opens in what room is left or fails with the clear error.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    OpenOutcome full = OpenInChild(dir, acked);
+    std::printf("disk fault: Open on the full disk after a kill (%d): %s\n", attempt,
+                full.Describe().c_str());
+    if (attempt == 0) {
+      EXPECT_TRUE(full.opened()) << full.Describe();
+    }
+    ASSERT_TRUE(full.opened() || full.failed_cleanly()) << full.Describe();
+    if (full.failed_cleanly()) {
+      EXPECT_NE(full.status.find("IO error"), std::string::npos) << full.status;
+      EXPECT_NE(full.status.find(dir), std::string::npos) << "must name the directory";
+    }
+  }
+
+  std::filesystem::remove(fs.sub("other"));
+  OpenOutcome freed = OpenInChild(dir, acked);
+  EXPECT_TRUE(freed.opened()) << freed.Describe();
+  std::unique_ptr<QueueStore> store;
+  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
+  for (uint32_t q = 0; q < kQueues; ++q) {
+    ASSERT_GE(store->QueueSize(PatternQueueName(q)), acked[q]);
+    ASSERT_TRUE(QueueHolds(store.get(), q, acked[q])) << "queue " << q;
+  }
+  ASSERT_TRUE(store->Close().ok());
+}
+
+// Without its reserve (used up by an earlier Open on the full disk), a store on a full disk fails
+// Open with an IOError that names the directory, the free bytes and what Open needs, and opens
+// with everything once space returns.
+TEST(DiskFault, WithoutItsReserveOpenOnAFullDiskFailsWithAClearError) {
+  Tmpfs fs("8m");
+  if (!fs.mounted()) MESHQ_SKIP_OR_FAIL("cannot mount a tmpfs (" << fs.error() << ")");
+  const std::string dir = fs.sub("store");
+  std::vector<uint64_t> acked(kQueues, 300);
+  ASSERT_NO_FATAL_FAILURE(PutRoundsAndClose(dir, 300));
+  ASSERT_TRUE(std::filesystem::remove(dir + "/meta/RESERVE")) << "Open made no reserve";
+  SpaceThief thief(&fs);
+  thief.Take();
+  OpenOutcome full = OpenInChild(dir, acked);
+  std::printf("disk fault: Open on a full disk without the reserve: %s\n", full.Describe().c_str());
+  ASSERT_TRUE(full.failed_cleanly()) << full.Describe();
+  EXPECT_NE(full.status.find("IO error: " + dir + ": no space to open the store: "),
+            std::string::npos)
+      << full.status;
+  EXPECT_NE(full.status.find(" bytes free on its file system, Open needs up to "),
+            std::string::npos)
+      << full.status;
+  thief.GiveBack();
+  OpenOutcome freed = OpenInChild(dir, acked);
+  EXPECT_TRUE(freed.opened()) << freed.Describe();
+  std::unique_ptr<QueueStore> store;
+  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
+  for (uint32_t q = 0; q < kQueues; ++q) {  // 300, and what the child opened with space put
+    ASSERT_GE(store->QueueSize(PatternQueueName(q)), 300u);
+    ASSERT_TRUE(QueueHolds(store.get(), q, 300)) << "queue " << q;
+  }
+  ASSERT_TRUE(store->Close().ok());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/meta/RESERVE")) << "the reserve was not made again";
+}
+
 TEST(DiskFault, ReadOnlyFileSystemGivesIOErrorAndLeavesTheStoreIntact) {
   Tmpfs fs("16m");
   if (!fs.mounted()) {
@@ -362,15 +558,8 @@ TEST(DiskFault, ReadOnlyFileSystemGivesIOErrorAndLeavesTheStoreIntact) {
                           "fallback");
   }
   const std::string dir = fs.sub("store");
+  ASSERT_NO_FATAL_FAILURE(PutRoundsAndClose(dir, 2000));
   std::unique_ptr<QueueStore> store;
-  ASSERT_TRUE(QueueStore::Open(SmallStore(dir), &store).ok());
-  for (uint64_t off = 0; off < 2000; ++off) {
-    for (uint32_t q = 0; q < kQueues; ++q) {
-      ASSERT_TRUE(store->Put(PatternQueueName(q), PatternMessage(q, off)).ok());
-    }
-  }
-  ASSERT_TRUE(store->Close().ok());
-  store.reset();
 
   ASSERT_TRUE(fs.Remount(/*read_only=*/true)) << std::strerror(errno);
   Status s = QueueStore::Open(SmallStore(dir), &store);
