@@ -21,7 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "meshq/agent/consumer_agent.h"
-#include "process_stats.h"
+#include "child_process_usage.h"
 
 namespace meshq::agent {
 namespace {

@@ -18,7 +18,7 @@
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/frame.h"
 #include "meshq/coding.h"
-#include "process_stats.h"
+#include "child_process_usage.h"
 
 namespace meshq::bridge {
 namespace {

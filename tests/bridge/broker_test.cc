@@ -9,13 +9,13 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
-#include <fstream>
 #include <future>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "broker_process.h"
+#include "child_process_usage.h"
 #include "io_thread.h"
 #include "meshq/bridge/blocking_broker_client.h"
 #include "meshq/bridge/broker_client.h"
@@ -573,15 +573,7 @@ TEST_F(BrokerTest, AnIdleBrokerDoesNoWorkPerGroup) {
     });
   }
   std::this_thread::sleep_for(200ms);
-  auto cpu = [&] {
-    std::ifstream stat("/proc/" + std::to_string(broker_.pid()) + "/stat");
-    std::string field;
-    uint64_t ticks = 0;
-    for (int i = 1; i <= 15 && stat >> field; ++i) {
-      if (i == 14 || i == 15) ticks += std::stoull(field);  // utime, stime
-    }
-    return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
-  };
+  auto cpu = [&] { return meshq::testing::CpuSeconds(broker_.pid()); };
   const double before = cpu();
   std::this_thread::sleep_for(1s);
   const double used = cpu() - before;
