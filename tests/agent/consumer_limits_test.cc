@@ -20,8 +20,8 @@
 
 #include <gtest/gtest.h>
 
-#include "meshq/agent/consumer_agent.h"
 #include "child_process_usage.h"
+#include "meshq/agent/consumer_agent.h"
 
 namespace meshq::agent {
 namespace {

@@ -15,10 +15,10 @@
 #include <gtest/gtest.h>
 
 #include "broker_process.h"
+#include "child_process_usage.h"
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/frame.h"
 #include "meshq/coding.h"
-#include "child_process_usage.h"
 
 namespace meshq::bridge {
 namespace {
