@@ -29,8 +29,11 @@ frame::ResponseStatus ToFrameStatus(CallStatus s) {
     case CallStatus::kNoProvider:
       return frame::ResponseStatus::kUnavailable;
     case CallStatus::kProviderError:
-    case CallStatus::kLost:  // may have run: the consumer must not retry it
       return frame::ResponseStatus::kProviderError;
+    case CallStatus::kLost:  // may have run: the consumer must not retry it
+      return frame::ResponseStatus::kLost;
+    case CallStatus::kTooLarge:
+      return frame::ResponseStatus::kTooLarge;
   }
   return frame::ResponseStatus::kProviderError;
 }
@@ -39,7 +42,8 @@ frame::ResponseStatus ToFrameStatus(CallStatus s) {
 
 class AgentSession : public std::enable_shared_from_this<AgentSession> {
  public:
-  AgentSession(tcp::socket socket, Invoker* local) : socket_(std::move(socket)), local_(local) {}
+  AgentSession(tcp::socket socket, Invoker* local, std::size_t max_frame)
+      : socket_(std::move(socket)), local_(local), max_frame_(max_frame) {}
 
   void Start() {
     boost::system::error_code ignored;
@@ -75,7 +79,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     size_t offset = 0;
     const auto now = Clock::now();
     while (!closed_) {
-      auto r = frame::DecodeFrame(in_.data().substr(offset));
+      auto r = frame::DecodeFrame(in_.data().substr(offset), max_frame_);
       if (r.need_more()) break;
       if (r.failed()) {
         Close();
@@ -133,9 +137,23 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 
   void Respond(uint64_t id, const CallResult& result) {
     if (closed_) return;
-    frame::AppendResponse(id, ToFrameStatus(result.status), result.body, writes_.out());
+    // The consumer-agent treats an over-limit frame as a corrupt stream: one oversized answer
+    // would take down every call on the link. Only this call fails (as Dubbo's encoder rejects
+    // an over-limit response).
+    if (kResponseOverhead + result.body.size() > max_frame_) {
+      frame::AppendResponse(id, frame::ResponseStatus::kTooLarge,
+                            "answer of " + std::to_string(result.body.size()) +
+                                " bytes exceeds the agent frame limit of " +
+                                std::to_string(max_frame_) + " bytes (--max-frame-bytes)",
+                            writes_.out());
+    } else {
+      frame::AppendResponse(id, ToFrameStatus(result.status), result.body, writes_.out());
+    }
     ScheduleFlush();
   }
+
+  // Type, request id and status: what a response frame's length counts besides the result.
+  static constexpr std::size_t kResponseOverhead = 1 + 8 + 1;
 
   void ScheduleFlush() {
     ScheduleWrite(
@@ -152,6 +170,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 
   tcp::socket socket_;
   Invoker* local_;
+  const std::size_t max_frame_;
   frame::ServiceTable services_;
   bool closed_ = false;
   bool draining_ = false;
@@ -160,18 +179,19 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   WriteBatch writes_;
 };
 
-AgentListener::AgentListener(asio::io_context& io, std::shared_ptr<std::string> listen)
-    : io_(io), listen_(std::move(listen)), acceptor_(io) {}
+AgentListener::AgentListener(asio::io_context& io, std::shared_ptr<std::string> listen,
+                             std::size_t max_frame)
+    : io_(io), listen_(std::move(listen)), max_frame_(max_frame), acceptor_(io) {}
 
 AgentListener::~AgentListener() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
 }
 
-ProviderTransportFactory AgentListener::Factory(std::string listen) {
+ProviderTransportFactory AgentListener::Factory(std::string listen, std::size_t max_frame) {
   auto shared_listen = std::make_shared<std::string>(std::move(listen));
-  return [shared_listen](asio::io_context& io, int) {
-    return std::make_unique<AgentListener>(io, shared_listen);
+  return [shared_listen, max_frame](asio::io_context& io, int) {
+    return std::make_unique<AgentListener>(io, shared_listen, max_frame);
   };
 }
 
@@ -199,7 +219,7 @@ void AgentListener::Accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      auto session = std::make_shared<AgentSession>(std::move(socket), local_);
+      auto session = std::make_shared<AgentSession>(std::move(socket), local_, max_frame_);
       session->Start();
       if (draining_) session->Drain();
       // Forget sessions that ended, so the list stays as long as the live links.

@@ -9,10 +9,14 @@
 # of the two hops through the broker (consumer-agent -> provider-agent and back, as the agents
 # measure them: meshq-agent's SIGUSR1).
 # Then the same with zero provider latency (the agents' own cost). Everything stops by itself.
+# --provider-close-percent P makes each provider close its connection on P% of the calls it
+# receives (losing every call in flight on it; meshq-provider-sim --close-percent), and prints
+# what the providers closed and dropped after each topology, to set against the HTTP errors.
 #
 #   bench/mesh/run.sh [--mode direct] [--duration 15s] [--latency-ms 50]
 #                     [--connections "128 256 512"] [--capacities "20 40 60"] [--threads 1]
 #                     [--no-zero-latency] [--mq-durability written|synced|stored]
+#                     [--provider-close-percent P]
 # Binaries come from ${MESHQ_BUILD_DIR:-build} (build them first: tools/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,6 +29,7 @@ CAPACITIES="20 40 60"
 THREADS=1
 ZERO_LATENCY=1
 MQ_DURABILITY=written
+CLOSE_PERCENT=0
 while (($#)); do
   case "$1" in
     --mode) MODE=$2; shift 2 ;;
@@ -35,7 +40,8 @@ while (($#)); do
     --threads) THREADS=$2; shift 2 ;;
     --no-zero-latency) ZERO_LATENCY=0; shift ;;
     --mq-durability) MQ_DURABILITY=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --provider-close-percent) CLOSE_PERCENT=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -110,7 +116,8 @@ start_topology() {
   TOPOLOGY_PIDS=()
   PROVIDER_AGENT_PIDS=()
   for i in 0 1 2; do
-    "$SIM" --port 0 --latency-ms "$latency" --capacity "${CAPS[$i]}" >"$WORK/sim$i.out" 2>"$WORK/sim$i.err" &
+    "$SIM" --port 0 --latency-ms "$latency" --capacity "${CAPS[$i]}" --close-percent "$CLOSE_PERCENT" \
+      >"$WORK/sim$i.out" 2>"$WORK/sim$i.err" &
     PIDS+=($!); TOPOLOGY_PIDS+=($!)
     local sim_addr
     sim_addr=$(wait_listening "$WORK/sim$i.out")
@@ -137,6 +144,12 @@ stop_topology() {
   local pid
   for pid in "${TOPOLOGY_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${TOPOLOGY_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $CLOSE_PERCENT != 0 ]]; then
+    # Each simulator's exit line: "provider-sim: calls=... closed=... dropped=...".
+    cat "$WORK"/sim{0,1,2}.out | awk '/^provider-sim: / {
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); s[kv[1]] += kv[2] } }
+      END { printf "providers (--close-percent '"$CLOSE_PERCENT"'): calls answered %d, connections closed %d, calls in flight on them (lost) %d\n", s["calls"], s["closed"], s["dropped"] }'
+  fi
 }
 
 # MQ mode: each agent answers SIGUSR1 with its hop latencies since the previous SIGUSR1 (lines

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "meshq/agent/direct_transport.h"
 #include "meshq/agent/transport.h"
 
 namespace meshq::agent {
@@ -18,7 +19,10 @@ class AgentListener : public ProviderTransport {
  public:
   // Listens on *listen ("host:port"). Listeners of one agent (one per thread) share `listen`:
   // the first to start replaces port 0 with the bound port, so the others join that port.
-  AgentListener(boost::asio::io_context& io, std::shared_ptr<std::string> listen);
+  // `max_frame` bounds every agent frame in both directions: a longer request closes the link
+  // (a corrupt peer), an answer that would be longer is replaced by a `too large` response.
+  AgentListener(boost::asio::io_context& io, std::shared_ptr<std::string> listen,
+                std::size_t max_frame = kDefaultMaxAgentFrame);
   ~AgentListener() override;
 
   Status Start(Invoker* local) override;
@@ -27,13 +31,15 @@ class AgentListener : public ProviderTransport {
   size_t pending() const override;
 
   // One listener per I/O thread; the first binds (port 0 becomes a real port), the rest share it.
-  static ProviderTransportFactory Factory(std::string listen);
+  static ProviderTransportFactory Factory(std::string listen,
+                                          std::size_t max_frame = kDefaultMaxAgentFrame);
 
  private:
   void Accept();
 
   boost::asio::io_context& io_;
   std::shared_ptr<std::string> listen_;
+  const std::size_t max_frame_;
   std::string address_;
   boost::asio::ip::tcp::acceptor acceptor_;
   Invoker* local_ = nullptr;
