@@ -199,7 +199,9 @@ int main(int argc, char** argv) {
   if (!SplitHostPort(provider, &options.dubbo.host, &options.dubbo.port)) {
     Fail("bad --provider '" + provider + "': not HOST:PORT");
   }
-  ProviderTransportFactory factory = AgentListener::Factory(listen, max_frame);
+  AgentListener::Options listener;
+  listener.max_frame = max_frame;
+  ProviderTransportFactory factory = AgentListener::Factory(listen, listener);
 #if MESHQ_AGENT_HAS_MQ
   if (mq) {
     if (flags.given("weight")) {

@@ -3,6 +3,7 @@
 #include "meshq/agent/agent_listener.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include "agent_frame.h"
 #include "batched_writes.h"
@@ -42,13 +43,19 @@ frame::ResponseStatus ToFrameStatus(CallStatus s) {
 
 class AgentSession : public std::enable_shared_from_this<AgentSession> {
  public:
-  AgentSession(tcp::socket socket, Invoker* local, std::size_t max_frame)
-      : socket_(std::move(socket)), local_(local), max_frame_(max_frame) {}
+  AgentSession(tcp::socket socket, Invoker* local, const AgentListener::Options& options)
+      : socket_(std::move(socket)),
+        watchdog_(socket_.get_executor()),
+        local_(local),
+        max_frame_(options.max_frame),
+        silence_limit_(options.silence_limit) {}
 
   void Start() {
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
+    last_received_ = Clock::now();
     Read();
+    Watch();
   }
 
   // Tells the consumer to send nothing new; calls arriving anyway are refused as not executed.
@@ -70,6 +77,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
             self->Close();
             return;
           }
+          self->last_received_ = Clock::now();
           self->in_.Commit(n);
           if (self->HandleFrames()) self->Read();
         });
@@ -155,6 +163,20 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   // Type, request id and status: what a response frame's length counts besides the result.
   static constexpr std::size_t kResponseOverhead = 1 + 8 + 1;
 
+  // Finds half-open links (the consumer-agent's host vanished): they would hold a socket and
+  // answer into the void forever.
+  void Watch() {
+    watchdog_.expires_at(last_received_ + silence_limit_);
+    watchdog_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->closed_) return;
+      if (Clock::now() - self->last_received_ >= self->silence_limit_) {
+        self->Close();
+        return;
+      }
+      self->Watch();
+    });
+  }
+
   void ScheduleFlush() {
     ScheduleWrite(
         socket_, writes_, *this, [this] { return !closed_; },
@@ -166,11 +188,15 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     closed_ = true;
     boost::system::error_code ignored;
     socket_.close(ignored);
+    watchdog_.cancel();
   }
 
   tcp::socket socket_;
+  asio::steady_timer watchdog_;
   Invoker* local_;
   const std::size_t max_frame_;
+  const std::chrono::milliseconds silence_limit_;
+  Clock::time_point last_received_;
   frame::ServiceTable services_;
   bool closed_ = false;
   bool draining_ = false;
@@ -180,18 +206,18 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 };
 
 AgentListener::AgentListener(asio::io_context& io, std::shared_ptr<std::string> listen,
-                             std::size_t max_frame)
-    : io_(io), listen_(std::move(listen)), max_frame_(max_frame), acceptor_(io) {}
+                             Options options)
+    : io_(io), listen_(std::move(listen)), options_(options), acceptor_(io) {}
 
 AgentListener::~AgentListener() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
 }
 
-ProviderTransportFactory AgentListener::Factory(std::string listen, std::size_t max_frame) {
+ProviderTransportFactory AgentListener::Factory(std::string listen, Options options) {
   auto shared_listen = std::make_shared<std::string>(std::move(listen));
-  return [shared_listen, max_frame](asio::io_context& io, int) {
-    return std::make_unique<AgentListener>(io, shared_listen, max_frame);
+  return [shared_listen, options](asio::io_context& io, int) {
+    return std::make_unique<AgentListener>(io, shared_listen, options);
   };
 }
 
@@ -219,7 +245,7 @@ void AgentListener::Accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      auto session = std::make_shared<AgentSession>(std::move(socket), local_, max_frame_);
+      auto session = std::make_shared<AgentSession>(std::move(socket), local_, options_);
       session->Start();
       if (draining_) session->Drain();
       // Forget sessions that ended, so the list stays as long as the live links.

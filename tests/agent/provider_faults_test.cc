@@ -83,7 +83,9 @@ class ProviderFaultsTest : public ::testing::Test {
     ProviderAgent::Options po;
     po.etcd.clear();
     po.dubbo = o;
-    agent_ = std::make_unique<ProviderAgent>(po, AgentListener::Factory("127.0.0.1:0", max_frame));
+    AgentListener::Options lo;
+    lo.max_frame = max_frame;
+    agent_ = std::make_unique<ProviderAgent>(po, AgentListener::Factory("127.0.0.1:0", lo));
     ASSERT_TRUE(agent_->Start().ok());
     DirectTransport::Options to;
     to.link.max_frame = max_frame;
