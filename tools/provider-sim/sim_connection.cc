@@ -106,7 +106,17 @@ bool SimConnection::HandleInput() {
       continue;
     }
     HandleRequest(h.id, h.is_twoway(), r.value.body);
-    if (closed_) return false;
+    if (closed_) {
+      // The calls that came in the same read as the fatal one are lost with it too.
+      for (auto rest = dubbo::DecodeFrame(in.substr(used), max_body_); rest.ok();
+           rest = dubbo::DecodeFrame(in.substr(used), max_body_)) {
+        used += rest.consumed;
+        if (rest.value.header.is_request() && !rest.value.header.is_event()) {
+          counters_->dropped.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      return false;
+    }
   }
   // Keep the unparsed tail at the front of the buffer.
   in_.erase(0, used);

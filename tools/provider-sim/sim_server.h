@@ -37,7 +37,7 @@ struct SimCounters {
   std::atomic<std::uint64_t> heartbeats{0};  // heartbeat requests answered
   std::atomic<std::uint64_t> rejected{0};    // error/exception answers and undecodable frames
   std::atomic<std::uint64_t> closed{0};      // connections closed on purpose (faults)
-  std::atomic<std::uint64_t> dropped{0};     // calls in flight on those: never answered
+  std::atomic<std::uint64_t> dropped{0};     // calls received on those and never answered
 };
 
 class SimServer {
