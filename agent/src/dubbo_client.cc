@@ -50,10 +50,13 @@ CallResult FromDubbo(const dubbo::Response& r) {
 
 class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
  public:
-  // `on_up` runs once the connection is established, `on_down` once when it closes (`was_up`:
-  // it had been established), both on the connection's thread.
+  // `on_up` runs once the connection is established, `on_down` once when it closes, both on the
+  // connection's thread. `worked`: it was established and carried a call, received something or
+  // stayed up for kProvenAfter; a peer that accepts and drops every idle connection at once
+  // never "worked", so it is retried with backoff rather than in a loop.
   using UpHandler = std::function<void(DubboConnection*)>;
-  using DownHandler = std::function<void(DubboConnection*, bool was_up, const std::string& why)>;
+  using DownHandler = std::function<void(DubboConnection*, bool worked, const std::string& why)>;
+  static constexpr std::chrono::seconds kProvenAfter{1};
 
   DubboConnection(asio::io_context& io, const DubboClient::Options& options,
                   std::shared_ptr<uint64_t> ids, UpHandler on_up, DownHandler on_down)
@@ -81,7 +84,8 @@ class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
                               return;
                             }
                             self->connected_ = true;
-                            self->last_received_ = self->last_sent_ = Clock::now();
+                            self->up_since_ = Clock::now();
+                            self->last_received_ = self->last_sent_ = self->up_since_;
                             boost::system::error_code ignored;
                             self->socket_.set_option(tcp::no_delay(true), ignored);
                             self->Read();
@@ -104,6 +108,7 @@ class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
       return;
     }
     pending_.Add(id, std::move(done), writes_.batch(), request.deadline);
+    used_ = true;
     ScheduleFlush();
   }
 
@@ -138,6 +143,7 @@ class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
             return;
           }
           self->last_received_ = Clock::now();
+          self->received_any_ = true;
           self->in_.Commit(n);
           if (self->HandleFrames()) self->Read();
         });
@@ -214,7 +220,8 @@ class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
   void Fail(const std::string& why) {
     if (closed_) return;
     closed_ = true;
-    const bool was_up = connected_;
+    const bool worked =
+        connected_ && (used_ || received_any_ || Clock::now() - up_since_ >= kProvenAfter);
     connected_ = false;
     boost::system::error_code ignored;
     socket_.close(ignored);
@@ -224,7 +231,7 @@ class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
     if (on_down_) {
       auto handler = std::move(on_down_);
       on_down_ = nullptr;
-      handler(this, was_up, why);
+      handler(this, worked, why);
     }
   }
 
@@ -237,9 +244,12 @@ class DubboConnection : public std::enable_shared_from_this<DubboConnection> {
   DownHandler on_down_;
   bool connected_ = false;
   bool closed_ = false;
+  bool received_any_ = false;
+  bool used_ = false;  // a call was sent on it
   WriteBatch writes_;
   ReadBuffer in_;
   Clock::time_point started_;
+  Clock::time_point up_since_;
   Clock::time_point last_received_;
   Clock::time_point last_sent_;
   Clock::time_point last_heartbeat_{};
@@ -289,8 +299,8 @@ void DubboClient::Fill() {
         [guard](DubboConnection* c) {
           if (DubboClient* client = *guard) client->OnUp(c);
         },
-        [guard](DubboConnection* c, bool was_up, const std::string& why) {
-          if (DubboClient* client = *guard) client->OnDown(c, was_up, why);
+        [guard](DubboConnection* c, bool worked, const std::string& why) {
+          if (DubboClient* client = *guard) client->OnDown(c, worked, why);
         });
     slot->Start();
   }
@@ -311,10 +321,10 @@ void DubboClient::OnUp(DubboConnection* conn) {
   }
 }
 
-void DubboClient::OnDown(DubboConnection*, bool was_up, const std::string& why) {
+void DubboClient::OnDown(DubboConnection*, bool worked, const std::string& why) {
   if (closed_) return;
   last_error_ = why;
-  if (was_up) {
+  if (worked) {
     // A provider closing a connection (idle timeout, restart, heartbeat silence) is healthy
     // until a connect fails: reopen now, in the background, so the next call finds it up.
     Fill();

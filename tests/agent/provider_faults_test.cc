@@ -5,9 +5,12 @@
 // DirectTransport for what a consumer-agent sees, with the HTTP status of each failure.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
+#include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.h"
@@ -221,6 +224,37 @@ TEST_F(ProviderFaultsTest, UnreachableProviderFailsFastAndIsRetriedWithBackoff) 
   EXPECT_LT(Clock::now() - start, 20ms);
   EXPECT_NE(results_[1].body.find("next connect attempt in"), std::string::npos)
       << results_[1].body;
+}
+
+TEST_F(ProviderFaultsTest, PeerDroppingEveryConnectionIsRetriedWithBackoffNotInALoop) {
+  // Accepts and closes at once, like a proxy whose backend is gone.
+  asio::io_context peer_io;
+  asio::ip::tcp::acceptor acceptor(peer_io,
+                                   asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::atomic<int> accepts{0};
+  std::function<void()> accept = [&] {
+    acceptor.async_accept([&](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
+      if (ec) return;
+      ++accepts;
+      s.close();
+      accept();
+    });
+  };
+  accept();
+  std::thread peer([&] { peer_io.run(); });
+  auto o = DubboOptions();
+  o.port = acceptor.local_endpoint().port();
+  StartClient(o);
+  Call(0, "x");
+  RunFor(700ms);
+  peer_io.stop();
+  peer.join();
+  ASSERT_TRUE(results_.count(0));
+  EXPECT_NE(results_[0].status, CallStatus::kOk);
+  // The connection that carried the call is reopened at once; the idle ones after it back off
+  // (100 ms doubling, +-50%): a handful of attempts, not thousands.
+  EXPECT_GE(accepts.load(), 2);
+  EXPECT_LE(accepts.load(), 8);
 }
 
 TEST_F(ProviderFaultsTest, OversizedAnswerFailsAloneWithTooLarge) {

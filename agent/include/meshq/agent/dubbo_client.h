@@ -29,7 +29,8 @@ class DubboClient : public Invoker {
     // After a failed connect the next attempt waits this long, doubling per consecutive failure
     // up to max_reconnect_backoff, each pause spread by +-50% (so the agents' threads do not
     // reconnect in step); calls arriving during the pause fail fast as not executed. A
-    // connection that was up and closed is reopened at once.
+    // connection that worked (carried a call, received something or stayed up a second) and
+    // closed is reopened at once; one dropped before that counts as a failed connect.
     std::chrono::milliseconds reconnect_backoff{100};
     std::chrono::milliseconds max_reconnect_backoff{5000};
     // A heartbeat (two-way event) goes out on a connection that received or sent nothing for
@@ -63,7 +64,7 @@ class DubboClient : public Invoker {
   // Opens a connection in every empty slot.
   void Fill();
   void OnUp(DubboConnection* conn);
-  void OnDown(DubboConnection* conn, bool was_up, const std::string& why);
+  void OnDown(DubboConnection* conn, bool worked, const std::string& why);
   std::chrono::milliseconds NextBackoff();
   void FailWaiting(const std::string& why);
   std::string Name() const;
