@@ -124,11 +124,58 @@ void MqConsumerTransport::Shutdown() {
   client_->Shutdown();
 }
 
+namespace {
+constexpr auto kFirstPause = std::chrono::milliseconds(100);
+constexpr auto kLongestPause = std::chrono::seconds(2);
+constexpr int kTimeoutsToPause = 2;
+}  // namespace
+
+// What the provider's answers say of it, and the pause it earned (the io thread only).
+struct MqProviderTransport::Health {
+  explicit Health(boost::asio::io_context& io) : resume(io) {}
+  std::weak_ptr<bridge::RpcServer> server;
+  boost::asio::steady_timer resume;
+  std::chrono::milliseconds pause = kFirstPause;
+  int timeouts_in_a_row = 0;
+  bool pausing = false;
+  bool probing = false;  // resumed after a pause, one call at a time, until one succeeds
+
+  void Succeeded() {
+    timeouts_in_a_row = 0;
+    if (!probing) return;
+    // The provider is back: full speed, and the next trouble starts from the shortest pause.
+    probing = false;
+    pause = kFirstPause;
+    if (auto s = server.lock()) s->Resume();
+  }
+  void TimedOut() {
+    // While probing one timeout is enough: the provider has not come back.
+    if (probing || ++timeouts_in_a_row >= kTimeoutsToPause) Pause();
+  }
+  // The provider looks down: take nothing for a while, then try again.
+  void Pause() {
+    auto s = server.lock();
+    if (!s || pausing) return;
+    pausing = true;
+    s->Pause();
+    resume.expires_after(pause);
+    pause = std::min<std::chrono::milliseconds>(pause * 2, kLongestPause);
+    resume.async_wait([this, weak = server](boost::system::error_code ec) {
+      if (ec) return;
+      pausing = false;
+      probing = true;
+      timeouts_in_a_row = 0;
+      if (auto again = weak.lock()) again->Resume(1);  // one call tells if the provider is back
+    });
+  }
+};
+
 MqProviderTransport::MqProviderTransport(boost::asio::io_context& io, const MqOptions& options,
                                          std::string service, std::string identity)
     : io_(io), options_(options), service_(std::move(service)), identity_(std::move(identity)) {}
 
 MqProviderTransport::~MqProviderTransport() {
+  if (health_) health_->resume.cancel();
   if (server_) server_->Shutdown();
 }
 
@@ -146,9 +193,11 @@ Status MqProviderTransport::Start(Invoker* local) {
   o.max_in_flight = options_.max_in_flight;
   o.reply_durability = options_.durability;
   std::string interface_name = service_;
+  health_ = std::make_shared<Health>(io_);
   server_ = bridge::RpcServer::Create(
       io_, o,
-      [local, interface_name](const bridge::RpcCall& call, bridge::RpcServer::Respond respond) {
+      [local, interface_name, weak_health = std::weak_ptr<Health>(health_)](
+          const bridge::RpcCall& call, bridge::RpcServer::Respond respond) {
         CallRequest request;
         if (!DecodeMqCall(call.payload, &request)) {
           std::string out;
@@ -161,12 +210,30 @@ Status MqProviderTransport::Start(Invoker* local) {
         uint64_t now = bridge::UnixMicros();
         request.deadline = Clock::now() + std::chrono::microseconds(
                                               call.deadline_us > now ? call.deadline_us - now : 0);
-        local->Invoke(std::move(request), [respond = std::move(respond)](CallResult result) {
+        local->Invoke(std::move(request), [respond = std::move(respond), weak_health,
+                                           id = call.request_id](CallResult result) {
+          auto health = weak_health.lock();
+          if (health && result.status == CallStatus::kNotExecuted) {
+            // Never reached the provider: another provider-agent runs it, at once.
+            if (auto s = health->server.lock()) {
+              s->GiveBack(id);
+              health->Pause();
+              return;
+            }
+          }
+          if (health) {
+            if (result.status == CallStatus::kTimeout) {
+              health->TimedOut();
+            } else {
+              health->Succeeded();
+            }
+          }
           std::string out;
           EncodeMqResult(result, &out);
           respond(bridge::ReplyStatus::kOk, std::move(out));
         });
       });
+  health_->server = server_;
   server_->Start();
   return Status::OK();
 }

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   int64_t responder_grace_ms = options.responder_grace.count();
   int64_t dedupe_min_age_ms = options.dedupe_min_age.count();
   int64_t redelivery_hold_ms = options.redelivery_hold.count();
+  int64_t group_expiry_ms = options.group_expiry.count();
   int64_t commit_interval_ms = options.offset_commit_interval.count();
   int64_t commit_linger_us = options.commit_linger.count();
   meshq::FlagSet flags("meshq-broker", "Hosts one meshq store over TCP (docs/broker-protocol.md).",
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
                      "a group that lost its last member still has consumers this long");
   flags.Int<int64_t>("dedupe-min-age-ms", &dedupe_min_age_ms, 0, 3'600'000,
                      "no request id is forgotten sooner than this after it was first seen");
+  flags.Int<int64_t>("group-expiry-ms", &group_expiry_ms, 1, 30LL * 24 * 3'600'000,
+                     "a consumer group without members this long is forgotten (its offset\n"
+                     "stays stored)");
   flags.Int<int64_t>("redelivery-hold-ms", &redelivery_hold_ms, 0, 3'600'000,
                      "a request handed to a responder that went away waits this long for it");
   flags.Int<int64_t>("commit-interval-ms", &commit_interval_ms, 1, 60'000,
@@ -39,6 +43,7 @@ int main(int argc, char** argv) {
   options.responder_grace = std::chrono::milliseconds(responder_grace_ms);
   options.dedupe_min_age = std::chrono::milliseconds(dedupe_min_age_ms);
   options.redelivery_hold = std::chrono::milliseconds(redelivery_hold_ms);
+  options.group_expiry = std::chrono::milliseconds(group_expiry_ms);
   options.offset_commit_interval = std::chrono::milliseconds(commit_interval_ms);
   options.commit_linger = std::chrono::microseconds(commit_linger_us);
 

@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "dedupe_journal.h"
@@ -27,7 +28,9 @@ struct AuditedCall {
   bool answered = false;
   bool handler_error = false;
   uint64_t replied_us = 0;
-  uint32_t replies = 0;
+  uint32_t replies = 0;              // distinct replies (a second one means a second execution)
+  uint32_t replayed = 0;             // copies of the first reply, byte for byte, stored again
+  std::string first_reply;           // the first reply's bytes
   uint32_t stored = 0;               // copies of the request in the queue
   std::vector<uint64_t> responders;  // distinct members it was assigned to (dedupe journal)
 };
@@ -50,6 +53,16 @@ std::string Micros(uint64_t us) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3f ms", static_cast<double>(us) / 1000.0);
   return buf;
+}
+
+// Adds (kAssignment) or removes (kRelease: handed back unrun, not an execution) a responder.
+void AddResponder(const JournalRecord& j, std::vector<uint64_t>* responders) {
+  auto at = std::find(responders->begin(), responders->end(), j.member);
+  if (j.kind == JournalKind::kRelease) {
+    if (at != responders->end()) responders->erase(at);
+  } else if (at == responders->end()) {
+    responders->push_back(j.member);
+  }
 }
 
 std::string Hex(uint64_t v) {
@@ -125,7 +138,11 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       auto it = calls.find(r.request_id);
       if (it == calls.end()) return;  // another service's call, or before --since
       AuditedCall& c = it->second;
+      // A responder answering a redelivery from its remembered replies stores the same bytes
+      // again (the broker died after storing the reply, before journaling it): one execution.
+      if (c.replies > 0 && m.payload == c.first_reply) return ++c.replayed, void();
       if (++c.replies == 1) {
+        c.first_reply = m.payload;
         c.answered = true;
         c.replied_us = r.replied_us;
         c.handler_error = r.status != ReplyStatus::kOk;
@@ -137,9 +154,13 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
   }
 
-  // Every hand-out of a request to a responder is journaled before the responder gets it, so a
-  // call the journal assigns to two responders may have run twice: the audit's view of
-  // executions it cannot account for by replies.
+  // Every hand-out of a request to a responder is recorded before the responder gets it, so a
+  // call the journal assigns to two responders may have run twice, and one assigned without a
+  // stored request ran although a crash lost the request (its retry found the stored reply):
+  // the audit's view of executions the request queue cannot account for. Responders serve one
+  // service each, so an assignment of an unknown id to one of this service's responders is this
+  // service's.
+  std::vector<JournalRecord> unknown;  // assignments / releases of ids not in the queue
   for (uint64_t generation = 0;; ++generation) {
     uint64_t records = 0;
     std::string raw;
@@ -152,15 +173,8 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       if (!DecodeJournalRecord(raw, &j)) return ++malformed, void();
       if (j.kind != JournalKind::kAssignment && j.kind != JournalKind::kRelease) return;
       auto it = calls.find(j.id);
-      if (it == calls.end()) return;
-      // A responder that handed a request back unrun (draining) does not count.
-      std::vector<uint64_t>& r = it->second.responders;
-      auto at = std::find(r.begin(), r.end(), j.member);
-      if (j.kind == JournalKind::kRelease) {
-        if (at != r.end()) r.erase(at);
-      } else if (at == r.end()) {
-        r.push_back(j.member);
-      }
+      if (it == calls.end()) return unknown.push_back(j);
+      AddResponder(j, &it->second.responders);
     });
     if (!s.ok()) {
       err << "audit: reading the dedupe journal: " << s.ToString() << "\n";
@@ -169,13 +183,31 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     if (records == 0) break;
   }
 
+  std::set<uint64_t> responders_of_service;
+  for (const auto& [id, c] : calls)
+    responders_of_service.insert(c.responders.begin(), c.responders.end());
+  std::map<uint64_t, AuditedCall> unstored;  // by request id
+  for (const JournalRecord& j : unknown) {
+    if (responders_of_service.count(j.member)) AddResponder(j, &unstored[j.id].responders);
+  }
+  uint64_t unstored_runs = 0;
+  for (auto it = unstored.begin(); it != unstored.end();) {
+    if (it->second.responders.empty()) {
+      it = unstored.erase(it);
+      continue;
+    }
+    unstored_runs += it->second.responders.size();
+    ++it;
+  }
+
   const uint64_t now = UnixMicros();
-  uint64_t stored_twice = 0, multi_responder = 0, assignments = 0;
+  uint64_t stored_twice = 0, multi_responder = 0, assignments = 0, replayed = 0;
   uint64_t answered = 0, handler_errors = 0, late = 0, timed_out = 0, waiting = 0, duplicates = 0;
   std::vector<uint64_t> latencies;
   std::vector<std::pair<uint64_t, const AuditedCall*>> listed;
   for (const auto& [id, c] : calls) {
     if (c.replies > 1) duplicates += c.replies - 1;
+    replayed += c.replayed;
     if (c.stored > 1) stored_twice += c.stored - 1;
     assignments += c.responders.size();
     if (c.responders.size() > 1) {
@@ -210,8 +242,15 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       << handler_errors << ")  answered late " << late << "  unanswered past deadline " << timed_out
       << "  still within deadline " << waiting << "  duplicate replies " << duplicates
       << "  malformed " << malformed << "\n";
-  out << "stored twice " << stored_twice << "  handed to responders " << assignments
-      << "  handed to more than one responder " << multi_responder << "\n";
+  for (const auto& [id, c] : unstored) {
+    if (c.responders.size() > 1) {
+      ++multi_responder;
+      listed.emplace_back(id, &c);
+    }
+  }
+  out << "stored twice " << stored_twice << "  replies stored again (identical) " << replayed
+      << "  handed to responders " << assignments + unstored_runs << " (" << unstored.size()
+      << " with no stored request)  handed to more than one responder " << multi_responder << "\n";
   if (!latencies.empty()) {
     out << "latency p50 " << Micros(pct(0.50)) << "  p90 " << Micros(pct(0.90)) << "  p99 "
         << Micros(pct(0.99)) << "  p99.9 " << Micros(pct(0.999)) << "  max "

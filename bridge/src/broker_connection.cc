@@ -153,10 +153,9 @@ bool BrokerConnection::TryAnswer(uint64_t rid, Wait& w, bool timed_out) {
   scratch_.clear();
   uint32_t count = 0;
   Status s;
-  bool assigned = false;
   if (w.type == FrameType::kGroupFetch) {
     GroupFetchRequest r{w.queue, w.group, w.max_count, 0, w.member};
-    s = core_->GroupFetch(id_, r, &scratch_, &count, &assigned);
+    s = core_->GroupFetch(id_, r, &scratch_, &count);
   } else {
     ReadRequest r{w.queue, w.offset, w.max_count, 0};
     s = core_->Read(r, &scratch_, &count);
@@ -166,23 +165,7 @@ bool BrokerConnection::TryAnswer(uint64_t rid, Wait& w, bool timed_out) {
     return true;
   }
   if (count == 0 && !timed_out) return false;
-  if (!assigned) {
-    Send(FrameType::kMessages, 0, rid, scratch_);
-    return true;
-  }
-  // The assignments must be on disk before the member can run what they name (the group commit
-  // that also acknowledges the requests' own PUTs, usually). If that Flush fails the connection
-  // closes: its member's requests are held for it, and nothing was handed over.
-  core_->committer().RequestFlush(
-      [self = shared_from_this(), rid, body = scratch_](Status fs) mutable {
-        asio::post(self->socket_.get_executor(),
-                   [self, rid, fs = std::move(fs), body = std::move(body)] {
-                     if (fs.ok()) return self->Send(FrameType::kMessages, 0, rid, body);
-                     self->SendStatus(rid, fs);
-                     self->close_after_write_ = true;
-                   });
-      },
-      FlushMode::kWrite);
+  Send(FrameType::kMessages, 0, rid, scratch_);
   return true;
 }
 

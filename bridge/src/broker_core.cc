@@ -44,7 +44,25 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
 
 BrokerCore::~BrokerCore() { committer_->Stop(); }
 
-Status BrokerCore::Recover() { return dedupe_.Recover(); }
+Status BrokerCore::Recover() {
+  Status s = dedupe_.Recover();
+  if (!s.ok()) return s;
+  // The log is as new as the journal or newer (written first): its records apply last, and
+  // those the kill kept from the journal are journaled again, so the audit sees every hand-out.
+  std::vector<JournalRecord> replay;
+  s = AssignmentLog::Open(options_.dir, options_.dedupe_window, &assignments_, &replay);
+  if (!s.ok()) return s;
+  for (const JournalRecord& r : replay) {
+    const uint64_t assignee = dedupe_.Lookup(r.id).assignee;
+    if (r.kind == JournalKind::kAssignment && assignee != r.member) {
+      s = dedupe_.RecordAssignment(r.id, r.member);
+    } else if (r.kind == JournalKind::kRelease && assignee == r.member) {
+      s = dedupe_.ReleaseAssignment(r.id, r.member);
+    }
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
 
 std::mutex& BrokerCore::QueueLock(std::string_view queue) {
   return queue_locks_[std::hash<std::string_view>()(queue) % queue_locks_.size()];
@@ -169,9 +187,25 @@ Status BrokerCore::GetGroup(std::string_view queue, std::string_view group,
   }
   // What the store holds at open was read back from disk: durable.
   g->durable = std::max(g->persisted, store_->QueueSize(g->queue));
+  g->created = std::chrono::steady_clock::now();
+  idle_.push_back({g->created, g});
   groups_.emplace(std::move(key), g);
   *out = std::move(g);
   return Status::OK();
+}
+
+Status BrokerCore::LockGroup(std::string_view queue, std::string_view group,
+                             std::shared_ptr<ConsumerGroup>* out,
+                             std::unique_lock<std::mutex>* lock) {
+  for (;;) {
+    Status s = GetGroup(queue, group, out);
+    if (!s.ok()) return s;
+    *lock = std::unique_lock((*out)->mu);
+    if (!(*out)->expired) return Status::OK();
+    // Being forgotten: its persisted offset is its committed one, so a fresh load is the same.
+    lock->unlock();
+    DropExpired(*out);
+  }
 }
 
 bool BrokerCore::HasLiveMembers(ConsumerGroup& g) {
@@ -184,15 +218,15 @@ bool BrokerCore::HasLiveMembers(ConsumerGroup& g) {
 }
 
 Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& request,
-                              std::string* reply_body, uint32_t* count, bool* assigned) {
+                              std::string* reply_body, uint32_t* count) {
   *count = 0;
-  *assigned = false;
   std::shared_ptr<ConsumerGroup> g;
-  Status s = GetGroup(request.queue, request.group, &g);
+  std::unique_lock<std::mutex> lock;
+  Status s = LockGroup(request.queue, request.group, &g, &lock);
   if (!s.ok()) return s;
   const uint64_t member = request.member;
   const SteadyTime now = std::chrono::steady_clock::now();
-  std::lock_guard lock(g->mu);
+  const uint64_t committed_before = g->CommittedLocked();
   if (g->members.insert(conn).second) {
     g->ever_had_member = true;
     std::lock_guard glock(groups_mu_);
@@ -214,6 +248,7 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
   uint64_t size = store_->QueueSize(g->queue);
   BeginMessagesReply(size, reply_body);
   MessageBatch batch;
+  std::vector<JournalRecord> assignments;  // written before the answer leaves
   // Hands out one stored message unless the request it carries is already settled by a reply
   // (a redelivery after a restart): that one counts as acked without running again. An assigning
   // member takes a request assigned to another one only once `hold_over` (the hold ran out);
@@ -233,9 +268,7 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
         return Status::OK();
       }
       if (member != 0 && d.assignee != member) {
-        Status as = dedupe_.RecordAssignment(m.dedupe_id, member);
-        if (!as.ok()) return as;
-        *assigned = true;
+        assignments.push_back({JournalKind::kAssignment, m.dedupe_id, 0, {}, member});
       }
     }
     g->in_flight[offset] = {conn, member};
@@ -252,7 +285,6 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
     g->held.erase(own[i]);
     s = store_->Get(g->queue, own[i], 1, &batch);
     if (s.ok() && !batch.empty()) s = deliver(own[i], batch[0], true);
-    *assigned = true;
   }
   while (room() && !g->redeliver.empty()) {
     uint64_t offset = *g->redeliver.begin();
@@ -271,15 +303,31 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
     g->next += batch.size();
   }
   FinishMessagesReply(begin, *count, reply_body);
+  if (s.ok() && !assignments.empty()) s = RecordAssignments(assignments);
+  if (!s.ok()) {
+    // Nothing leaves without its assignment: what this answer held goes back to the group.
+    MessagesReply handed;
+    if (DecodeMessagesReply(std::string_view(*reply_body).substr(begin), &handed).ok()) {
+      for (const Message& m : handed.messages) {
+        g->in_flight.erase(m.offset);
+        g->redeliver.insert(m.offset);
+      }
+    }
+    reply_body->resize(begin);
+    *count = 0;
+  }
+  const bool moved = g->CommittedLocked() != committed_before;
+  lock.unlock();
+  if (moved) MarkDirty(g);  // settled requests skipped past
   return s;
 }
 
 Status BrokerCore::Ack(const AckRequest& request, bool release, uint64_t* committed) {
   std::shared_ptr<ConsumerGroup> g;
-  Status s = GetGroup(request.queue, request.group, &g);
+  std::unique_lock<std::mutex> lock;
+  Status s = LockGroup(request.queue, request.group, &g, &lock);
   if (!s.ok()) return s;
   {
-    std::lock_guard lock(g->mu);
     for (uint64_t offset : request.offsets) {
       auto it = g->in_flight.find(offset);
       if (release) {
@@ -297,8 +345,13 @@ Status BrokerCore::Ack(const AckRequest& request, bool release, uint64_t* commit
       g->held.erase(offset);
     }
     *committed = g->CommittedLocked();
+    lock.unlock();
   }
-  if (release) watch_.Notify(g->queue);
+  if (release) {
+    watch_.Notify(g->queue);
+  } else {
+    MarkDirty(g);
+  }
   return s;
 }
 
@@ -311,7 +364,19 @@ Status BrokerCore::ReleaseAssignment(const std::string& queue, uint64_t offset, 
     return Status::Corruption("stored message without broker envelope");
   }
   if (m.dedupe_id == 0) return Status::OK();
-  return dedupe_.ReleaseAssignment(m.dedupe_id, member);
+  return RecordAssignments({{JournalKind::kRelease, m.dedupe_id, 0, {}, member}});
+}
+
+Status BrokerCore::RecordAssignments(const std::vector<JournalRecord>& records) {
+  Status s = assignments_->Append(records);
+  if (!s.ok()) return s;
+  // The journal's copy is what `meshq audit` reads; it becomes durable with the next Flush.
+  for (const JournalRecord& r : records) {
+    s = r.kind == JournalKind::kAssignment ? dedupe_.RecordAssignment(r.id, r.member)
+                                           : dedupe_.ReleaseAssignment(r.id, r.member);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
 }
 
 void BrokerCore::ConnectionClosed(ConnectionId conn) {
@@ -328,7 +393,11 @@ void BrokerCore::ConnectionClosed(ConnectionId conn) {
     {
       std::lock_guard lock(g->mu);
       g->members.erase(conn);
-      if (g->members.empty()) g->last_member_left = std::chrono::steady_clock::now();
+      if (g->members.empty()) {
+        g->last_member_left = std::chrono::steady_clock::now();
+        std::lock_guard glock(groups_mu_);
+        idle_.push_back({g->last_member_left, g});
+      }
       const SteadyTime until = std::chrono::steady_clock::now() + options_.redelivery_hold;
       for (auto it = g->in_flight.begin(); it != g->in_flight.end();) {
         if (it->second.conn == conn) {
@@ -349,13 +418,33 @@ void BrokerCore::ConnectionClosed(ConnectionId conn) {
   }
 }
 
+void BrokerCore::MarkDirty(const std::shared_ptr<ConsumerGroup>& g) {
+  std::lock_guard lock(dirty_mu_);
+  if (g->dirty) return;
+  g->dirty = true;
+  dirty_.push_back(g);
+}
+
 Status BrokerCore::CommitRound(std::optional<FlushMode> flush, bool write_offsets) {
+  // Only the groups whose committed offset moved since it was last written: idle groups cost
+  // nothing here, however many there are.
   std::vector<std::shared_ptr<ConsumerGroup>> groups;
   {
-    std::lock_guard lock(groups_mu_);
-    groups.reserve(groups_.size());
-    for (auto& [key, g] : groups_) groups.push_back(g);
+    std::lock_guard lock(dirty_mu_);
+    if (write_offsets) {
+      groups.swap(dirty_);
+      for (auto& g : groups) g->dirty = false;
+    } else {
+      groups = dirty_;
+    }
   }
+  Status s = CommitGroups(groups, flush, write_offsets);
+  if (write_offsets) ExpireIdleGroups(std::chrono::steady_clock::now());
+  return s;
+}
+
+Status BrokerCore::CommitGroups(const std::vector<std::shared_ptr<ConsumerGroup>>& groups,
+                                std::optional<FlushMode> flush, bool write_offsets) {
   // WRITTEN puts between offset cycles cost no fdatasync; one synced Flush per cycle covers them
   // all, so what a machine crash can take stays within a cycle (and recovery's rescan small).
   if (write_offsets && written_unsynced_) flush = FlushMode::kSync;
@@ -371,7 +460,12 @@ Status BrokerCore::CommitRound(std::optional<FlushMode> flush, bool write_offset
     std::vector<uint64_t> sizes(groups.size());
     for (size_t i = 0; i < groups.size(); ++i) sizes[i] = store_->QueueSize(groups[i]->queue);
     Status s = store_->Flush(*flush);  // everything counted in `sizes` was Put before this call
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      if (write_offsets) {
+        for (auto& g : groups) MarkDirty(g);
+      }
+      return s;
+    }
     written_unsynced_ = *flush == FlushMode::kWrite;
     for (size_t i = 0; i < groups.size() && *flush == FlushMode::kSync; ++i) {
       std::lock_guard lock(groups[i]->mu);
@@ -384,22 +478,66 @@ Status BrokerCore::CommitRound(std::optional<FlushMode> flush, bool write_offset
   Status first;
   for (auto& g : groups) {
     uint64_t offset;
+    bool held_back;
     {
       std::lock_guard lock(g->mu);
       offset = g->PersistableLocked();
-      if (offset == g->persisted) continue;
+      held_back = offset != g->CommittedLocked();
     }
+    // A group whose offset waits for durability stays listed for the next round.
+    if (held_back) MarkDirty(g);
+    if (offset == g->persisted) continue;
     char value[8];
     EncodeFixed64(value, offset);
     Status s = store_->PutMetadata(g->metadata_key, std::string_view(value, sizeof(value)));
     if (!s.ok()) {
       if (first.ok()) first = s;
+      MarkDirty(g);
       continue;
     }
     std::lock_guard lock(g->mu);
     g->persisted = offset;
   }
   return first;
+}
+
+void BrokerCore::ExpireIdleGroups(SteadyTime now) {
+  std::vector<std::shared_ptr<ConsumerGroup>> due;
+  {
+    std::lock_guard lock(groups_mu_);
+    while (!idle_.empty() && now - idle_.front().since >= options_.group_expiry) {
+      if (auto g = idle_.front().group.lock()) due.push_back(std::move(g));
+      idle_.pop_front();
+    }
+  }
+  for (auto& g : due) {
+    {
+      std::lock_guard lock(g->mu);
+      // Forgotten only when nothing of it lives beyond its persisted offset: reloaded later, it
+      // resumes exactly there. A group that had a member since is listed again when it leaves.
+      const SteadyTime since = g->ever_had_member ? g->last_member_left : g->created;
+      if (!g->members.empty() || now - since < options_.group_expiry) continue;
+      if (!g->in_flight.empty() || !g->redeliver.empty() || !g->held.empty() ||
+          g->CommittedLocked() != g->persisted) {
+        std::lock_guard glock(groups_mu_);
+        idle_.push_back({now, g});  // not yet: looked at again one expiry later
+        continue;
+      }
+      g->expired = true;
+    }
+    DropExpired(g);
+  }
+}
+
+void BrokerCore::DropExpired(const std::shared_ptr<ConsumerGroup>& g) {
+  std::lock_guard lock(groups_mu_);
+  auto it = groups_.find(GroupMapKey(g->queue, g->group));
+  if (it != groups_.end() && it->second == g) groups_.erase(it);
+}
+
+size_t BrokerCore::group_count() {
+  std::lock_guard lock(groups_mu_);
+  return groups_.size();
 }
 
 }  // namespace meshq::bridge

@@ -34,6 +34,8 @@ struct ConsumerGroup {
   std::string group;
   std::string metadata_key;
   bool had_persisted_offset = false;  // the group existed before this broker started
+  SteadyTime created{};
+  bool dirty = false;  // listed for the next offset round (BrokerCore's dirty_mu_ guards it)
 
   std::mutex mu;  // guards everything below
   uint64_t next = 0;
@@ -53,6 +55,7 @@ struct ConsumerGroup {
   SteadyTime last_member_left{};
   uint64_t persisted = 0;  // offset last written to metadata
   uint64_t durable = 0;    // messages of the queue known to be on disk
+  bool expired = false;    // forgotten by the broker: look the group up again
 
   uint64_t CommittedLocked() const {
     uint64_t c = next;

@@ -45,21 +45,7 @@ Status DedupeWindow::Replay(const std::string& queue, uint64_t offset) {
         return Status::Corruption("dedupe journal: bad record at " + queue + " offset " +
                                   std::to_string(offset + i));
       }
-      switch (record.kind) {
-        case JournalKind::kAssignment:
-          AssignLocked(record.id, record.member);
-          break;
-        case JournalKind::kRelease:
-          UnassignLocked(record.id, record.member);
-          break;
-        case JournalKind::kReply:
-          InsertLocked(record.id,
-                       Entry{true, record.reply_offset, std::string(record.reply_queue), 0});
-          break;
-        case JournalKind::kRequest:
-          InsertLocked(record.id, Entry{});
-          break;
-      }
+      ApplyLocked(record);
     }
     offset += batch.size();
   }
@@ -104,12 +90,18 @@ std::optional<DedupeWindow::Entry> DedupeWindow::ClaimRequest(uint64_t id, bool*
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
   auto it = entries_.find(id);
-  if (it != entries_.end()) return it->second;
+  if (it != entries_.end()) {
+    if (it->second.stored || it->second.replied) return it->second;
+    it->second.stored = true;
+    return std::nullopt;
+  }
   if (FullLocked(now)) {
     *full = true;
     return std::nullopt;
   }
-  InsertLocked(id, Entry{}, now);
+  Entry entry;
+  entry.stored = true;
+  InsertLocked(id, std::move(entry), now);
   return std::nullopt;
 }
 
@@ -122,7 +114,12 @@ bool DedupeWindow::Admits(uint64_t id) {
 void DedupeWindow::Release(uint64_t id) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(id);
-  if (it != entries_.end() && !it->second.replied) entries_.erase(it);
+  if (it == entries_.end() || it->second.replied) return;
+  if (it->second.assignee != 0) {
+    it->second.stored = false;  // keep whom it was handed to
+  } else {
+    entries_.erase(it);
+  }
   // order_ keeps the id; eviction of an absent id is a no-op.
 }
 
@@ -157,6 +154,36 @@ void DedupeWindow::AssignLocked(uint64_t id, uint64_t member) {
     if (it == entries_.end()) return;  // a window of capacity 0
   }
   it->second.assignee = member;
+}
+
+void DedupeWindow::Replay(const JournalRecord& record) {
+  std::lock_guard lock(mu_);
+  ApplyLocked(record);
+}
+
+void DedupeWindow::ApplyLocked(const JournalRecord& record) {
+  switch (record.kind) {
+    case JournalKind::kAssignment:
+      AssignLocked(record.id, record.member);
+      break;
+    case JournalKind::kRelease:
+      UnassignLocked(record.id, record.member);
+      break;
+    case JournalKind::kReply:
+      InsertLocked(record.id, Entry{true, record.reply_offset, std::string(record.reply_queue), 0});
+      break;
+    case JournalKind::kRequest: {
+      auto it = entries_.find(record.id);
+      if (it != entries_.end()) {
+        it->second.stored = true;
+      } else {
+        Entry entry;
+        entry.stored = true;
+        InsertLocked(record.id, std::move(entry));
+      }
+      break;
+    }
+  }
 }
 
 void DedupeWindow::UnassignLocked(uint64_t id, uint64_t member) {

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "dedupe_journal.h"
 #include "meshq/queue_store.h"
 
 namespace meshq::bridge {
@@ -30,6 +31,10 @@ class DedupeWindow {
     uint64_t reply_offset = 0;
     std::string reply_queue;
     uint64_t assignee = 0;  // the member last handed the request (GroupFetchRequest::member)
+    // The request is in the store. An id known only from its assignment (the assignment log
+    // replayed after a kill that lost the request itself) is not: its retry is stored, and goes
+    // to the assignee.
+    bool stored = false;
   };
 
   // The table is sized for `capacity` ids up front (8-9 bytes per id): grown on demand, it
@@ -74,6 +79,8 @@ class DedupeWindow {
   Status RecordAssignment(uint64_t id, uint64_t member);
   // Records and journals that `member` handed request `id` back without running it.
   Status ReleaseAssignment(uint64_t id, uint64_t member);
+  // Applies a record read back at start (the journal's, or the assignment log's).
+  void Replay(const JournalRecord& record);
 
   // For tests: the table's bucket count, which filling the window must not change.
   size_t buckets() {
@@ -87,6 +94,7 @@ class DedupeWindow {
   void InsertLocked(uint64_t id, Entry entry, std::chrono::steady_clock::time_point seen = {});
   void AssignLocked(uint64_t id, uint64_t member);
   void UnassignLocked(uint64_t id, uint64_t member);
+  void ApplyLocked(const JournalRecord& record);
   Status Append(std::string_view record);
   Status Replay(const std::string& queue, uint64_t from);
 

@@ -38,7 +38,8 @@ RpcServer::RpcServer(asio::io_context& io, RpcServerOptions options, Handler han
       member_id_(NewMemberId()),
       broker_(BrokerClient::Create(io, options_.broker)),
       sweep_timer_(io),
-      replies_(std::make_unique<RememberedReplies>()) {}
+      replies_(std::make_unique<RememberedReplies>()),
+      max_in_flight_(options_.max_in_flight) {}
 
 RpcServer::~RpcServer() = default;
 
@@ -51,6 +52,25 @@ void RpcServer::Start() {
 }
 
 void RpcServer::Drain() { draining_ = true; }
+
+void RpcServer::Pause() { paused_ = true; }
+
+void RpcServer::Resume(uint32_t max_in_flight) {
+  max_in_flight_ =
+      max_in_flight == 0 ? options_.max_in_flight : std::min(max_in_flight, options_.max_in_flight);
+  paused_ = false;
+  FetchRequests();
+}
+
+void RpcServer::GiveBack(uint64_t request_id) {
+  auto it = executing_.find(request_id);
+  if (it == executing_.end()) return;
+  const uint64_t offset = it->second;
+  executing_.erase(it);
+  ++stats_.given_back;
+  if (broker_->connected()) broker_->Release(request_queue_, kRpcGroup, {offset});
+  FetchRequests();
+}
 
 void RpcServer::Shutdown() {
   if (shut_down_) return;
@@ -65,10 +85,12 @@ void RpcServer::OnConnection(bool up) {
 }
 
 void RpcServer::FetchRequests() {
-  if (fetches_ >= kMaxFetches || draining_ || shut_down_ || !broker_->connected()) return;
+  if (fetches_ >= kMaxFetches || draining_ || paused_ || shut_down_ || !broker_->connected()) {
+    return;
+  }
   const uint64_t taken = executing_.size() + requested_;
-  if (taken >= options_.max_in_flight) return;  // resumed when one finishes
-  const auto room = static_cast<uint32_t>(options_.max_in_flight - taken);
+  if (taken >= max_in_flight_) return;  // resumed when one finishes
+  const auto room = static_cast<uint32_t>(max_in_flight_ - taken);
   requested_ += room;
   ++fetches_;
   broker_->GroupFetch(
@@ -89,8 +111,9 @@ void RpcServer::FetchRequests() {
 }
 
 void RpcServer::OnRequest(uint64_t offset, std::string_view stored) {
-  if (draining_) {
+  if (draining_ || paused_) {
     // Handed back unrun, for another server at once (unacked it would be held for this one).
+    ++stats_.given_back;
     broker_->Release(request_queue_, kRpcGroup, {offset});
     return;
   }
@@ -114,7 +137,7 @@ void RpcServer::OnRequest(uint64_t offset, std::string_view stored) {
     broker_->Ack(request_queue_, kRpcGroup, {offset}, false, {});
     return;
   }
-  executing_.insert(r.request_id);
+  executing_.emplace(r.request_id, offset);
   ++stats_.handled;
   RpcCall call{r.request_id,          r.trace_id, r.deadline_us, r.attempt, std::string(r.method),
                std::string(r.payload)};
@@ -135,6 +158,7 @@ void RpcServer::OnRequest(uint64_t offset, std::string_view stored) {
 void RpcServer::Finish(uint64_t request_id, uint64_t offset, ReplyStatus status,
                        std::string payload, uint64_t trace_id, uint64_t deadline_us,
                        std::string reply_to) {
+  if (!executing_.count(request_id)) return;  // given back: another server answers it
   RpcReply reply;
   reply.request_id = request_id;
   reply.trace_id = trace_id;

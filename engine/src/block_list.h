@@ -3,8 +3,8 @@
 // geometrically, as a vector: a million small queues pay for what they hold. Past that, refs go
 // into further pages of kPageEntries each, reached through a page directory, and nothing is
 // copied again. A std::vector copied the whole list at each doubling, under the queue's lock: a
-// broker's request queue gains a block per group commit (thousands a second), so in a broker up
-// for an hour a doubling copied tens of megabytes while every Put and Get of that queue waited.
+// broker's request queue gains a block per group commit, so in a long-running broker a doubling
+// copied a long list while every Put and Get of that queue waited.
 #pragma once
 
 #include <algorithm>

@@ -79,6 +79,14 @@ void CheckpointWriter::AddBlocks(uint32_t id, uint32_t first_block, uint64_t end
   if (buf_.size() >= kPartBytes) MaybeCut(nullptr);
 }
 
+void CheckpointWriter::AddBlockList(uint32_t id, const BlockList& blocks, size_t from, size_t to,
+                                    uint64_t end) {
+  blocks.ForEachRun(from, to, [&](size_t first, const BlockRef* refs, size_t n) {
+    const uint64_t run_end = first + n < to ? blocks[first + n].first_offset : end;
+    AddBlocks(id, static_cast<uint32_t>(first), run_end, refs, n);
+  });
+}
+
 void CheckpointWriter::MaybeCut(MetadataStore::Batch*) {
   if (buf_.empty()) return;
   bytes_ += buf_.size();

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "block_list.h"
 #include "block_ref.h"
 #include "metadata_store.h"
 
@@ -38,6 +39,10 @@ class CheckpointWriter {
   void AddQueue(uint32_t id, std::string_view name);
   void AddBlocks(uint32_t id, uint32_t first_block, uint64_t end_offset, const BlockRef* refs,
                  size_t n);
+  // Adds the entries [from, to) of queue `id`'s block list; `end` is the queue offset after entry
+  // to - 1. One blocks entry per contiguous run of the list, each ending where the next run's
+  // first block begins.
+  void AddBlockList(uint32_t id, const BlockList& blocks, size_t from, size_t to, uint64_t end);
   // Moves the parts into the batch. Returns the bytes written.
   uint64_t Finish(MetadataStore::Batch* batch);
   bool empty() const { return parts_ == 0 && buf_.empty(); }

@@ -61,7 +61,7 @@ void Flusher::RetryFailed() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Every Flush calls this: waking the idle threads for nothing cost a broker two futex
-    // wake-ups and two context switches per group commit (thousands a second).
+    // wake-ups and two context switches per group commit.
     if (failed_.empty()) return;
     for (auto& [seq, chunk] : failed_) queue_.push_back(std::move(chunk));
     failed_.clear();

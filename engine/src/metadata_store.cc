@@ -151,6 +151,12 @@ std::string MetadataStore::TailKey(uint32_t segment) {
   return k;
 }
 
+std::string MetadataStore::TailValue(uint64_t tail) {
+  std::string v;
+  PutFixed64(&v, tail);
+  return v;
+}
+
 std::string MetadataStore::UserKey(std::string_view key) {
   std::string k = "u/";
   k.append(key);

@@ -63,6 +63,8 @@ class MetadataStore {
   Status Write(Batch* batch, bool sync);
 
   static std::string TailKey(uint32_t segment);
+  // A segment's tail (the end up to which its blocks are checkpointed): 8 bytes, little-endian.
+  static std::string TailValue(uint64_t tail);
   static std::string UserKey(std::string_view key);
 
  private:

@@ -15,11 +15,11 @@ namespace meshq {
 
 // Every field a steady-state Put reads or writes (name for the catalogue's compare, the lock,
 // the open block and the count) comes first, within 64 bytes: with a million queues touched
-// round robin each line is a miss to memory (perf: the catalogue probe and these lines are most
-// of the put path's time). Deliberately not alignas(64): 128-byte objects on 128-byte boundaries
-// put every queue's hot line in half of the cache's sets, and Put measured ~20% slower at 1M
-// queues (meshq-microbench BM_EnginePut/1000000, A/B) than with malloc's 16-byte alignment,
-// where the hot bytes sometimes straddle two lines.
+// round robin each line is a miss to memory, and the catalogue probe and these lines are what a
+// Put waits for. Deliberately not alignas(64): 128-byte objects on 128-byte boundaries put
+// every queue's hot line in half of the cache's sets, and Put was slower with a million queues
+// (BM_EnginePut) than with malloc's 16-byte alignment, where the hot bytes sometimes straddle
+// two lines.
 struct Queue {
   Queue(std::string n, uint32_t queue_id, uint32_t seg)
       : name(std::move(n)), id(queue_id), segment(seg) {}
@@ -48,7 +48,7 @@ struct Queue {
   const uint32_t segment;
   uint64_t sealed_end = 0;  // offset of the first message of the open block
   uint32_t prefetched = 0;  // block index up to which read-ahead was issued
-  // Touched only by Flush (under the store's flush mutex) and Open, like `cataloged`.
+  // Touched only by Flush (under the Checkpointer's mutex) and Open, like `cataloged`.
   uint32_t checkpointed_blocks = 0;
   BlockList blocks;
   CachedBlock* read_cache = nullptr;  // see ReadCache; holds one reference

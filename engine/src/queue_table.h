@@ -52,7 +52,7 @@ class QueueTable {
   // A shard's current table is one word, the 64-byte aligned slot array with log2 of its
   // capacity in the low 6 bits: a lookup reads that word (2 KiB for all shards, so it stays in
   // cache) and then the slot, instead of a shard line, a table header and then the slot — each a
-  // miss to memory once a million queues' data streams through the cache (cachegrind).
+  // miss to memory once a million queues' data streams through the cache.
   using TableWord = uintptr_t;
   static constexpr TableWord kCapacityBitsMask = 63;
   static Slot* SlotsOf(TableWord w) { return reinterpret_cast<Slot*>(w & ~kCapacityBitsMask); }

@@ -1,7 +1,7 @@
 // ReadCache: one verified sealed block kept per queue that is being read forward, so that the
-// Gets of a consumer walking a queue in small batches (the contest's consume phase: ~70 messages
-// a 4 KiB block, 10 a Get) read and checksum each block once instead of once per Get. Without
-// it every Get paid a pread plus an XXH3 of the whole block: most of its CPU (perf).
+// Gets of a consumer walking a queue in small batches (the contest's consume phase: a block holds
+// many times the messages of a Get) read and checksum each block once instead of once per Get.
+// Without it every Get pays a pread plus a checksum of the whole block, which dominate its cost.
 //
 // A queue's entry (Queue::read_cache, guarded by Queue::mu) is replaced when its reader moves on
 // to the next block and dropped when a Get ends outside it. Entries are reference counted because

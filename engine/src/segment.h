@@ -44,9 +44,9 @@ class Segment {
   // Gives the unused end of `chunk` (taken out of its writer slot, so `used` no longer
   // changes) back to the segment when nothing was reserved after it: the next reservation then
   // starts right after its blocks. Without this every Flush of a partly filled chunk leaves the
-  // rest of it as a hole, and a broker flushing hundreds of times a second moves the end of a
-  // segment by ~100 MB/s: the 4 TiB limit within hours. Returns the new reserved end, or 0 when
-  // something was reserved after the chunk (its end stays a hole).
+  // rest of it as a hole, and a broker flushing many times a second soon moves the end of a
+  // segment to the 4 TiB limit. Returns the new reserved end, or 0 when something was reserved
+  // after the chunk (its end stays a hole).
   uint64_t GiveBack(WriteChunk* chunk);
 
   void AddInFlight(const std::shared_ptr<WriteChunk>& chunk);

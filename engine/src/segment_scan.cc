@@ -30,6 +30,8 @@ size_t ScanBlocks(const char* buf, size_t len, uint64_t base, uint64_t salt, boo
 
 Status ScanSegmentFile(const PosixFile& file, uint64_t from, uint64_t salt,
                        std::vector<ScannedBlock>* out, ScanCounts* counts) {
+  ScanCounts unused;
+  if (counts == nullptr) counts = &unused;
   uint64_t size = 0;
   Status s = file.Size(&size);
   if (!s.ok()) return s;

@@ -32,8 +32,8 @@ struct ScanCounts {
 size_t ScanBlocks(const char* buf, size_t len, uint64_t base, uint64_t salt, bool at_eof,
                   std::vector<ScannedBlock>* out, ScanCounts* counts);
 
-// Scans [from, end of file) of a segment file.
+// Scans [from, end of file) of a segment file; adds to *counts unless it is null.
 Status ScanSegmentFile(const PosixFile& file, uint64_t from, uint64_t salt,
-                       std::vector<ScannedBlock>* out, ScanCounts* counts);
+                       std::vector<ScannedBlock>* out, ScanCounts* counts = nullptr);
 
 }  // namespace meshq

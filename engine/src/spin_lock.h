@@ -1,5 +1,5 @@
 // A one-byte spin lock for per-queue and per-writer-slot critical sections, which are a few
-// dozen nanoseconds long; a std::mutex per queue would cost 40 bytes times a million queues.
+// loads and stores long; a std::mutex per queue would cost 40 bytes times a million queues.
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,7 @@
 // The broker end to end: a real meshq-broker process on an ephemeral loopback port, driven
 // through BlockingBrokerClient (and a raw socket for malformed input).
 #include <signal.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -8,12 +9,16 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "broker_process.h"
+#include "io_thread.h"
 #include "meshq/bridge/blocking_broker_client.h"
+#include "meshq/bridge/broker_client.h"
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/frame.h"
 #include "meshq/queue_store.h"
@@ -527,6 +532,60 @@ TEST_F(BrokerTest, OneClientCannotFlushTheDedupeWindow) {
   uint64_t size = 0;
   ASSERT_TRUE(c->Get("calls", 0, 1000, &got, &size).ok());
   EXPECT_EQ(size, 100u);
+}
+
+// The committer's offset rounds visit only the groups whose offsets moved: a broker holding many
+// groups and no client does no work per group (it walked every group every cycle: 200k groups
+// kept an idle broker busy).
+TEST_F(BrokerTest, AnIdleBrokerDoesNoWorkPerGroup) {
+  constexpr int kGroups = 100'000;
+  ASSERT_TRUE(broker_.Restart({"--commit-interval-ms", "5"}));
+  {
+    testing::IoThread io;
+    auto client = BrokerClient::Create(io.io(), broker_.address());
+    std::promise<void> up;
+    io.Run([&] {
+      client->SetConnectionCallback([&](bool connected) {
+        if (connected) up.set_value();
+      });
+      client->Start();
+      return 0;
+    });
+    ASSERT_EQ(up.get_future().wait_for(5s), std::future_status::ready);
+    // Pipelined: one GROUP_FETCH per group, each making this connection a member.
+    std::promise<void> all;
+    int answered = 0, failed = 0;
+    io.Run([&] {
+      for (int i = 0; i < kGroups; ++i) {
+        client->GroupFetch("many", "g" + std::to_string(i), 1, 0,
+                           [&](const Status& s, const MessagesReply&) {
+                             if (!s.ok()) ++failed;
+                             if (++answered == kGroups) all.set_value();
+                           });
+      }
+      return 0;
+    });
+    ASSERT_EQ(all.get_future().wait_for(60s), std::future_status::ready);
+    EXPECT_EQ(failed, 0);
+    io.Run([&] {
+      client->Close();
+      return 0;
+    });
+  }
+  std::this_thread::sleep_for(200ms);
+  auto cpu = [&] {
+    std::ifstream stat("/proc/" + std::to_string(broker_.pid()) + "/stat");
+    std::string field;
+    uint64_t ticks = 0;
+    for (int i = 1; i <= 15 && stat >> field; ++i) {
+      if (i == 14 || i == 15) ticks += std::stoull(field);  // utime, stime
+    }
+    return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  };
+  const double before = cpu();
+  std::this_thread::sleep_for(1s);
+  const double used = cpu() - before;
+  EXPECT_LT(used, 0.1) << "CPU seconds in 1 s with " << kGroups << " idle groups";
 }
 
 TEST_F(BrokerTest, RequireConsumersRefusesAGroupWithoutMembers) {

@@ -3,6 +3,7 @@
 // the provider side executing IHelloService.hash in process (Java's String.hashCode).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <future>
 #include <thread>
@@ -58,6 +59,34 @@ class HashService : public Invoker {
   int calls = 0;
 };
 
+// A provider that is down: every call fails before it reaches it.
+class DeadService : public Invoker {
+ public:
+  void Invoke(CallRequest, CallCallback done) override {
+    ++calls;
+    done(CallResult::Error(CallStatus::kNotExecuted, "connection refused"));
+  }
+  int calls = 0;
+};
+
+// A provider that hangs: calls are sent and never answered; the Dubbo client gives up on each
+// after a while (here 300 ms) with a timeout.
+class HungService : public Invoker {
+ public:
+  explicit HungService(asio::io_context& io) : io_(io) {}
+  void Invoke(CallRequest, CallCallback done) override {
+    ++calls;
+    auto t = std::make_shared<asio::steady_timer>(io_, 300ms);
+    t->async_wait([t, done](boost::system::error_code) {
+      done(CallResult::Error(CallStatus::kTimeout, "no answer from the provider"));
+    });
+  }
+  int calls = 0;
+
+ private:
+  asio::io_context& io_;
+};
+
 class MqTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -70,6 +99,7 @@ class MqTransportTest : public ::testing::Test {
     Run([this] {
       consumer_.reset();
       provider_.reset();
+      other_.reset();
     });
     guard_.reset();
     io_.stop();
@@ -108,6 +138,7 @@ class MqTransportTest : public ::testing::Test {
   HashService hash_;
   std::unique_ptr<MqConsumerTransport> consumer_;
   std::unique_ptr<MqProviderTransport> provider_;
+  std::unique_ptr<MqProviderTransport> other_;
 };
 
 TEST_F(MqTransportTest, ACallReachesTheProviderThroughTheBroker) {
@@ -129,6 +160,61 @@ TEST_F(MqTransportTest, ACallReachesTheProviderThroughTheBroker) {
   // An interface nobody serves is "no provider", at once.
   r = Call("com.example.Nobody", "x");
   EXPECT_EQ(r.status, CallStatus::kNoProvider) << r.body;
+}
+
+// Two provider-agents, one with its provider down: the calls it takes are handed back unrun and
+// it stops taking more, so every call is answered by the other one.
+TEST_F(MqTransportTest, ADeadProvidersCallsGoToTheOthers) {
+  const std::string service = "com.example.IHelloService";
+  DeadService dead;
+  Run([&] {
+    provider_ = std::make_unique<MqProviderTransport>(io_, options_, service, "127.0.0.1:1");
+    ASSERT_TRUE(provider_->Start(&dead).ok());
+    other_ = std::make_unique<MqProviderTransport>(io_, options_, service, "127.0.0.1:2");
+    ASSERT_TRUE(other_->Start(&hash_).ok());
+    consumer_ = std::make_unique<MqConsumerTransport>(io_, options_, 0);
+  });
+  std::this_thread::sleep_for(150ms);
+  int failed = 0;
+  for (int i = 0; i < 200; ++i) {
+    CallResult r = Call(service, "hello");
+    if (r.status != CallStatus::kOk || r.body != "99162322") ++failed;
+  }
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(hash_.calls, 200);
+  // It probes now and then (one call after each pause), never takes calls as fast as it loses them.
+  EXPECT_LT(dead.calls, 30);
+}
+
+// One provider-agent's provider hangs: after two timed-out calls it stops taking calls and then
+// probes with one call at a time, so only a few calls fail instead of its share of all of them.
+TEST_F(MqTransportTest, AHungProviderStopsTakingCalls) {
+  const std::string service = "com.example.IHelloService";
+  HungService hung(io_);
+  Run([&] {
+    provider_ = std::make_unique<MqProviderTransport>(io_, options_, service, "127.0.0.1:1");
+    ASSERT_TRUE(provider_->Start(&hung).ok());
+    other_ = std::make_unique<MqProviderTransport>(io_, options_, service, "127.0.0.1:2");
+    ASSERT_TRUE(other_->Start(&hash_).ok());
+    consumer_ = std::make_unique<MqConsumerTransport>(io_, options_, 0);
+  });
+  std::this_thread::sleep_for(150ms);
+  // Callers in parallel for 2 s, as a mesh's connections are.
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> callers;
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  for (int c = 0; c < 8; ++c) {
+    callers.emplace_back([&] {
+      while (std::chrono::steady_clock::now() < until) {
+        CallResult r = Call(service, "hello");
+        (r.status == CallStatus::kOk ? ok : failed)++;
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_GT(ok.load(), 100);
+  // The first calls it held when it hung (up to 8 in parallel), then one per probe.
+  EXPECT_LE(failed.load(), 8 + 6) << ok.load() << " answered";
 }
 
 }  // namespace

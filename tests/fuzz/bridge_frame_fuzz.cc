@@ -75,7 +75,7 @@ void DecodeBody(const Frame& f) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   for (int frames = 0; frames < 64 && !in.empty(); ++frames) {
-    DecodeResult<Frame> r = DecodeFrame(in, 1u << 16);
+    meshq::DecodeResult<Frame> r = DecodeFrame(in, 1u << 16);
     if (!r.ok()) break;
     const Frame& f = r.value;
     FUZZ_CHECK(r.consumed == kFrameHeaderSize + f.header.body_length);
@@ -84,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(IsKnownFrameType(static_cast<uint8_t>(f.header.type)));
     std::string again;
     AppendFrame(f.header, f.body, &again);
-    DecodeResult<Frame> r2 = DecodeFrame(again, 1u << 16);
+    meshq::DecodeResult<Frame> r2 = DecodeFrame(again, 1u << 16);
     FUZZ_CHECK(r2.ok() && r2.consumed == again.size());
     FUZZ_CHECK(r2.value.header.type == f.header.type &&
                r2.value.header.request_id == f.header.request_id &&

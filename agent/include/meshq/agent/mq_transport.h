@@ -53,6 +53,11 @@ class MqConsumerTransport : public ConsumerTransport {
   bool shut_down_ = false;
 };
 
+// A provider-agent's side: one RpcServer taking the service's requests from the broker and
+// invoking the local provider. While the provider is down it takes none: a call the provider
+// never saw (unreachable) is handed back to the broker for another provider-agent and the
+// server pauses; so do two timeouts in a row (a hung provider). After a pause (100 ms, doubling
+// to 2 s while the failures go on) it takes one call at a time until one succeeds, then all.
 class MqProviderTransport : public ProviderTransport {
  public:
   // `identity` ("host:port", unique per provider, e.g. its local Dubbo provider's address) is
@@ -77,6 +82,8 @@ class MqProviderTransport : public ProviderTransport {
   const std::string service_;
   const std::string identity_;
   std::shared_ptr<bridge::RpcServer> server_;
+  struct Health;
+  std::shared_ptr<Health> health_;
 };
 
 }  // namespace meshq::agent

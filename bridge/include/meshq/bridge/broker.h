@@ -33,6 +33,10 @@ struct BrokerOptions {
   // reply. Longer than the callers' deadlines, so a request released by the hold has expired
   // and is dropped unexecuted by whoever takes it.
   std::chrono::milliseconds redelivery_hold{30000};
+  // A consumer group without members this long (a requester that went away leaves its reply
+  // queue's group behind) is forgotten: its memory is freed, its committed offset stays in the
+  // store's metadata and is where it resumes if it comes back.
+  std::chrono::milliseconds group_expiry{3'600'000};
   // A connection whose unsent responses exceed this stops being read until they drain.
   size_t max_outbound_bytes = 8u << 20;
   // How often dirty consumer-group offsets are written to the store's metadata.

@@ -62,9 +62,10 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   using Handler = std::function<void(const RpcCall& call, Respond respond)>;
 
   struct Stats {
-    std::atomic<uint64_t> handled{0};   // handler invocations
-    std::atomic<uint64_t> expired{0};   // dropped: deadline passed before handling
-    std::atomic<uint64_t> replayed{0};  // answered again from remembered replies
+    std::atomic<uint64_t> handled{0};     // handler invocations
+    std::atomic<uint64_t> expired{0};     // dropped: deadline passed before handling
+    std::atomic<uint64_t> replayed{0};    // answered again from remembered replies
+    std::atomic<uint64_t> given_back{0};  // handed back unrun (GiveBack, or while paused)
   };
 
   static std::shared_ptr<RpcServer> Create(boost::asio::io_context& io, RpcServerOptions options,
@@ -79,6 +80,18 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   // hold) and only then gives them to another server, which drops them once their deadline
   // passed. Drain first to hand the rest over cleanly.
   void Shutdown();
+
+  // Stops fetching new requests until Resume (requests delivered meanwhile are handed back,
+  // as when draining): the handler's backend is down, let other servers take the calls.
+  void Pause();
+  // Fetches again, keeping at most `max_in_flight` requests (0: the configured maximum); a
+  // small number probes a backend that may still be down without taking many calls with it.
+  void Resume(uint32_t max_in_flight = 0);
+  bool paused() const { return paused_; }
+  // The handler did not run `request_id` (its backend refused it before seeing it): the request
+  // goes back to the broker unanswered, for another server at once. Its Respond must not be
+  // called after this (a later call is ignored).
+  void GiveBack(uint64_t request_id);
 
   const Stats& stats() const { return stats_; }
   size_t in_flight() const { return executing_.size(); }
@@ -108,7 +121,7 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   const uint64_t member_id_;
   std::shared_ptr<BrokerClient> broker_;
   boost::asio::steady_timer sweep_timer_;
-  std::unordered_set<uint64_t> executing_;
+  std::unordered_map<uint64_t, uint64_t> executing_;  // request id -> its offset
   // The dedupe window: replies given, until their deadlines pass (a sweep visits only what
   // expired: walking every reply at each sweep would cost in proportion to the whole window).
   std::unique_ptr<RememberedReplies> replies_;
@@ -124,6 +137,8 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   std::unordered_map<std::string, QueuedReplies> queued_;  // by reply queue
   bool send_posted_ = false;  // a SendQueuedReplies is posted and has not run yet
   bool draining_ = false;
+  bool paused_ = false;
+  uint32_t max_in_flight_;  // options_.max_in_flight, or less while probing (Resume)
   bool shut_down_ = false;
   Stats stats_;
 };

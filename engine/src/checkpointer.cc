@@ -1,0 +1,257 @@
+// Flush and checkpoint-log compaction (see checkpointer.h).
+#include "checkpointer.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace meshq {
+
+// A Flush's record in the making: the entries step 1 collected, and what to mark once it is
+// written.
+struct Checkpointer::Record {
+  explicit Record(uint64_t seq) : writer(seq) {}
+  CheckpointWriter writer;
+  std::vector<std::pair<Queue*, uint32_t>> advanced;  // a queue and its blocks the record covers
+  std::vector<Queue*> new_queues;                     // queues the record catalogs
+};
+
+Checkpointer::Checkpointer(CheckpointState state, MetadataStore* meta,
+                           const std::vector<std::unique_ptr<Segment>>* segments, QueueTable* table,
+                           Flusher* flusher, WriterSlots* slots)
+    : meta_(meta),
+      segments_(*segments),
+      table_(table),
+      flusher_(flusher),
+      slots_(slots),
+      state_(std::move(state)) {}
+
+// A kWrite Flush does steps 1 and 3 without the fdatasyncs and checkpoints only the names of new
+// queues (unsynced): its blocks stay past the checkpointed tails, where the next Open's scan
+// adopts them after a kill -9, and the next kSync Flush checkpoints them. So a machine crash
+// loses at most what no kSync Flush covered, and never leaves a checkpoint naming data that did
+// not reach the disk (a name without data is harmless).
+Status Checkpointer::Flush(FlushMode mode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Only the queues written since the last Flush (or left dirty by one) are visited: a broker
+  // hosting a million queues group-commits a few of them at a time, and a walk over all of them
+  // would make each Flush cost grow with the store instead of with what it writes.
+  std::vector<Queue*> dirty = TakeDirtyQueues();
+  struct Retain {
+    Checkpointer* checkpointer;
+    const std::vector<Queue*>& taken;
+    ~Retain() { checkpointer->RetainDirtyQueues(taken); }  // on every return, failures included
+  } retain{this, dirty};
+  const bool sync = MustSync(mode, dirty);
+  flusher_->RetryFailed();
+
+  // 1. Seal every open block and collect the block-list entries not yet checkpointed. The
+  // record is only written after the blocks it names are durable.
+  Record record(state_.next_seq);
+  Status s = SealAndCollect(dirty, sync, &record);
+  if (!s.ok()) return s;
+  // 2. and 3. Write what is staged and wait for all writes so far.
+  std::vector<uint64_t> tails;
+  s = WriteStaged(&tails);
+  if (!s.ok()) return s;
+  if (!sync) return CatalogNewQueues(&record);
+  for (auto& seg : segments_) {
+    s = seg->SyncIfDirty();  // also what earlier kWrite Flushes wrote
+    if (!s.ok()) return s;
+  }
+  // 4. Checkpoint.
+  return WriteRecord(&record, tails);
+}
+
+bool Checkpointer::MustSync(FlushMode mode, const std::vector<Queue*>& dirty) {
+  // The scan starts at the tails, so a kWrite Flush is only kill -9 safe when every block it
+  // leaves out of the checkpoint lies at or past its segment's tail. Blocks sealed while the last
+  // kSync Flush ran (after its step 1) into chunks it collected lie below its tails and are in
+  // no record yet: a kSync Flush covers them. Only a kSync Flush creates such blocks, so the
+  // listed queues (every queue with a block not checkpointed is listed) are checked once after
+  // each one, not on every kWrite Flush.
+  if (mode == FlushMode::kWrite && below_tails_unknown_) {
+    if (UncheckpointedBelowTails(dirty)) {
+      mode = FlushMode::kSync;
+    } else {
+      below_tails_unknown_ = false;
+    }
+  }
+  const bool sync = mode == FlushMode::kSync;
+  if (sync) below_tails_unknown_ = true;  // set before it runs: a failed one counts too
+  return sync;
+}
+
+Status Checkpointer::SealAndCollect(const std::vector<Queue*>& dirty, bool sync, Record* record) {
+  // Open blocks are sealed into the chunk reserved last in their segment when a writer has one
+  // open there: a new chunk of this thread's own would be reserved after it, and that chunk
+  // could then not give its unused end back in step 3 (a hole of up to a chunk per segment per
+  // Flush, with a broker's io thread writing and its committer flushing). A hint only: the
+  // chunk may fill or be taken meanwhile, and StageBlock then reserves a fresh one.
+  const std::vector<WriterSlot*> seal_into = slots_->LastReservers(&slots_->Mine());
+  for (Queue* q : dirty) {
+    std::lock_guard<SpinLock> lock(q->mu);
+    if (q->open_count > 0) {
+      Status s = slots_->SealOpenBlock(q, *seal_into[q->segment]);
+      if (!s.ok()) return s;
+    }
+    const auto n = static_cast<uint32_t>(q->blocks.size());
+    if (n == q->checkpointed_blocks) continue;
+    if (!q->cataloged) {
+      record->writer.AddQueue(q->id, q->name);
+      record->new_queues.push_back(q);
+    }
+    if (!sync) continue;
+    record->writer.AddBlockList(q->id, q->blocks, q->checkpointed_blocks, n, q->sealed_end);
+    record->advanced.emplace_back(q, n);
+  }
+  return Status::OK();
+}
+
+Status Checkpointer::WriteStaged(std::vector<uint64_t>* tails) {
+  // 2. Every chunk reserved below these tails is submitted by step 3.
+  tails->clear();
+  for (auto& seg : segments_) tails->push_back(seg->reserved_end());
+
+  // 3. Write every slot's partly filled chunks and wait for all writes so far. A few KiB (a
+  // Flush after a few puts, as a broker's group commit issues them) are written right here: a
+  // hand-off to a flusher thread and back costs two thread wake-ups, more than the write.
+  // More than that goes to the flusher threads, which write it in parallel.
+  std::vector<std::shared_ptr<WriteChunk>> partial;
+  const uint64_t partial_bytes = slots_->TakePartialChunks(&partial);
+  // A partly filled chunk that is its segment's last reservation hands the rest back, so the
+  // next writes continue right after it. The tail recorded in step 2 then moves back to the end
+  // of its blocks (step 2 saw the chunk's whole reservation; nothing is reserved after it).
+  for (auto& chunk : partial) {
+    if (uint64_t end = chunk->segment->GiveBack(chunk.get())) {
+      uint64_t& tail = (*tails)[chunk->segment->index()];
+      tail = std::min(tail, end);
+    }
+  }
+  constexpr uint64_t kWriteHereBytes = 256 << 10;
+  for (auto& chunk : partial) {
+    if (partial_bytes <= kWriteHereBytes) {
+      flusher_->WriteNow(std::move(chunk));
+    } else {
+      flusher_->Submit(std::move(chunk));
+    }
+  }
+  return flusher_->WaitWritten(flusher_->next_seq());
+}
+
+Status Checkpointer::WriteRecord(Record* record, const std::vector<uint64_t>& tails) {
+  // The new block-list entries and the tails that moved (a Flush touching a few queues moves a
+  // few of the segments' tails; rewriting all of them cost a RocksDB insert each, every Flush).
+  // Nothing new, no write: the checkpoint already describes all that is durable.
+  MetadataStore::Batch batch;
+  const bool has_record = !record->writer.empty();
+  const uint64_t record_bytes = record->writer.Finish(&batch);
+  bool tails_moved = false;
+  for (size_t i = 0; i < tails.size(); ++i) {
+    if (tails[i] == state_.tails[i]) continue;
+    batch.Put(MetadataStore::TailKey(static_cast<uint32_t>(i)), MetadataStore::TailValue(tails[i]));
+    tails_moved = true;
+  }
+  if (has_record || tails_moved) {
+    // A synced write also syncs the unsynced writes before it (one write-ahead log).
+    Status s = meta_->Write(&batch, /*sync=*/true);
+    if (!s.ok()) return s;
+    state_.tails = tails;
+    meta_unsynced_ = false;
+  } else if (meta_unsynced_) {
+    Status s = meta_->SyncWal();
+    if (!s.ok()) return s;
+    meta_unsynced_ = false;
+  }
+  for (auto& [q, n] : record->advanced) q->checkpointed_blocks = n;
+  for (Queue* q : record->new_queues) q->cataloged = true;
+  if (has_record) {
+    state_.next_seq++;
+    state_.log_bytes += record_bytes;
+  }
+  return Status::OK();
+}
+
+Status Checkpointer::CatalogNewQueues(Record* record) {
+  if (record->writer.empty()) return Status::OK();
+  MetadataStore::Batch batch;
+  const uint64_t record_bytes = record->writer.Finish(&batch);
+  Status s = meta_->Write(&batch, /*sync=*/false);
+  if (!s.ok()) return s;
+  meta_unsynced_ = true;
+  for (Queue* q : record->new_queues) q->cataloged = true;
+  state_.next_seq++;
+  state_.log_bytes += record_bytes;
+  return Status::OK();
+}
+
+std::vector<Queue*> Checkpointer::TakeDirtyQueues() {
+  std::vector<Queue*> taken = std::move(retained_dirty_);
+  retained_dirty_.clear();
+  slots_->TakeDirty(&taken);
+  return taken;
+}
+
+void Checkpointer::RetainDirtyQueues(const std::vector<Queue*>& taken) {
+  for (Queue* q : taken) {
+    std::lock_guard<SpinLock> lock(q->mu);
+    // A Put since the Flush visited it finds it still listed and leaves the listing to us.
+    if (q->open_count == 0 && q->blocks.size() == q->checkpointed_blocks && q->cataloged) {
+      q->listed = false;
+    } else {
+      retained_dirty_.push_back(q);
+    }
+  }
+}
+
+bool Checkpointer::UncheckpointedBelowTails(const std::vector<Queue*>& dirty) {
+  for (Queue* q : dirty) {
+    std::lock_guard<SpinLock> lock(q->mu);
+    const uint64_t tail = state_.tails[q->segment];
+    for (size_t i = q->checkpointed_blocks; i < q->blocks.size(); ++i) {
+      if (uint64_t{q->blocks[i].unit} * kBlockUnit < tail) return true;
+    }
+  }
+  return false;
+}
+
+Status Checkpointer::CompactIfOutgrown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_.next_seq <= 1) return Status::OK();
+  // Compact when the log outgrew the state it describes (many small Flushes): a snapshot
+  // costs no more than the log it replaces, and keeps the next Open fast.
+  uint64_t state = 0;
+  const uint32_t limit = table_->id_limit();
+  for (uint32_t id = 0; id < limit; ++id) {
+    if (Queue* q = table_->ById(id)) state += 30 + q->name.size() + q->blocks.size() * 8;
+  }
+  if (state_.log_bytes <= state) return Status::OK();
+  return Compact();
+}
+
+Status Checkpointer::Compact() {
+  CheckpointWriter writer(state_.next_seq);
+  const uint32_t limit = table_->id_limit();
+  for (uint32_t id = 0; id < limit; ++id) {
+    Queue* q = table_->ById(id);
+    if (q == nullptr || !q->cataloged) continue;
+    writer.AddQueue(q->id, q->name);
+    if (q->checkpointed_blocks > 0) {
+      // The end offset of a prefix of the list: the first offset of the next block, or the
+      // queue's sealed end when the prefix is the whole list.
+      uint64_t end = q->checkpointed_blocks < q->blocks.size()
+                         ? q->blocks[q->checkpointed_blocks].first_offset
+                         : q->sealed_end;
+      writer.AddBlockList(q->id, q->blocks, 0, q->checkpointed_blocks, end);
+    }
+  }
+  MetadataStore::Batch batch;
+  batch.DeleteRange(CheckpointKey(0, 0), CheckpointKey(state_.next_seq, 0));
+  uint64_t bytes = writer.Finish(&batch);
+  Status s = meta_->Write(&batch, /*sync=*/true);
+  if (!s.ok()) return s;
+  state_.next_seq++;
+  state_.log_bytes = bytes;
+  return Status::OK();
+}
+
+}  // namespace meshq
