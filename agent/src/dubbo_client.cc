@@ -307,7 +307,8 @@ void DubboClient::Fill() {
 }
 
 void DubboClient::OnUp(DubboConnection* conn) {
-  failed_connects_ = 0;
+  // failed_connects_ is not reset here: a peer that accepts and drops at once would restart the
+  // backoff on every attempt. Only a connection that worked resets it (OnDown).
   auto waiting = std::move(waiting_);
   waiting_.clear();
   const auto now = Clock::now();
@@ -325,6 +326,7 @@ void DubboClient::OnDown(DubboConnection*, bool worked, const std::string& why) 
   if (closed_) return;
   last_error_ = why;
   if (worked) {
+    failed_connects_ = 0;
     // A provider closing a connection (idle timeout, restart, heartbeat silence) is healthy
     // until a connect fails: reopen now, in the background, so the next call finds it up.
     Fill();

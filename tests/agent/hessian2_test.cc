@@ -387,7 +387,8 @@ TEST(Hessian2, ValuesDeeperThanKeptAreCutNotRefused) {
   std::string out;
   EXPECT_FALSE(Writer(&out).WriteValue(v).ok()) << "a cut tree is not re-encoded";
   // A shallow value leaves cut() false.
-  Reader shallow(Bytes({0x91}));
+  const std::string one = Bytes({0x91});
+  Reader shallow(one);
   ASSERT_EQ(shallow.ReadValue(&v), DecodeState::kOk);
   EXPECT_FALSE(shallow.cut());
 }

@@ -74,7 +74,7 @@ class DubboClient : public Invoker {
   std::vector<std::shared_ptr<DubboConnection>> connections_;
   size_t next_ = 0;
   std::deque<Waiting> waiting_;  // calls made while no connection was up
-  int failed_connects_ = 0;      // consecutive
+  int failed_connects_ = 0;      // since a connection last worked
   Clock::time_point next_attempt_{};
   std::string last_error_;
   boost::asio::steady_timer retry_timer_;
