@@ -83,6 +83,8 @@ int main(int argc, char** argv) {
   std::string provider = "127.0.0.1:20880", service = provider_defaults.service;
   int weight = provider_defaults.weight, lease_ttl = provider_defaults.lease_ttl_seconds;
   int dubbo_connections = provider_defaults.dubbo.connections;
+  int dubbo_heartbeat_ms = static_cast<int>(provider_defaults.dubbo.heartbeat_interval.count());
+  std::size_t max_frame = kDefaultMaxAgentFrame;
   const char* broker_env = std::getenv("MESHQ_BROKER");
   std::string broker = broker_env ? broker_env : "127.0.0.1:9400";
   std::string durability = "written";
@@ -136,6 +138,12 @@ int main(int argc, char** argv) {
   flags.String("service", &service, "provider: interface served", "NAME");
   flags.Int("dubbo-connections", &dubbo_connections, 1, 1024,
             "provider: connections to the provider per thread");
+  flags.Int("dubbo-heartbeat-ms", &dubbo_heartbeat_ms, 0, 3'600'000,
+            "provider: heartbeat on a Dubbo connection idle this long (Dubbo's default);\n"
+            "three unanswered close it and a new one is opened; 0: none");
+  flags.Int<std::size_t>("max-frame-bytes", &max_frame, 1024, std::size_t{1} << 30,
+                         "direct: largest agent-to-agent frame; a larger answer fails alone\n"
+                         "(502 answer too large); give both agents the same value");
   flags.Int("lease-ttl", &lease_ttl, 1, 3600, "provider: registry lease TTL in seconds");
   flags.String("broker", &broker, "mq: the meshq-broker ($MESHQ_BROKER, else 127.0.0.1:9400)",
                "HOST:PORT");
@@ -177,7 +185,9 @@ int main(int argc, char** argv) {
     options.http.timeouts.header = std::chrono::milliseconds(header_timeout_ms);
     options.http.timeouts.body = std::chrono::milliseconds(body_timeout_ms);
     options.http.timeouts.idle = std::chrono::milliseconds(idle_timeout_ms);
-    ConsumerTransportFactory factory = DirectTransport::Factory(DirectTransport::Options{});
+    DirectTransport::Options direct;
+    direct.link.max_frame = max_frame;
+    ConsumerTransportFactory factory = DirectTransport::Factory(direct);
 #if MESHQ_AGENT_HAS_MQ
     if (mq) factory = MqConsumerTransport::Factory(mq_options);
 #endif
@@ -202,10 +212,13 @@ int main(int argc, char** argv) {
   options.weight = weight;
   options.lease_ttl_seconds = lease_ttl;
   options.dubbo.connections = dubbo_connections;
+  options.dubbo.heartbeat_interval = std::chrono::milliseconds(dubbo_heartbeat_ms);
   if (!SplitHostPort(provider, &options.dubbo.host, &options.dubbo.port)) {
     Fail("bad --provider '" + provider + "': not HOST:PORT");
   }
-  ProviderTransportFactory factory = AgentListener::Factory(listen);
+  AgentListener::Options listener;
+  listener.max_frame = max_frame;
+  ProviderTransportFactory factory = AgentListener::Factory(listen, listener);
 #if MESHQ_AGENT_HAS_MQ
   if (mq) {
     if (flags.given("weight")) {

@@ -50,6 +50,10 @@ const char* ResponseStatusName(ResponseStatus s) {
       return "bad request";
     case ResponseStatus::kOverloaded:
       return "overloaded";
+    case ResponseStatus::kLost:
+      return "lost";
+    case ResponseStatus::kTooLarge:
+      return "too large";
   }
   return "unknown";
 }
@@ -137,7 +141,7 @@ DecodeResult<Frame> DecodeFrame(std::string_view in, std::size_t max_frame) {
       if (payload < kResponseFixed) return Bad("short response");
       f.id = DecodeBigEndian64(p);
       const auto status = static_cast<unsigned char>(p[8]);
-      if (status > static_cast<unsigned char>(ResponseStatus::kOverloaded)) {
+      if (status > static_cast<unsigned char>(ResponseStatus::kTooLarge)) {
         return Bad("unknown response status " + std::to_string(status));
       }
       f.status = static_cast<ResponseStatus>(status);

@@ -33,6 +33,8 @@ enum class ResponseStatus : std::uint8_t {
   kUnavailable = 3,    // provider unreachable / connection lost; the call was not executed
   kBadRequest = 4,     // unknown service ref, unsupported parameter type...; result = message
   kOverloaded = 5,     // provider-agent refused the call (queue full); the call was not executed
+  kLost = 6,      // provider connection lost after the call was sent: it may or may not have run
+  kTooLarge = 7,  // the provider answered, but the answer does not fit in one frame
 };
 // "ok", "provider error", ... ("unknown" for values outside the enum).
 const char* ResponseStatusName(ResponseStatus s);

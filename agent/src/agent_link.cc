@@ -29,6 +29,10 @@ CallStatus ToCallStatus(frame::ResponseStatus s) {
       return CallStatus::kNotExecuted;
     case frame::ResponseStatus::kBadRequest:
       return CallStatus::kBadRequest;
+    case frame::ResponseStatus::kLost:
+      return CallStatus::kLost;
+    case frame::ResponseStatus::kTooLarge:
+      return CallStatus::kTooLarge;
   }
   return CallStatus::kProviderError;
 }
@@ -90,6 +94,16 @@ void AgentLink::Send(const CallRequest& request, CallCallback done) {
     done(CallResult::Error(CallStatus::kNotExecuted, "provider-agent link is closed"));
     return;
   }
+  // Type, id, deadline and service ref besides the parameter: the provider-agent closes the link
+  // on a longer frame, so refuse this call alone.
+  constexpr size_t kRequestOverhead = 1 + 8 + 4 + 2;
+  if (kRequestOverhead + request.parameter.size() > options_.max_frame) {
+    done(CallResult::Error(CallStatus::kBadRequest,
+                           "parameter of " + std::to_string(request.parameter.size()) +
+                               " bytes exceeds the agent frame limit of " +
+                               std::to_string(options_.max_frame) + " bytes"));
+    return;
+  }
   uint16_t ref = 0;
   Status s = interner_.Intern(request.interface_name, request.method, request.parameter_types,
                               writes_.out(), &ref);
@@ -147,7 +161,7 @@ void AgentLink::Read() {
 bool AgentLink::HandleFrames() {
   size_t offset = 0;
   while (!closed_) {
-    auto r = frame::DecodeFrame(in_.data().substr(offset));
+    auto r = frame::DecodeFrame(in_.data().substr(offset), options_.max_frame);
     if (r.need_more()) break;
     if (r.failed()) {
       Fail(true, "bad frame from provider-agent: " + r.error.ToString());

@@ -3,6 +3,7 @@
 #include "meshq/agent/agent_listener.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include "agent_frame.h"
 #include "batched_writes.h"
@@ -29,8 +30,11 @@ frame::ResponseStatus ToFrameStatus(CallStatus s) {
     case CallStatus::kNoProvider:
       return frame::ResponseStatus::kUnavailable;
     case CallStatus::kProviderError:
-    case CallStatus::kLost:  // may have run: the consumer must not retry it
       return frame::ResponseStatus::kProviderError;
+    case CallStatus::kLost:  // may have run: the consumer must not retry it
+      return frame::ResponseStatus::kLost;
+    case CallStatus::kTooLarge:
+      return frame::ResponseStatus::kTooLarge;
   }
   return frame::ResponseStatus::kProviderError;
 }
@@ -39,12 +43,19 @@ frame::ResponseStatus ToFrameStatus(CallStatus s) {
 
 class AgentSession : public std::enable_shared_from_this<AgentSession> {
  public:
-  AgentSession(tcp::socket socket, Invoker* local) : socket_(std::move(socket)), local_(local) {}
+  AgentSession(tcp::socket socket, Invoker* local, const AgentListener::Options& options)
+      : socket_(std::move(socket)),
+        watchdog_(socket_.get_executor()),
+        local_(local),
+        max_frame_(options.max_frame),
+        silence_limit_(options.silence_limit) {}
 
   void Start() {
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
+    last_received_ = Clock::now();
     Read();
+    Watch();
   }
 
   // Tells the consumer to send nothing new; calls arriving anyway are refused as not executed.
@@ -66,6 +77,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
             self->Close();
             return;
           }
+          self->last_received_ = Clock::now();
           self->in_.Commit(n);
           if (self->HandleFrames()) self->Read();
         });
@@ -75,7 +87,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     size_t offset = 0;
     const auto now = Clock::now();
     while (!closed_) {
-      auto r = frame::DecodeFrame(in_.data().substr(offset));
+      auto r = frame::DecodeFrame(in_.data().substr(offset), max_frame_);
       if (r.need_more()) break;
       if (r.failed()) {
         Close();
@@ -133,8 +145,36 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 
   void Respond(uint64_t id, const CallResult& result) {
     if (closed_) return;
-    frame::AppendResponse(id, ToFrameStatus(result.status), result.body, writes_.out());
+    // The consumer-agent treats an over-limit frame as a corrupt stream: one oversized answer
+    // would take down every call on the link. Only this call fails (as Dubbo's encoder rejects
+    // an over-limit response).
+    if (kResponseOverhead + result.body.size() > max_frame_) {
+      frame::AppendResponse(id, frame::ResponseStatus::kTooLarge,
+                            "answer of " + std::to_string(result.body.size()) +
+                                " bytes exceeds the agent frame limit of " +
+                                std::to_string(max_frame_) + " bytes (--max-frame-bytes)",
+                            writes_.out());
+    } else {
+      frame::AppendResponse(id, ToFrameStatus(result.status), result.body, writes_.out());
+    }
     ScheduleFlush();
+  }
+
+  // Type, request id and status: what a response frame's length counts besides the result.
+  static constexpr std::size_t kResponseOverhead = 1 + 8 + 1;
+
+  // Finds half-open links (the consumer-agent's host vanished): they would hold a socket and
+  // answer into the void forever.
+  void Watch() {
+    watchdog_.expires_at(last_received_ + silence_limit_);
+    watchdog_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->closed_) return;
+      if (Clock::now() - self->last_received_ >= self->silence_limit_) {
+        self->Close();
+        return;
+      }
+      self->Watch();
+    });
   }
 
   void ScheduleFlush() {
@@ -148,10 +188,15 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     closed_ = true;
     boost::system::error_code ignored;
     socket_.close(ignored);
+    watchdog_.cancel();
   }
 
   tcp::socket socket_;
+  asio::steady_timer watchdog_;
   Invoker* local_;
+  const std::size_t max_frame_;
+  const std::chrono::milliseconds silence_limit_;
+  Clock::time_point last_received_;
   frame::ServiceTable services_;
   bool closed_ = false;
   bool draining_ = false;
@@ -160,9 +205,11 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   WriteBatch writes_;
 };
 
-AgentListener::AgentListener(asio::io_context& io, std::shared_ptr<std::string> listen)
+AgentListener::AgentListener(asio::io_context& io, std::shared_ptr<std::string> listen,
+                             Options options)
     : io_(io),
       listen_(std::move(listen)),
+      options_(options),
       acceptor_(io),
       backoff_(io),
       accept_guard_("meshq-agent") {}
@@ -173,10 +220,10 @@ AgentListener::~AgentListener() {
   backoff_.cancel();
 }
 
-ProviderTransportFactory AgentListener::Factory(std::string listen) {
+ProviderTransportFactory AgentListener::Factory(std::string listen, Options options) {
   auto shared_listen = std::make_shared<std::string>(std::move(listen));
-  return [shared_listen](asio::io_context& io, int) {
-    return std::make_unique<AgentListener>(io, shared_listen);
+  return [shared_listen, options](asio::io_context& io, int) {
+    return std::make_unique<AgentListener>(io, shared_listen, options);
   };
 }
 
@@ -213,7 +260,7 @@ void AgentListener::Accept() {
     }
     if (!ec) {
       accept_guard_.OnSuccess();
-      auto session = std::make_shared<AgentSession>(std::move(socket), local_);
+      auto session = std::make_shared<AgentSession>(std::move(socket), local_, options_);
       session->Start();
       if (draining_) session->Drain();
       // Forget sessions that ended, so the list stays as long as the live links.

@@ -16,9 +16,11 @@ const char* CallStatusName(CallStatus s) {
     case CallStatus::kNotExecuted:
       return "provider unavailable";
     case CallStatus::kLost:
-      return "connection lost";
+      return "connection lost after sending, outcome unknown";
     case CallStatus::kNoProvider:
       return "no provider";
+    case CallStatus::kTooLarge:
+      return "answer too large";
   }
   return "unknown";
 }
@@ -37,6 +39,7 @@ int HttpStatusFor(CallStatus s) {
     case CallStatus::kNoProvider:
       return 503;
     case CallStatus::kLost:
+    case CallStatus::kTooLarge:
       return 502;
   }
   return 500;

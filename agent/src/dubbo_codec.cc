@@ -331,6 +331,17 @@ Status AppendExceptionResponse(std::uint64_t id, std::string_view exception_clas
   });
 }
 
+Status AppendThrowableResponse(std::uint64_t id, const hessian2::Value& throwable,
+                               const Attachments* attachments, std::string* out) {
+  return AppendResponseFrame(id, kStatusOk, out, [&](hessian2::Writer& w) {
+    w.WriteInt(static_cast<std::int32_t>(attachments ? ResponseType::kWithExceptionWithAttachments
+                                                     : ResponseType::kWithException));
+    Status st = w.WriteValue(throwable);
+    if (st.ok() && attachments) st = w.WriteStringMap(*attachments);
+    return st;
+  });
+}
+
 Status AppendErrorResponse(std::uint64_t id, ResponseStatus status, std::string_view message,
                            std::string* out) {
   return AppendResponseFrame(id, static_cast<std::uint8_t>(status), out,
@@ -378,6 +389,11 @@ Status DecodeResponse(const Frame& frame, Response* out, bool want_attachments) 
       out->outcome = Response::Outcome::kException;
       MESHQ_DUBBO_READ(r, r.ReadValue(&out->value), "response exception");
       out->message = hessian2::ToText(out->value);
+      if (r.cut()) {
+        out->message += " [exception object nested deeper than " +
+                        std::to_string(hessian2::Reader::kMaxKeptDepth) +
+                        " levels: the deeper levels were cut]";
+      }
       break;
     default:
       return Status::Corruption("dubbo response: unknown response type " + std::to_string(type));

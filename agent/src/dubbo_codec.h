@@ -130,6 +130,9 @@ Status AppendValueResponse(std::uint64_t id, const hessian2::Value& value,
 Status AppendExceptionResponse(std::uint64_t id, std::string_view exception_class,
                                std::string_view message, const Attachments* attachments,
                                std::string* out);
+// RESPONSE_WITH_EXCEPTION carrying `throwable` as it is (e.g. an object with a cause chain).
+Status AppendThrowableResponse(std::uint64_t id, const hessian2::Value& throwable,
+                               const Attachments* attachments, std::string* out);
 // A non-OK status (e.g. kServiceError) whose body is the error message string.
 Status AppendErrorResponse(std::uint64_t id, ResponseStatus status, std::string_view message,
                            std::string* out);

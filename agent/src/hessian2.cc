@@ -140,6 +140,9 @@ void AppendText(const Value& v, int depth, std::string* out) {
       out->append(std::to_string(v.text.size()));
       out->append(" bytes>");
       return;
+    case Value::Kind::kCut:
+      out->append("...");
+      return;
     case Value::Kind::kRef:
       out->append("<ref ");
       out->append(std::to_string(v.integer));
@@ -437,6 +440,8 @@ Status Writer::WriteValue(const Value& v) {
     }
     case Value::Kind::kObject:
       return WriteObject(v.text, v.field_names, v.items);
+    case Value::Kind::kCut:
+      return Status::InvalidArgument("hessian2: a cut value cannot be written");
   }
   return Status::InvalidArgument("hessian2: unknown value kind");
 }
@@ -711,7 +716,14 @@ DecodeState Reader::ReadValue(Value* out) {
 DecodeState Reader::Skip() { return ReadValueDepth(nullptr, 0); }
 
 DecodeState Reader::ReadValueDepth(Value* out, int depth) {
-  if (depth > kMaxDepth) return Fail("values nested too deeply");
+  if (depth > kMaxReadDepth) return Fail("values nested too deeply");
+  if (out != nullptr && depth > kMaxKeptDepth) {
+    // Keep the outer levels (an exception's class and text) and read the rest only to stay in
+    // step: its class definitions and reference numbers still count for what follows.
+    out->kind = Value::Kind::kCut;
+    cut_ = true;
+    return ReadValueDepth(nullptr, depth);
+  }
   for (;;) {
     if (AtEnd()) return DecodeState::kNeedMore;
     const unsigned char tag = PeekTag();

@@ -31,7 +31,8 @@ struct Value {
     kList,
     kMap,
     kObject,
-    kRef
+    kRef,
+    kCut,  // a value nested deeper than the decoder keeps (read, validated and dropped)
   };
   Kind kind = Kind::kNull;
   bool boolean = false;
@@ -55,7 +56,8 @@ struct Value {
 // Renders a value as plain text for HTTP answers and error messages: ints/longs in decimal,
 // strings as-is, null as "null", maps as "{k=v, ...}", lists as "[a, b]", objects that look like a
 // Java Throwable as "<class>: <detailMessage>", other objects as "<class>{field=value, ...}",
-// references as "<ref N>". Never recurses more than a fixed depth.
+// references as "<ref N>", values cut by the decoder as "...". Never recurses more than a fixed
+// depth.
 std::string ToText(const Value& v);
 
 // Appends hessian2 bytes to a caller-owned buffer, always in the shortest form. Keeps the class
@@ -80,7 +82,7 @@ class Writer {
   // Object of class `class_name` (class definition written the first time it is used).
   Status WriteObject(std::string_view class_name, const std::vector<std::string>& field_names,
                      const std::vector<Value>& field_values);
-  // Any tree value (kRef writes a back-reference 'Q').
+  // Any tree value (kRef writes a back-reference 'Q'; kCut is InvalidArgument).
   Status WriteValue(const Value& v);
 
  private:
@@ -92,6 +94,9 @@ class Writer {
 // kNeedMore (the buffer ends inside the value) or kError (malformed; error() says why); after a
 // non-kOk return the position is unspecified, so restart from a saved position() or give up.
 // The Reader tracks class definitions and the reference count of one message, like Java's.
+// ReadValue keeps kMaxKeptDepth levels of a tree: deeper values (a long Java exception cause
+// chain) are read, validated and replaced by one kCut value each, and cut() says so; nesting
+// deeper than kMaxReadDepth is an error (the stack stays bounded on hostile input).
 // Not thread-safe; cheap to construct; does not allocate for ints, longs, nulls, bools, Skip().
 class Reader {
  public:
@@ -115,6 +120,11 @@ class Reader {
   // Byte at the current position (requires !AtEnd()): lets callers branch on the next tag.
   unsigned char PeekTag() const { return static_cast<unsigned char>(in_[pos_]); }
   const Status& error() const { return error_; }
+  // True once a ReadValue of this reader replaced a too-deep value by kCut.
+  bool cut() const { return cut_; }
+
+  static constexpr int kMaxKeptDepth = 64;
+  static constexpr int kMaxReadDepth = 512;
 
  private:
   struct ClassDef {
@@ -135,6 +145,7 @@ class Reader {
   std::vector<std::string> types_;
   std::string scratch_;
   Status error_;
+  bool cut_ = false;
 };
 
 // Pure one-shot decode of the first value in `in`: the value and its byte length, need-more, or

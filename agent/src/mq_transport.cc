@@ -37,7 +37,7 @@ bool DecodeMqResult(std::string_view payload, CallResult* result) {
   uint8_t status = 0;
   std::string_view body;
   if (!r.U8(&status) || !r.Bytes32(&body) || r.remaining() != 0) return false;
-  if (status > static_cast<uint8_t>(CallStatus::kNoProvider)) return false;
+  if (status > static_cast<uint8_t>(CallStatus::kTooLarge)) return false;
   result->status = static_cast<CallStatus>(status);
   result->body = std::string(body);
   return true;

@@ -9,10 +9,15 @@
 # of the two hops through the broker (consumer-agent -> provider-agent and back, as the agents
 # measure them: meshq-agent's SIGUSR1).
 # Then the same with zero provider latency (the agents' own cost). Everything stops by itself.
+# --provider-close-percent P makes each provider close its connection on P% of the calls it
+# receives (losing every call in flight on it; meshq-provider-sim --close-percent), and prints
+# what the providers closed and dropped after each topology, to set against the HTTP errors
+# (summed over its levels; no warm-up then).
 #
 #   bench/mesh/run.sh [--mode direct] [--duration 15s] [--latency-ms 50]
 #                     [--connections "128 256 512"] [--capacities "20 40 60"] [--threads 1]
 #                     [--no-zero-latency] [--mq-durability written|synced|stored]
+#                     [--provider-close-percent P]
 # Binaries come from ${MESHQ_BUILD_DIR:-build} (build them first: tools/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,6 +30,7 @@ CAPACITIES="20 40 60"
 THREADS=1
 ZERO_LATENCY=1
 MQ_DURABILITY=written
+CLOSE_PERCENT=0
 while (($#)); do
   case "$1" in
     --mode) MODE=$2; shift 2 ;;
@@ -35,7 +41,8 @@ while (($#)); do
     --threads) THREADS=$2; shift 2 ;;
     --no-zero-latency) ZERO_LATENCY=0; shift ;;
     --mq-durability) MQ_DURABILITY=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --provider-close-percent) CLOSE_PERCENT=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -110,7 +117,8 @@ start_topology() {
   TOPOLOGY_PIDS=()
   PROVIDER_AGENT_PIDS=()
   for i in 0 1 2; do
-    "$SIM" --port 0 --latency-ms "$latency" --capacity "${CAPS[$i]}" >"$WORK/sim$i.out" 2>"$WORK/sim$i.err" &
+    "$SIM" --port 0 --latency-ms "$latency" --capacity "${CAPS[$i]}" --close-percent "$CLOSE_PERCENT" \
+      >"$WORK/sim$i.out" 2>"$WORK/sim$i.err" &
     PIDS+=($!); TOPOLOGY_PIDS+=($!)
     local sim_addr
     sim_addr=$(wait_listening "$WORK/sim$i.out")
@@ -137,6 +145,12 @@ stop_topology() {
   local pid
   for pid in "${TOPOLOGY_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${TOPOLOGY_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $CLOSE_PERCENT != 0 ]]; then
+    # Each simulator's exit line: "provider-sim: calls=... closed=... dropped=...".
+    cat "$WORK"/sim{0,1,2}.out | awk '/^provider-sim: / {
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); s[kv[1]] += kv[2] } }
+      END { printf "providers (--close-percent '"$CLOSE_PERCENT"'): calls answered %d, connections closed %d, calls in flight on them (lost) %d\n", s["calls"], s["closed"], s["dropped"] }'
+  fi
 }
 
 # MQ mode: each agent answers SIGUSR1 with its hop latencies since the previous SIGUSR1 (lines
@@ -240,7 +254,10 @@ for c in "${CAPS[@]}"; do SUM=$((SUM + c)); done
 echo
 echo "## mesh: capacities ${CAPACITIES} (sum $SUM), latency ${LATENCY_MS} ms, providers' bound $(level_bound "$LATENCY_MS" "$SUM") QPS, ${THREADS} agent thread(s), wrk -t2 ${DURATION} per level"
 start_topology "$LATENCY_MS"
-wrk -t2 -c128 -d2s -s bench/mesh/hash_check.lua "http://$CONSUMER_ADDR/" >/dev/null 2>&1 || true  # warm-up
+# No warm-up against closing providers: their counters then cover exactly the measured levels.
+if [[ $CLOSE_PERCENT == 0 ]]; then
+  wrk -t2 -c128 -d2s -s bench/mesh/hash_check.lua "http://$CONSUMER_ADDR/" >/dev/null 2>&1 || true  # warm-up
+fi
 header
 for conns in $CONNECTIONS; do run_level "$LATENCY_MS" "$conns" "$DURATION"; done
 stop_topology
@@ -249,7 +266,9 @@ if ((ZERO_LATENCY)); then
   echo
   echo "## mesh with zero provider latency (the agents' own cost)"
   start_topology 0
-  wrk -t2 -c128 -d2s -s bench/mesh/hash_check.lua "http://$CONSUMER_ADDR/" >/dev/null 2>&1 || true
+  if [[ $CLOSE_PERCENT == 0 ]]; then
+    wrk -t2 -c128 -d2s -s bench/mesh/hash_check.lua "http://$CONSUMER_ADDR/" >/dev/null 2>&1 || true
+  fi
   header
   for conns in $CONNECTIONS; do run_level 0 "$conns" "$DURATION"; done
   stop_topology

@@ -66,6 +66,20 @@ TEST(AgentFrame, BatchRoundTrip) {
   EXPECT_EQ(frames[7].type, Type::kGoAway);
 }
 
+TEST(AgentFrame, LostAndTooLargeStatusesRoundTrip) {
+  std::string out;
+  AppendResponse(3, ResponseStatus::kLost, "gone", &out);
+  EXPECT_EQ(out, Bytes({0, 0, 0, 14, 3, 0, 0, 0, 0, 0, 0, 0, 3, 6}) + "gone");
+  out.clear();
+  AppendResponse(4, ResponseStatus::kTooLarge, "big", &out);
+  EXPECT_EQ(out, Bytes({0, 0, 0, 13, 3, 0, 0, 0, 0, 0, 0, 0, 4, 7}) + "big");
+  auto r = DecodeFrame(out);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value.status, ResponseStatus::kTooLarge);
+  EXPECT_STREQ(ResponseStatusName(ResponseStatus::kLost), "lost");
+  EXPECT_STREQ(ResponseStatusName(ResponseStatus::kTooLarge), "too large");
+}
+
 TEST(AgentFrame, EveryTruncationNeedsMore) {
   std::string batch;
   AppendServiceDef(0, "com.example.Svc", "hash", "Ljava/lang/String;", &batch);
@@ -92,6 +106,7 @@ TEST(AgentFrame, CorruptionIsAnError) {
   EXPECT_TRUE(DecodeFrame(Bytes({0, 0, 0, 3, 2, 0, 0})).failed());         // short request
   EXPECT_TRUE(DecodeFrame(Bytes({0, 0, 0, 2, 3, 0})).failed());            // short response
   EXPECT_TRUE(DecodeFrame(Bytes({0, 0, 0, 10, 3, 0, 0, 0, 0, 0, 0, 0, 1, 99})).failed());  // status
+  EXPECT_TRUE(DecodeFrame(Bytes({0, 0, 0, 10, 3, 0, 0, 0, 0, 0, 0, 0, 1, 8})).failed());   // status
   EXPECT_TRUE(DecodeFrame(Bytes({0, 0, 0, 2, 4, 0})).failed());  // short ping
   EXPECT_TRUE(DecodeFrame(Bytes({0, 0, 0, 2, 6, 0})).failed());  // go-away with payload
   // Service definition whose inner lengths overrun the frame.

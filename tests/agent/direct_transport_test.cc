@@ -10,8 +10,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <map>
+#include <thread>
 
+#include "agent_frame.h"
 #include "child_process.h"
 #include "io_threads.h"
 #include "meshq/agent/agent_listener.h"
@@ -210,6 +213,51 @@ TEST_F(DirectTransportTest, DrainingProviderFinishesPendingCallsAndNewOnesGoElse
     ASSERT_EQ(results_[i].status, CallStatus::kOk) << results_[i].body;
     EXPECT_EQ(results_[i].body[0], i < 5 ? '1' : '2') << i;
   }
+}
+
+TEST(AgentListenerTest, SilentLinksAreClosedAsHalfOpenPingingOnesAreKept) {
+  IoThreads threads(1);
+  TestProvider provider(threads.io(0), "1");
+  AgentListener::Options options;
+  options.silence_limit = 300ms;
+  AgentListener listener(threads.io(0), std::make_shared<std::string>("127.0.0.1:0"), options);
+  ASSERT_TRUE(listener.Start(&provider).ok());
+  threads.Start();
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(SplitHostPort(listener.address(), &host, &port));
+  asio::io_context io;
+  asio::ip::tcp::socket silent(io), pinging(io);
+  const asio::ip::tcp::endpoint ep(asio::ip::make_address(host), port);
+  silent.connect(ep);
+  pinging.connect(ep);
+  const auto start = Clock::now();
+  // The pinging link sends a ping every 100 ms for 900 ms; the silent one sends nothing.
+  std::string ping;
+  frame::AppendPing(1, &ping);
+  for (int i = 0; i < 9; ++i) {
+    asio::write(pinging, asio::buffer(ping));
+    std::this_thread::sleep_for(100ms);
+  }
+  // What the listener sent on `s` within 3 s; "eof" once it closed, "timeout" if it did not.
+  auto read_within = [](asio::ip::tcp::socket& s, size_t want) {
+    std::string got;
+    while (got.size() < want) {
+      pollfd p{s.native_handle(), POLLIN, 0};
+      if (poll(&p, 1, 3000) <= 0) return got + "timeout";
+      char buf[256];
+      const ssize_t n = read(s.native_handle(), buf, sizeof buf);
+      if (n <= 0) return got + "eof";
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+  };
+  EXPECT_EQ(read_within(silent, 1), "eof");
+  // Every ping answered, and the link still open: a ping now is answered too.
+  asio::write(pinging, asio::buffer(ping));
+  EXPECT_EQ(read_within(pinging, 10 * ping.size()).size(), 10 * ping.size());
+  EXPECT_GE(Clock::now() - start, 900ms);
+  threads.Stop();
 }
 
 }  // namespace

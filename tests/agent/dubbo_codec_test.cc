@@ -240,6 +240,41 @@ TEST(DubboResponse, ExceptionBecomesText) {
   }
 }
 
+// A Java exception whose cause chain is `depth` long, shaped as Java's serializer writes it.
+hessian2::Value CauseChain(int depth) {
+  hessian2::Value cause;
+  for (int level = depth; level-- > 0;) {
+    hessian2::Value trace, suppressed, e;
+    trace.kind = suppressed.kind = hessian2::Value::Kind::kList;
+    trace.text = "[java.lang.StackTraceElement";
+    e.kind = hessian2::Value::Kind::kObject;
+    e.text = "java.lang.RuntimeException";
+    e.field_names = {"detailMessage", "cause", "stackTrace", "suppressedExceptions"};
+    e.items = {hessian2::Value::String("level " + std::to_string(level)), std::move(cause),
+               std::move(trace), std::move(suppressed)};
+    cause = std::move(e);
+  }
+  return cause;
+}
+
+TEST(DubboResponse, DeepExceptionChainKeepsTheOuterTextAndSaysItWasCut) {
+  const Attachments att = {{"dubbo", "2.0.2"}};
+  std::string shallow, deep;
+  ASSERT_TRUE(AppendThrowableResponse(6, CauseChain(10), &att, &shallow).ok());
+  ASSERT_TRUE(AppendThrowableResponse(7, CauseChain(70), &att, &deep).ok());
+  Response r = Decode(shallow);
+  EXPECT_EQ(r.outcome, Response::Outcome::kException);
+  EXPECT_EQ(ResponseText(r), "java.lang.RuntimeException: level 0");
+  r = Decode(deep);
+  EXPECT_EQ(r.outcome, Response::Outcome::kException);
+  EXPECT_EQ(ResponseText(r),
+            "java.lang.RuntimeException: level 0 [exception object nested deeper than 64 levels: "
+            "the deeper levels were cut]");
+  // The attachments after the cut object are still read in step.
+  ASSERT_EQ(r.attachments.size(), 1u);
+  EXPECT_EQ(r.attachments[0].second, "2.0.2");
+}
+
 TEST(DubboResponse, ErrorStatusCarriesMessage) {
   for (auto st : {ResponseStatus::kClientTimeout, ResponseStatus::kServerTimeout,
                   ResponseStatus::kBadRequest, ResponseStatus::kServiceError,

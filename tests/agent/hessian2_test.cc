@@ -346,10 +346,51 @@ TEST(Hessian2, CorruptInputIsAnError) {
   std::string deep(100000, 'W');
   auto res = DecodeValue(deep);
   EXPECT_TRUE(res.failed());
+  // Lists at depths 0 .. kMaxReadDepth are read (deeper than kept: cut); one more is refused.
+  auto nest = [](int lists) { return std::string(lists, 'W') + std::string(lists, 'Z'); };
+  EXPECT_TRUE(DecodeValue(nest(Reader::kMaxReadDepth + 1)).ok());
+  EXPECT_TRUE(DecodeValue(nest(Reader::kMaxReadDepth + 2)).failed());
   const std::string an_int = Bytes({0x91});
   Reader r(an_int);
   std::string s;
   EXPECT_EQ(r.ReadString(&s), DecodeState::kError);
+}
+
+TEST(Hessian2, ValuesDeeperThanKeptAreCutNotRefused) {
+  // 100 nested untyped lists around an int, then a back-reference to the innermost list: the
+  // cut levels still count as reference targets, so ref 99 is valid after them.
+  constexpr int kLevels = 100;
+  std::string bytes = Bytes({0x78 + 2});  // fixed list of 2: the nest, then the back-reference
+  for (int i = 0; i < kLevels; ++i) bytes += "W";
+  bytes += Bytes({0x91});
+  for (int i = 0; i < kLevels; ++i) bytes += "Z";
+  bytes += "Q" + EncodeInt(100);  // ref 100: the innermost list (ref 0 is the outer pair)
+  Reader r(bytes);
+  Value v;
+  ASSERT_EQ(r.ReadValue(&v), DecodeState::kOk) << r.error().ToString();
+  EXPECT_TRUE(r.AtEnd());
+  EXPECT_TRUE(r.cut());
+  ASSERT_EQ(v.items.size(), 2u);
+  EXPECT_EQ(v.items[1].kind, Value::Kind::kRef);
+  EXPECT_EQ(v.items[1].integer, 100);
+  // Levels 0..kMaxKeptDepth are kept; the value at the next level is the cut marker.
+  const Value* level = &v.items[0];
+  int depth = 1;
+  while (level->kind == Value::Kind::kList) {
+    ASSERT_EQ(level->items.size(), 1u);
+    level = &level->items[0];
+    ++depth;
+  }
+  EXPECT_EQ(level->kind, Value::Kind::kCut);
+  EXPECT_EQ(depth, Reader::kMaxKeptDepth + 1);
+  EXPECT_NE(ToText(v).find("..."), std::string::npos);
+  std::string out;
+  EXPECT_FALSE(Writer(&out).WriteValue(v).ok()) << "a cut tree is not re-encoded";
+  // A shallow value leaves cut() false.
+  const std::string one = Bytes({0x91});
+  Reader shallow(one);
+  ASSERT_EQ(shallow.ReadValue(&v), DecodeState::kOk);
+  EXPECT_FALSE(shallow.cut());
 }
 
 }  // namespace

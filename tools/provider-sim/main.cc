@@ -34,7 +34,20 @@ int main(int argc, char** argv) {
   flags.Int<std::size_t>("capacity", &opt.capacity, 1, 10'000'000,
                          "calls served at once; more wait their turn");
   flags.Int("threads", &opt.threads, 1, 64, "io threads");
+  // Faults on purpose, for the agents' resilience tests (tools/provider-sim/faults.h).
+  flags.Int<std::int64_t>("idle-close-ms", &opt.faults.idle_close_ms, 0, 86'400'000,
+                          "fault: close a connection that received nothing this long; 0: never");
+  bool no_heartbeat_answers = false;
+  flags.Bool("no-heartbeat-answers", &no_heartbeat_answers,
+             "fault: read heartbeats and never answer them");
+  flags.Double("close-percent", &opt.faults.close_percent, 0, 100,
+               "fault: chance (%) that a call closes its connection unanswered, losing\n"
+               "every call in flight on it");
+  flags.Bool("fault-parameters", &opt.faults.by_parameter,
+             "fault: hash parameters choose a fault: fault:close, fault:answer-bytes:N,\n"
+             "fault:exception-depth:N");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  opt.faults.answer_heartbeats = !no_heartbeat_answers;
   if (!flags.given("port")) {
     std::fprintf(stderr, "meshq-provider-sim: --port is required (0 picks a free port)\n");
     return 2;

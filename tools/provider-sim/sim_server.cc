@@ -53,7 +53,7 @@ void SimServer::Accept() {
     if (!ec) {
       counters_.connections.fetch_add(1, std::memory_order_relaxed);
       std::make_shared<SimConnection>(std::move(socket), &limiter_, &latency_, &counters_,
-                                      options_.max_body)
+                                      options_.max_body, &options_.faults)
           ->Start();
     }
     Accept();
@@ -85,6 +85,8 @@ std::string SimServer::CountersLine() const {
          " heartbeats=" + std::to_string(counters_.heartbeats.load()) +
          " rejected=" + std::to_string(counters_.rejected.load()) +
          " connections=" + std::to_string(counters_.connections.load()) +
+         " closed=" + std::to_string(counters_.closed.load()) +
+         " dropped=" + std::to_string(counters_.dropped.load()) +
          " max_concurrent=" + std::to_string(limiter_.max_running()) +
          " max_queued=" + std::to_string(limiter_.max_waiting());
 }

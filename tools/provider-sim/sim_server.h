@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "call_limiter.h"
+#include "faults.h"
 #include "latency_model.h"
 #include "meshq/status.h"
 
@@ -26,6 +27,7 @@ struct SimOptions {
   std::size_t capacity = 200;
   int threads = 1;
   std::size_t max_body = 8u << 20;
+  SimFaults faults;
 };
 
 // Counters shared by all connections (relaxed atomics: read once at exit).
@@ -34,6 +36,8 @@ struct SimCounters {
   std::atomic<std::uint64_t> calls{0};       // hash calls answered
   std::atomic<std::uint64_t> heartbeats{0};  // heartbeat requests answered
   std::atomic<std::uint64_t> rejected{0};    // error/exception answers and undecodable frames
+  std::atomic<std::uint64_t> closed{0};      // connections closed on purpose (faults)
+  std::atomic<std::uint64_t> dropped{0};     // calls received on those and never answered
 };
 
 class SimServer {
@@ -52,7 +56,8 @@ class SimServer {
   // The io_context that owns the acceptor: hook signal handling to it.
   boost::asio::io_context& main_context() { return *contexts_[0]; }
 
-  // "calls=... heartbeats=... rejected=... connections=... max_concurrent=... max_queued=..."
+  // "calls=... heartbeats=... rejected=... connections=... closed=... dropped=...
+  // max_concurrent=... max_queued=..."
   std::string CountersLine() const;
 
  private:

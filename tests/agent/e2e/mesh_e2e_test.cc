@@ -176,8 +176,9 @@ class MeshTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       Provider p;
       p.sim = std::make_unique<ChildProcess>();
+      // --fault-parameters: only parameters "fault:..." misbehave (FailuresHaveTheirOwnStatus).
       ASSERT_TRUE(p.sim->Start({MESHQ_PROVIDER_SIM_BIN, "--port", "0", "--latency-ms", "20",
-                                "--capacity", std::to_string(capacities[i])},
+                                "--capacity", std::to_string(capacities[i]), "--fault-parameters"},
                                dir_ + "/sim" + std::to_string(i) + ".log"));
       std::string sim_address;
       ASSERT_TRUE(p.sim->WaitForLine("listening on ", 10s, &sim_address));
@@ -271,6 +272,30 @@ TEST_F(MeshTest, AnswersAreJavaHashCodesIncludingNonAscii) {
     Reply r = c.Post(CallBody(p));
     ASSERT_EQ(r.status, 200) << r.body;
     ASSERT_EQ(r.body, std::to_string(JavaHash(p))) << p;
+  }
+}
+
+// The failure table of docs/agent-protocol.md as a caller sees it over HTTP, against providers
+// that misbehave on request; none of them costs the calls that follow.
+TEST_F(MeshTest, FailuresHaveTheirOwnStatusAndWords) {
+  Client c(port_);
+  Reply big = c.Post(CallBody("fault:answer-bytes:1100000"));
+  EXPECT_EQ(big.status, 502);
+  EXPECT_EQ(big.body.rfind("answer too large: answer of ", 0), 0u) << big.body.substr(0, 300);
+  Reply deep = c.Post(CallBody("fault:exception-depth:70"));
+  EXPECT_EQ(deep.status, 500);
+  EXPECT_EQ(deep.body,
+            "provider error: java.lang.IllegalStateException: fault level 0 of 70 [exception "
+            "object nested deeper than 64 levels: the deeper levels were cut]\n");
+  Reply lost = c.Post(CallBody("fault:close"));
+  EXPECT_EQ(lost.status, 502);
+  EXPECT_EQ(lost.body.rfind("connection lost after sending, outcome unknown: ", 0), 0u)
+      << lost.body;
+  for (int i = 0; i < 30; ++i) {
+    const std::string p = "after" + std::to_string(i);
+    Reply r = c.Post(CallBody(p));
+    ASSERT_EQ(r.status, 200) << i << ": " << r.body;
+    EXPECT_EQ(r.body, std::to_string(JavaHash(p)));
   }
 }
 

@@ -27,11 +27,13 @@ enum class CallStatus : unsigned char {
   kNotExecuted,    // refused or unreachable before the provider saw it: safe to retry elsewhere
   kLost,           // the call was sent, then the connection died: the outcome is unknown
   kNoProvider,     // no endpoint serves the interface
+  kTooLarge,       // the provider answered, but the answer exceeds a hop's frame limit
 };
 
 // "ok", "bad request", ...
 const char* CallStatusName(CallStatus s);
-// The HTTP status a consumer-agent answers with: 200, 400, 500, 504, 503, 502, 503.
+// The HTTP status a consumer-agent answers with: 200, 400, 500, 504, 503, 502, 503, 502
+// (the table in docs/agent-protocol.md).
 int HttpStatusFor(CallStatus s);
 
 struct CallResult {

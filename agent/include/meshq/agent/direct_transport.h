@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +15,9 @@
 #include "meshq/agent/transport.h"
 
 namespace meshq::agent {
+
+// Default limit on one agent-to-agent frame (length field value), both directions.
+inline constexpr std::size_t kDefaultMaxAgentFrame = 1u << 20;
 
 class AgentLink;
 class LoadBalancer;
@@ -33,6 +37,9 @@ struct AgentLinkOptions {
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds ping_interval{1000};  // when nothing was received for this long
   std::chrono::milliseconds dead_after{5000};     // nothing received for this long: close
+  // Largest agent frame accepted (the provider-agent's --max-frame-bytes must not be larger):
+  // a call that does not fit is refused as a bad request before it is sent.
+  std::size_t max_frame = kDefaultMaxAgentFrame;
 };
 
 class DirectTransport : public ConsumerTransport {
