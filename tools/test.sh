@@ -37,11 +37,15 @@ if [[ ${MESHQ_SANITIZERS:-on} != off ]]; then
   cmake --build build-asan -j "$jobs"
   stage "ASan+UBSan build"
   # Not here: the install test (it builds an outside project without -fsanitize against the
-  # instrumented libraries) and the multi-process mesh end-to-end tests (their fixed start-up
-  # deadlines do not hold for instrumented agents; they run in the plain pass above).
+  # instrumented libraries), the multi-process mesh end-to-end tests (their fixed start-up
+  # deadlines do not hold for instrumented agents), and the tests that take every descriptor or
+  # bound a server's memory on purpose: with no descriptor free UBSan's vptr check reports Boost's
+  # error_category as invalid (the same code passes whenever one is free), and ASan's quarantine
+  # keeps freed buffers resident. All of them run in the plain pass above.
+  asan_skip='^(install\.|MeshTest\.|ConsumerAcceptTest\.|BrokerLimitsTest\.(OutOfDescriptors|UnfinishedHugeFrames))'
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600 -E '^(install|MeshTest)\.'
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600 -E "$asan_skip"
   stage "ASan+UBSan tests"
 
   # The TSan tests are the ones tests/*/CMakeLists.txt mark with meshq_tsan_test: the target
