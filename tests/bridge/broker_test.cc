@@ -577,7 +577,11 @@ TEST_F(BrokerTest, AnIdleBrokerDoesNoWorkPerGroup) {
   const double before = cpu();
   std::this_thread::sleep_for(1s);
   const double used = cpu() - before;
+#if !defined(__SANITIZE_THREAD__)  // ThreadSanitizer's own background work is not the broker's
   EXPECT_LT(used, 0.1) << "CPU seconds in 1 s with " << kGroups << " idle groups";
+#else
+  (void)used;
+#endif
 }
 
 TEST_F(BrokerTest, RequireConsumersRefusesAGroupWithoutMembers) {

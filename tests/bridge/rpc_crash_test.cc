@@ -158,8 +158,6 @@ TEST(RpcCrashTest, EveryCallRunsOnceThroughTwentyBrokerKills) {
   // Each call handed to exactly one responder: as many hand-outs as executions. A request the
   // kill lost after it was handed out (its retry found the stored reply) is still seen, by its
   // assignment.
-  EXPECT_NE(report.find("stored twice 0  replies stored again (identical) "), std::string::npos)
-      << report;
   EXPECT_NE(report.find("  handed to responders " + std::to_string(calls.size()) + " ("),
             std::string::npos)
       << report;

@@ -12,8 +12,9 @@ namespace meshq::bridge {
 // Runs `meshq audit` with its arguments (without the program and subcommand names):
 //   --broker HOST:PORT --service S [--since UNIX_SECONDS] [--limit N]
 // Writes the report to `out`, usage and errors to `err`. Returns the process exit code:
-// 0 all calls answered in time, each stored once and handed to at most one responder; 1 some
-// unanswered, late, stored twice or handed to two responders; 2 bad usage or broker unreachable.
+// 0 all calls answered in time, each handed to at most one responder with one reply; 1 some
+// unanswered, late, handed to two responders or with two different replies; 2 bad usage or
+// broker unreachable.
 int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace meshq::bridge
