@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
   etcd-server etcd-client wrk fio procps
+  prometheus tmux libboost-program-options1.81-dev
 )
 
 missing=()
