@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Long crash torture: a writer child is SIGKILLed at random moments and the store re-verified,
 # iteration after iteration (see tests/reliability/crash_torture.cc).
-#   tools/torture.sh [SECONDS] [extra torture flags, e.g. --seed 7 --queues 200 --threads 8]
+#   tools/torture.sh [SECONDS] [extra torture flags, e.g. --seed 7 --queues 200 --threads 8,
+#                    --direct-io on|mixed for StoreOptions::direct_io (mixed: every other run)]
 # Builds into $MESHQ_BUILD_DIR (default build-rel); prints the iterations survived.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 
+#include <cstring>
+
 #include "segment.h"
 
 namespace meshq {
@@ -122,7 +124,11 @@ void Flusher::Run() {
 
 bool Flusher::Write(std::shared_ptr<WriteChunk> chunk) {
   Segment* seg = chunk->segment;
-  Status s = seg->file().WriteAt(chunk->base, chunk->data, chunk->used);
+  // A direct write covers whole aligned units: zeros after the blocks, never the bytes a
+  // recycled buffer held (an old block there would look valid to the recovery scan).
+  const uint32_t len = seg->WriteBytes(*chunk);
+  std::memset(chunk->data + chunk->used, 0, len - chunk->used);
+  Status s = seg->file().WriteAt(chunk->base, chunk->data, len);
   if (s.ok()) {
     seg->MarkDirty();
     seg->RemoveInFlight(chunk.get());

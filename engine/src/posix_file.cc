@@ -7,23 +7,39 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 
 namespace meshq {
 
 PosixFile::~PosixFile() { Close(); }
 
-Status PosixFile::Open(const std::string& path, bool create, bool* created) {
+namespace {
+
+bool IsAligned(uint64_t n) { return n % kDirectIoAlignment == 0; }
+
+}  // namespace
+
+Status PosixFile::Open(const std::string& path, bool create, bool* created, bool direct) {
   Close();
   path_ = path;
+  direct_ = direct;
   if (created) *created = false;
-  int flags = O_RDWR | O_CLOEXEC;
+  int flags = O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0);
   fd_ = ::open(path.c_str(), flags);
   if (fd_ < 0 && errno == ENOENT && create) {
     // Owner-only whatever the umask (which can only clear bits): messages are private data.
     fd_ = ::open(path.c_str(), flags | O_CREAT | O_EXCL, kPrivateFileMode);
     if (fd_ >= 0 && created) *created = true;
     if (fd_ < 0 && errno == EEXIST) fd_ = ::open(path.c_str(), flags);
+  }
+  if (fd_ < 0 && direct && errno == EINVAL) {
+    return Status::InvalidArgument(path +
+                                   ": the file system does not support direct I/O (O_DIRECT), "
+                                   "which StoreOptions::direct_io asks for");
   }
   if (fd_ < 0) return Status::IOError(path, errno);
   return Status::OK();
@@ -32,6 +48,7 @@ Status PosixFile::Open(const std::string& path, bool create, bool* created) {
 Status PosixFile::OpenReadOnly(const std::string& path) {
   Close();
   path_ = path;
+  direct_ = false;
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) return Status::IOError(path, errno);
   return Status::OK();
@@ -43,6 +60,29 @@ void PosixFile::Close() {
 }
 
 Status PosixFile::ReadAt(uint64_t offset, size_t n, char* dst, size_t* got) const {
+  if (!direct_ ||
+      (IsAligned(offset) && IsAligned(n) && IsAligned(reinterpret_cast<uintptr_t>(dst)))) {
+    return RawReadAt(offset, n, dst, got);
+  }
+  // Direct reads need aligned offsets, lengths and buffers: read the aligned range around the
+  // request and copy the requested part out.
+  const uint64_t start = offset / kDirectIoAlignment * kDirectIoAlignment;
+  const uint64_t end =
+      (offset + n + kDirectIoAlignment - 1) / kDirectIoAlignment * kDirectIoAlignment;
+  const auto len = static_cast<size_t>(end - start);
+  std::unique_ptr<char, decltype(&std::free)> bounce(
+      static_cast<char*>(std::aligned_alloc(kDirectIoAlignment, len)), &std::free);
+  if (!bounce) return Status::IOError(path_ + ": out of memory for a direct read");
+  size_t read = 0;
+  Status s = RawReadAt(start, len, bounce.get(), &read);
+  if (!s.ok()) return s;
+  const auto skip = static_cast<size_t>(offset - start);
+  *got = read > skip ? std::min(read - skip, n) : 0;
+  std::memcpy(dst, bounce.get() + skip, *got);
+  return Status::OK();
+}
+
+Status PosixFile::RawReadAt(uint64_t offset, size_t n, char* dst, size_t* got) const {
   size_t done = 0;
   while (done < n) {
     ssize_t r = ::pread(fd_, dst + done, n - done, static_cast<off_t>(offset + done));
@@ -58,6 +98,11 @@ Status PosixFile::ReadAt(uint64_t offset, size_t n, char* dst, size_t* got) cons
 }
 
 Status PosixFile::WriteAt(uint64_t offset, const char* src, size_t n) const {
+  if (direct_ &&
+      !(IsAligned(offset) && IsAligned(n) && IsAligned(reinterpret_cast<uintptr_t>(src)))) {
+    return Status::InvalidArgument(path_ + ": unaligned direct write of " + std::to_string(n) +
+                                   " bytes at offset " + std::to_string(offset));
+  }
   size_t done = 0;
   while (done < n) {
     ssize_t r = ::pwrite(fd_, src + done, n - done, static_cast<off_t>(offset + done));
@@ -83,6 +128,8 @@ Status PosixFile::Size(uint64_t* size) const {
 }
 
 void PosixFile::WillNeed(uint64_t offset, size_t n) const {
+  // The page cache it would fill is one direct reads never look in: the I/O would be wasted.
+  if (direct_) return;
   ::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_WILLNEED);
 }
 

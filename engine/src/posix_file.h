@@ -1,6 +1,6 @@
 // PosixFile: the one place that owns file descriptors. Full-length pread/pwrite (retrying short
 // transfers and EINTR), fdatasync, size, read-ahead hints, and an advisory lock; every error names
-// the file.
+// the file. A file may be opened for direct I/O (O_DIRECT), bypassing the page cache.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +14,9 @@ namespace meshq {
 // Modes of what the engine creates: the owner's alone (the umask can only clear bits).
 inline constexpr unsigned kPrivateFileMode = 0600;
 inline constexpr unsigned kPrivateDirMode = 0700;
+// Alignment of buffer address, file offset and length for direct I/O: a multiple of every
+// logical block size in use (512 or 4096).
+inline constexpr uint64_t kDirectIoAlignment = 4096;
 
 class PosixFile {
  public:
@@ -23,21 +26,27 @@ class PosixFile {
   PosixFile& operator=(const PosixFile&) = delete;
 
   // Opens `path` read-write, creating it (kPrivateFileMode) when `create` (sets *created when it
-  // did).
-  Status Open(const std::string& path, bool create, bool* created = nullptr);
+  // did). With `direct`, I/O bypasses the page cache (O_DIRECT); InvalidArgument when the file
+  // system refuses it.
+  Status Open(const std::string& path, bool create, bool* created = nullptr, bool direct = false);
   // Opens read-only.
   Status OpenReadOnly(const std::string& path);
   void Close();
   bool is_open() const { return fd_ >= 0; }
   const std::string& path() const { return path_; }
 
-  // Reads up to n bytes at offset; *got < n only at end of file.
+  bool direct() const { return direct_; }
+
+  // Reads up to n bytes at offset; *got < n only at end of file. Any offset, length and buffer,
+  // also in direct mode (through an aligned bounce buffer when they are not aligned).
   Status ReadAt(uint64_t offset, size_t n, char* dst, size_t* got) const;
-  // Writes exactly n bytes at offset.
+  // Writes exactly n bytes at offset. In direct mode src, offset and n must be multiples of
+  // kDirectIoAlignment (InvalidArgument otherwise).
   Status WriteAt(uint64_t offset, const char* src, size_t n) const;
   Status Sync() const;
   Status Size(uint64_t* size) const;
-  // Asks the kernel to start reading [offset, offset+n) into the page cache; best effort.
+  // Asks the kernel to start reading [offset, offset+n) into the page cache; best effort. Does
+  // nothing in direct mode, whose reads never look in the page cache.
   void WillNeed(uint64_t offset, size_t n) const;
   // Allocates the file's first `size` bytes on disk (posix_fallocate), growing it to `size`.
   Status Allocate(uint64_t size) const;
@@ -45,7 +54,11 @@ class PosixFile {
   Status LockExclusive();
 
  private:
+  // pread of exactly what is asked (retrying short transfers and EINTR).
+  Status RawReadAt(uint64_t offset, size_t n, char* dst, size_t* got) const;
+
   int fd_ = -1;
+  bool direct_ = false;
   std::string path_;
 };
 

@@ -110,6 +110,12 @@ Status QueueStoreImpl::Init(bool short_of_space) {
   if (!s.ok()) return s;
   s = lock_file_.LockExclusive();
   if (!s.ok()) return s;
+  if (options_.direct_io) {
+    // Refuse a file system without direct I/O before anything of the store is created.
+    PosixFile probe;
+    s = probe.Open(dir + "/LOCK", /*create=*/false, nullptr, /*direct=*/true);
+    if (!s.ok()) return s;
+  }
 
   const std::string meta_dir = dir + "/meta";
   const bool has_meta = PathExists(meta_dir + "/CURRENT");
@@ -125,7 +131,7 @@ Status QueueStoreImpl::Init(bool short_of_space) {
 
   bool created_any = false;
   for (uint32_t i = 0; i < options_.segment_count; ++i) {
-    segments_.push_back(std::make_unique<Segment>(i, SegmentPath(dir, i)));
+    segments_.push_back(std::make_unique<Segment>(i, SegmentPath(dir, i), options_.direct_io));
     s = segments_.back()->Open();
     if (!s.ok()) return s;
     created_any |= segments_.back()->created();

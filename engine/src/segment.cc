@@ -15,12 +15,12 @@ uint64_t Segment::GiveBack(WriteChunk* chunk) {
   // be reserved in from now on.
   std::lock_guard<std::mutex> lock(in_flight_mu_);
   uint64_t end = chunk->base + chunk->reserved;
-  const uint64_t new_end = chunk->base + chunk->used;
+  const uint64_t new_end = chunk->base + WriteBytes(*chunk);
   if (new_end == end ||
       !reserved_end_.compare_exchange_strong(end, new_end, std::memory_order_acq_rel)) {
     return 0;
   }
-  chunk->reserved = chunk->used;
+  chunk->reserved = static_cast<uint32_t>(new_end - chunk->base);
   return new_end;
 }
 

@@ -21,15 +21,34 @@ inline constexpr uint64_t kMaxSegmentBytes = uint64_t{0xFFFFFFFF} * kBlockUnit;
 
 class Segment {
  public:
-  Segment(uint32_t index, std::string path) : index_(index), path_(std::move(path)) {}
+  // With `direct_io` the file is written and read with direct I/O: every write range is then
+  // kDirectIoAlignment aligned (reservations are rounded up to it, a chunk's last unit padded
+  // with zeros, which the recovery scan skips as no block).
+  Segment(uint32_t index, std::string path, bool direct_io = false)
+      : index_(index),
+        path_(std::move(path)),
+        direct_io_(direct_io),
+        write_unit_(direct_io ? kDirectIoAlignment : kBlockUnit) {}
 
-  Status Open() { return file_.Open(path_, /*create=*/true, &created_); }
+  Status Open() { return file_.Open(path_, /*create=*/true, &created_, direct_io_); }
   bool created() const { return created_; }
   uint32_t index() const { return index_; }
   const std::string& path() const { return path_; }
   PosixFile& file() { return file_; }
 
-  void set_reserved_end(uint64_t end) { reserved_end_.store(end, std::memory_order_relaxed); }
+  // Rounds `bytes` up to the granularity of this segment's writes.
+  uint64_t AlignWrite(uint64_t bytes) const {
+    return (bytes + write_unit_ - 1) / write_unit_ * write_unit_;
+  }
+  // What a flusher writes of `chunk`: its used bytes, padded to the write granularity (the
+  // padding lies in the chunk's own reservation and buffer).
+  uint32_t WriteBytes(const WriteChunk& chunk) const {
+    return static_cast<uint32_t>(AlignWrite(chunk.used));
+  }
+
+  void set_reserved_end(uint64_t end) {
+    reserved_end_.store(AlignWrite(end), std::memory_order_relaxed);
+  }
   uint64_t reserved_end() const { return reserved_end_.load(std::memory_order_acquire); }
 
   // Reserves `bytes` (a multiple of 1 KiB) at the end of the segment; false when the segment
@@ -64,6 +83,8 @@ class Segment {
  private:
   const uint32_t index_;
   const std::string path_;
+  const bool direct_io_;
+  const uint64_t write_unit_;  // reservations and writes are multiples of it
   PosixFile file_;
   bool created_ = false;
   std::atomic<uint64_t> reserved_end_{0};

@@ -17,12 +17,13 @@ struct WriteChunk {
   Segment* segment = nullptr;
   uint64_t base = 0;      // file offset of data[0]; 1 KiB aligned
   uint32_t capacity = 0;  // size of `data`
-  // Bytes of the file reserved for it: `capacity`, or `used` once a Flush gave the rest back
-  // (Segment::GiveBack). Guarded by the segment's in-flight lock once the chunk is in flight.
+  // Bytes of the file reserved for it: `capacity` (rounded up to the segment's write unit), or
+  // what is written of it once a Flush gave the rest back (Segment::GiveBack). Guarded by the
+  // segment's in-flight lock once the chunk is in flight.
   uint32_t reserved = 0;
   uint32_t used = 0;     // bytes filled with blocks (a multiple of 1 KiB)
   uint64_t seq = 0;      // submission order, assigned by the flusher
-  char* data = nullptr;  // 4 KiB-aligned buffer of `capacity` bytes
+  char* data = nullptr;  // 4 KiB-aligned buffer of `capacity` bytes rounded up to 4 KiB
 };
 
 // Recycles chunk buffers of the standard size so the write path does not hit malloc for every

@@ -56,7 +56,7 @@ Status WriterSlots::StageBlock(WriterSlot& slot, const Queue& q, uint64_t first,
     if (chunk) flusher_->Submit(std::move(chunk));
     std::shared_ptr<WriteChunk> fresh = pool_->New(bytes);
     uint64_t base = 0;
-    fresh->reserved = fresh->capacity;
+    fresh->reserved = static_cast<uint32_t>(seg->AlignWrite(fresh->capacity));
     if (!seg->Reserve(fresh->reserved, &base)) {
       chunk.reset();
       return Status::IOError(seg->path() + ": segment is full (4 TiB)");

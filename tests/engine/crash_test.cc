@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "io_mode.h"
 #include "meshq/queue_store.h"
 #include "temp_dir.h"
 
@@ -30,9 +31,11 @@ enum class Flushes { kSync, kWrite, kMixed /* kWrite, every fourth kSync */ };
 
 // Child: reopens the store and appends to `queues` queues forever, message content derived from
 // the queue and its offset; after each Flush it writes to `fd` how many rounds that Flush covered.
-[[noreturn]] void Writer(const std::string& dir, int queues, int fd, Flushes flushes) {
+[[noreturn]] void Writer(const std::string& dir, int queues, int fd, Flushes flushes,
+                         bool direct_io) {
   StoreOptions o;
   o.dir = dir;
+  o.direct_io = direct_io;
   std::unique_ptr<QueueStore> store;
   if (!QueueStore::Open(o, &store).ok()) _exit(3);
   std::vector<uint64_t> base(queues);
@@ -54,13 +57,13 @@ enum class Flushes { kSync, kWrite, kMixed /* kWrite, every fourth kSync */ };
 // Runs a writer child, lets it acknowledge `flushes` Flushes, kills it `delay` later, and returns
 // the number of rounds the last completed Flush acknowledged.
 uint64_t RunAndKill(const std::string& dir, int queues, int flushes,
-                    std::chrono::milliseconds delay, Flushes mode) {
+                    std::chrono::milliseconds delay, Flushes mode, bool direct_io) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    Writer(dir, queues, fds[1], mode);
+    Writer(dir, queues, fds[1], mode, direct_io);
   }
   close(fds[1]);
   uint64_t acked = 0, v = 0;
@@ -81,17 +84,18 @@ uint64_t RunAndKill(const std::string& dir, int queues, int flushes,
 
 // Each run adds queues, so queues are also created between a kill and the next one (a kWrite
 // Flush catalogues them without syncing).
-void KillNineLosesNothingAcknowledged(Flushes mode) {
+void KillNineLosesNothingAcknowledged(Flushes mode, bool direct_io) {
   TempDir tmp;
   const int max_queues = 260;
   std::vector<uint64_t> size_before(max_queues, 0);
   for (int iteration = 0; iteration < 4; ++iteration) {
     const int queues = 200 + 20 * iteration;
     const uint64_t acked = RunAndKill(tmp.path(), queues, 2 + iteration,
-                                      std::chrono::milliseconds(5 * iteration), mode);
+                                      std::chrono::milliseconds(5 * iteration), mode, direct_io);
     ASSERT_GT(acked, 0u);
     StoreOptions o;
     o.dir = tmp.path();
+    o.direct_io = direct_io;
     std::unique_ptr<QueueStore> store;
     Status s = QueueStore::Open(o, &store);
     ASSERT_TRUE(s.ok()) << s.ToString();
@@ -115,27 +119,33 @@ void KillNineLosesNothingAcknowledged(Flushes mode) {
   }
 }
 
-TEST(Crash, KillNineAfterFlushLosesNothingAcknowledged) {
-  KillNineLosesNothingAcknowledged(Flushes::kSync);
+// Every crash test runs in both I/O modes: buffered, and direct (StoreOptions::direct_io).
+class Crash : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(IoModes, Crash, ::testing::Bool(), testing::IoModeName);
+
+TEST_P(Crash, KillNineAfterFlushLosesNothingAcknowledged) {
+  KillNineLosesNothingAcknowledged(Flushes::kSync, GetParam());
 }
 
-TEST(Crash, KillNineAfterWriteFlushLosesNothingAcknowledged) {
-  KillNineLosesNothingAcknowledged(Flushes::kWrite);
+TEST_P(Crash, KillNineAfterWriteFlushLosesNothingAcknowledged) {
+  KillNineLosesNothingAcknowledged(Flushes::kWrite, GetParam());
 }
 
-TEST(Crash, KillNineWithWriteAndSyncFlushesMixedLosesNothingAcknowledged) {
-  KillNineLosesNothingAcknowledged(Flushes::kMixed);
+TEST_P(Crash, KillNineWithWriteAndSyncFlushesMixedLosesNothingAcknowledged) {
+  KillNineLosesNothingAcknowledged(Flushes::kMixed, GetParam());
 }
 
 // A machine crash after kWrite Flushes: what only they wrote may not have reached the disk. The
 // store's directory is copied while it is open (what a crash leaves), the copy's segment files
 // are cut back to their sizes at the last kSync Flush, and the copy opens with exactly the synced
 // messages, including the queues only a kWrite Flush catalogued (empty then).
-TEST(Crash, MachineCrashAfterWriteFlushesKeepsTheSyncedPrefix) {
+TEST_P(Crash, MachineCrashAfterWriteFlushesKeepsTheSyncedPrefix) {
   namespace fs = std::filesystem;
   TempDir tmp;
   StoreOptions o;
   o.dir = tmp.sub("live");
+  o.direct_io = GetParam();
   std::unique_ptr<QueueStore> store;
   ASSERT_TRUE(QueueStore::Open(o, &store).ok());
   const int queues = 50;
@@ -170,6 +180,7 @@ TEST(Crash, MachineCrashAfterWriteFlushesKeepsTheSyncedPrefix) {
 
   StoreOptions co;
   co.dir = crashed;
+  co.direct_io = GetParam();
   std::unique_ptr<QueueStore> recovered;
   Status s = QueueStore::Open(co, &recovered);
   ASSERT_TRUE(s.ok()) << s.ToString();

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "io_mode.h"
 #include "open_store.h"
 #include "temp_dir.h"
 
@@ -28,9 +29,22 @@ std::string Msg(const std::string& queue, uint64_t offset, size_t len) {
   return m;
 }
 
-TEST(QueueStore, PutThenGetEverySize) {
+// The tests of put/get, reopen and corruption run in both I/O modes: through the page cache and
+// with direct I/O (StoreOptions::direct_io), whose writes are padded to aligned units.
+class QueueStoreIo : public ::testing::TestWithParam<bool> {
+ protected:
+  StoreOptions Options() const {
+    StoreOptions o;
+    o.direct_io = GetParam();
+    return o;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(IoModes, QueueStoreIo, ::testing::Bool(), testing::IoModeName);
+
+TEST_P(QueueStoreIo, PutThenGetEverySize) {
   TempDir tmp;
-  auto store = OpenStore(tmp.path());
+  auto store = OpenStore(tmp.path(), Options());
   const int n = 500;  // several blocks plus an open one
   for (int i = 0; i < n; ++i) ASSERT_TRUE(store->Put("q", Msg("q", i, 40 + i % 21)).ok());
   EXPECT_EQ(store->QueueSize("q"), uint64_t{n});
@@ -180,11 +194,11 @@ TEST(QueueStore, BadOptionsAndDirectories) {
   EXPECT_TRUE(s.IsBusy()) << s.ToString();
 }
 
-TEST(QueueStore, CloseAndReopenServesEverything) {
+TEST_P(QueueStoreIo, CloseAndReopenServesEverything) {
   TempDir tmp;
   const int queues = 300, per_queue = 123;
   {
-    auto store = OpenStore(tmp.path());
+    auto store = OpenStore(tmp.path(), Options());
     for (int i = 0; i < per_queue; ++i) {
       for (int q = 0; q < queues; ++q) {
         std::string name = "queue-" + std::to_string(q);
@@ -194,7 +208,7 @@ TEST(QueueStore, CloseAndReopenServesEverything) {
     ASSERT_TRUE(store->Close().ok());
   }
   for (int round = 0; round < 2; ++round) {
-    auto store = OpenStore(tmp.path());
+    auto store = OpenStore(tmp.path(), Options());
     MessageBatch batch;
     for (int q = 0; q < queues; ++q) {
       std::string name = "queue-" + std::to_string(q);
@@ -222,13 +236,13 @@ TEST(QueueStore, CloseAndReopenServesEverything) {
 // grow by a chunk per commit until they hit their 4 TiB limit. The files stay about as large as the
 // blocks written, whether the puts come from the flushing thread or, as in the broker, from another
 // one.
-TEST(QueueStore, FrequentFlushesKeepSegmentFilesCompact) {
+TEST_P(QueueStoreIo, FrequentFlushesKeepSegmentFilesCompact) {
   const int rounds = 300;
   for (bool other_thread : {false, true}) {
     SCOPED_TRACE(other_thread ? "puts on another thread" : "puts on the flushing thread");
     TempDir tmp;
     {
-      auto store = OpenStore(tmp.path());
+      auto store = OpenStore(tmp.path(), Options());
       // Five 1000-byte requests fill a block, which the putting thread seals into a chunk of
       // its own; the rest stays in open blocks that the Flush seals.
       auto put_round = [&](int r) {
@@ -269,7 +283,7 @@ TEST(QueueStore, FrequentFlushesKeepSegmentFilesCompact) {
       EXPECT_LE(bytes, uint64_t{4} << 20);
       ASSERT_TRUE(store->Close().ok());
     }
-    auto store = OpenStore(tmp.path());
+    auto store = OpenStore(tmp.path(), Options());
     MessageBatch batch;
     ASSERT_EQ(store->QueueSize("requests"), uint64_t(rounds) * 5);
     for (uint64_t at = 0; at < uint64_t(rounds) * 5; at += batch.size()) {
@@ -283,10 +297,10 @@ TEST(QueueStore, FrequentFlushesKeepSegmentFilesCompact) {
   }
 }
 
-TEST(QueueStore, FlippedByteIsReportedAsCorruption) {
+TEST_P(QueueStoreIo, FlippedByteIsReportedAsCorruption) {
   TempDir tmp;
   {
-    auto store = OpenStore(tmp.path());
+    auto store = OpenStore(tmp.path(), Options());
     for (int i = 0; i < 200; ++i) ASSERT_TRUE(store->Put("victim", Msg("victim", i, 50)).ok());
     for (int i = 0; i < 200; ++i) ASSERT_TRUE(store->Put("bystander", Msg("b", i, 50)).ok());
     ASSERT_TRUE(store->Close().ok());
@@ -311,7 +325,7 @@ TEST(QueueStore, FlippedByteIsReportedAsCorruption) {
     ::close(fd);
   }
   ASSERT_TRUE(flipped);
-  auto store = OpenStore(tmp.path());
+  auto store = OpenStore(tmp.path(), Options());
   MessageBatch batch;
   Status s = store->Get("victim", 0, 10, &batch);
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();

@@ -50,7 +50,10 @@ struct Config {
   uint32_t queues = 48;
   int threads = 4;
   uint64_t max_messages = 600000;  // a fresh store (new generation) past this many
-  int64_t writer_iteration = -1;   // >= 0: run as the writer child of that iteration
+  // StoreOptions::direct_io: "off", "on", or "mixed" (on in every other iteration, so that the
+  // store also moves between the modes across kills).
+  std::string direct_io = "off";
+  int64_t writer_iteration = -1;  // >= 0: run as the writer child of that iteration
   int ack_fd = -1;
 };
 
@@ -66,9 +69,10 @@ std::vector<char> EncodeAck(const std::vector<uint64_t>& counts) {
   return rec;
 }
 
-StoreOptions StoreOptionsFor(const std::string& dir, uint64_t iteration) {
+StoreOptions StoreOptionsFor(const Config& cfg, uint64_t iteration) {
   StoreOptions o;
-  o.dir = dir;
+  o.dir = cfg.dir;
+  o.direct_io = cfg.direct_io == "on" || (cfg.direct_io == "mixed" && iteration % 2 == 1);
   o.segment_count = 8;
   // Block and chunk sizes change between runs over the same store: blocks are self-describing.
   static const uint32_t kBlockSizes[] = {1024, 4096, 16384};
@@ -89,7 +93,7 @@ StoreOptions StoreOptionsFor(const std::string& dir, uint64_t iteration) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   alarm(60);
   std::unique_ptr<QueueStore> store;
-  Status s = QueueStore::Open(StoreOptionsFor(cfg.dir, iteration), &store);
+  Status s = QueueStore::Open(StoreOptionsFor(cfg, iteration), &store);
   if (!s.ok()) ChildFail("open", s);
   std::vector<std::atomic<uint64_t>> done(cfg.queues);
   for (uint32_t q = 0; q < cfg.queues; ++q) done[q] = store->QueueSize(PatternQueueName(q));
@@ -191,6 +195,8 @@ class Torture {
                                      std::to_string(cfg_.queues),
                                      "--threads",
                                      std::to_string(cfg_.threads),
+                                     "--direct-io",
+                                     cfg_.direct_io,
                                      "--writer-iteration",
                                      std::to_string(it),
                                      "--ack-fd",
@@ -273,7 +279,7 @@ class Torture {
     }
 #endif
     std::unique_ptr<QueueStore> store;
-    Status s = QueueStore::Open(StoreOptionsFor(cfg_.dir, it + 1), &store);
+    Status s = QueueStore::Open(StoreOptionsFor(cfg_, it + 1), &store);
     if (!s.ok()) return Fail("reopen after SIGKILL: " + s.ToString());
     store_complete_ = true;
     uint64_t present_total = 0;
@@ -347,6 +353,8 @@ bool ParseArgs(int argc, char** argv, Config* cfg) {
       cfg->threads = std::stoi(v);
     else if (k == "--max-messages")
       cfg->max_messages = std::stoull(v);
+    else if (k == "--direct-io")
+      cfg->direct_io = v;
     else if (k == "--writer-iteration")  // internal: this process is a writer child
       cfg->writer_iteration = std::stoll(v);
     else if (k == "--ack-fd")
@@ -354,8 +362,10 @@ bool ParseArgs(int argc, char** argv, Config* cfg) {
     else
       return false;
   }
-  return argc % 2 == 1 && cfg->queues >= 1 && cfg->queues <= kMaxQueues && cfg->threads >= 1 &&
-         cfg->seconds > 0;
+  const bool io_mode_ok =
+      cfg->direct_io == "off" || cfg->direct_io == "on" || cfg->direct_io == "mixed";
+  return argc % 2 == 1 && io_mode_ok && cfg->queues >= 1 && cfg->queues <= kMaxQueues &&
+         cfg->threads >= 1 && cfg->seconds > 0;
 }
 
 }  // namespace
@@ -366,7 +376,7 @@ int main(int argc, char** argv) {
   if (!meshq::ParseArgs(argc, argv, &cfg)) {
     std::fprintf(stderr,
                  "usage: %s [--dir D] [--seconds S] [--iterations N] [--seed X] [--queues Q<=400] "
-                 "[--threads T] [--max-messages M]\n",
+                 "[--threads T] [--max-messages M] [--direct-io off|on|mixed]\n",
                  argv[0]);
     return 2;
   }

@@ -41,6 +41,14 @@ struct StoreOptions {
   // number of queues read at once, ~4 KiB each; over it, further queues are read uncached).
   // 0 = off.
   uint64_t read_cache_bytes = 256u << 20;
+  // Write and read the segment files with direct I/O (O_DIRECT), bypassing the page cache:
+  // the store's data then costs no page-cache memory, and all its disk traffic is issued by
+  // the calling process (so per-process I/O limits such as a cgroup's apply to it). The price:
+  // every read of a block not in the read cache goes to the disk, and segment writes are
+  // padded to 4 KiB (up to 3 KiB of hole per Flush). The metadata database stays buffered.
+  // Open fails with InvalidArgument on a file system without direct I/O. Not a property of
+  // the store: it may be reopened either way.
+  bool direct_io = false;
   // A Get returns at most this many bytes of messages (always at least one message when any
   // exists at the offset), whatever its max_count.
   size_t max_get_bytes = 4u << 20;
