@@ -25,6 +25,8 @@ struct BenchConfig {
   std::string dir;
   bool send = true, check = true, consume = true;
   bool drop_caches = false;
+  bool direct_io = false;          // meshq's StoreOptions::direct_io
+  bool reference_machine = false;  // cgroup limits of the contest's machine; implies direct_io
   std::string json_path;
   std::vector<StoreKind> stores = {StoreKind::kMeshq};
   bool limits = false;

@@ -19,8 +19,9 @@ const char* PhaseName(Phase phase) {
   return "?";
 }
 
-Status OpenBenchStore(StoreKind kind, const std::string& dir, std::unique_ptr<BenchStore>* out) {
-  return kind == StoreKind::kMeshq ? OpenMeshqBenchStore(dir, out)
+Status OpenBenchStore(StoreKind kind, const std::string& dir, std::unique_ptr<BenchStore>* out,
+                      bool direct_io) {
+  return kind == StoreKind::kMeshq ? OpenMeshqBenchStore(dir, out, direct_io)
                                    : OpenRocksdbBenchStore(dir, out);
 }
 

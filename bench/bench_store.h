@@ -35,10 +35,13 @@ class BenchStore {
   virtual Status Close() = 0;
 };
 
-// Opens (creating) the store of `kind` in `dir`.
-Status OpenBenchStore(StoreKind kind, const std::string& dir, std::unique_ptr<BenchStore>* out);
+// Opens (creating) the store of `kind` in `dir`; `direct_io` sets meshq's StoreOptions::direct_io
+// (RocksDB ignores it).
+Status OpenBenchStore(StoreKind kind, const std::string& dir, std::unique_ptr<BenchStore>* out,
+                      bool direct_io = false);
 
-Status OpenMeshqBenchStore(const std::string& dir, std::unique_ptr<BenchStore>* out);
+Status OpenMeshqBenchStore(const std::string& dir, std::unique_ptr<BenchStore>* out,
+                           bool direct_io = false);
 Status OpenRocksdbBenchStore(const std::string& dir, std::unique_ptr<BenchStore>* out);
 
 }  // namespace meshq::bench

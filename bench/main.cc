@@ -18,6 +18,7 @@
 #include "fault_injecting_store.h"
 #include "phase.h"
 #include "process_stats.h"
+#include "reference_machine.h"
 #include "report.h"
 #include "verifier.h"
 
@@ -39,12 +40,14 @@ bool DirHasEntries(const std::filesystem::path& dir) {
          std::filesystem::directory_iterator(dir, ec) != std::filesystem::directory_iterator();
 }
 
-// Runs the selected phases over one store; the store lives in `store_dir`.
-StoreRun RunStore(const BenchConfig& config, StoreKind kind, const std::string& store_dir) {
+// Runs the selected phases over one store; the store lives in `store_dir`. With `machine`, each
+// phase also gets the I/O its cgroup issued.
+StoreRun RunStore(const BenchConfig& config, StoreKind kind, const std::string& store_dir,
+                  const ReferenceMachine* machine) {
   StoreRun run;
   run.store = kind;
   std::unique_ptr<BenchStore> store;
-  run.status = OpenBenchStore(kind, store_dir, &store);
+  run.status = OpenBenchStore(kind, store_dir, &store, config.direct_io);
   if (!run.status.ok()) return run;
   FaultInjectingStore* faulty = nullptr;
   if (config.fault != FaultKind::kNone) {
@@ -77,7 +80,9 @@ StoreRun RunStore(const BenchConfig& config, StoreKind kind, const std::string& 
     std::string cache = "warm";
     // Reads start cold when asked; the send phase writes, there is nothing to drop before it.
     if (config.drop_caches && step.phase != Phase::kSend) cache = DropCaches(store_dir);
+    const DeviceIo io_before = machine ? machine->ReadIo() : DeviceIo{};
     PhaseResult result = step.run(context);
+    if (machine) result.device_io = machine->ReadIo() - io_before;
     result.cache = cache;
     const bool failed = !result.status.ok();
     if (failed && run.status.ok()) run.status = result.status;
@@ -170,6 +175,21 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // Inside the reference machine's limits from here on: fio (--limits) too, so its figures are
+  // the limits the phases had.
+  std::unique_ptr<ReferenceMachine> machine;
+  if (config.reference_machine) {
+    s = ReferenceMachine::Enter(dir, &machine);
+    if (!s.ok()) {
+      std::fprintf(stderr, "meshq-bench: %s\n", s.ToString().c_str());
+      cleanup();
+      return kExitUsage;
+    }
+    const ReferenceLimits& l = machine->limits();
+    std::fprintf(stderr, "== reference machine: %s and %s (disk %s)\n", l.memory_cgroup.c_str(),
+                 l.blkio_cgroup.c_str(), l.device.c_str());
+  }
+
   BenchReport report;
   report.config = config;
   report.dir = dir;
@@ -194,7 +214,7 @@ int Main(int argc, char** argv) {
       if (r > 0 && config.send) std::filesystem::remove_all(store_dir, ec);
       std::fprintf(stderr, "== %s: %s (run %d of %d)\n", StoreKindName(kind), store_dir.c_str(),
                    r + 1, config.repeat);
-      runs.push_back(RunStore(config, kind, store_dir));
+      runs.push_back(RunStore(config, kind, store_dir, machine.get()));
       if (!runs.back().status.ok()) break;
     }
     report.runs.push_back(MedianRun(std::move(runs)));
@@ -202,6 +222,11 @@ int Main(int argc, char** argv) {
   }
 
   report.load_after = LoadAverage();
+  if (machine) {
+    report.reference =
+        ReferenceReport{machine->limits(), machine->PeakMemoryBytes(), machine->MemoryLimitHits()};
+    machine->Leave();
+  }
   PrintReport(report, std::cout);
   std::cout.flush();
   int rc = 0;

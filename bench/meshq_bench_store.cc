@@ -1,5 +1,5 @@
 // MeshqBenchStore: the harness's view of meshq::QueueStore (engine/include/meshq/queue_store.h),
-// opened with its default options — the configuration a user gets.
+// opened with its default options — the configuration a user gets — or with direct I/O.
 #include <memory>
 
 #include "bench_store.h"
@@ -28,9 +28,11 @@ class MeshqBenchStore final : public BenchStore {
 
 }  // namespace
 
-Status OpenMeshqBenchStore(const std::string& dir, std::unique_ptr<BenchStore>* out) {
+Status OpenMeshqBenchStore(const std::string& dir, std::unique_ptr<BenchStore>* out,
+                           bool direct_io) {
   StoreOptions options;
   options.dir = dir;
+  options.direct_io = direct_io;
   std::unique_ptr<QueueStore> store;
   Status s = QueueStore::Open(options, &store);
   if (s.ok()) *out = std::make_unique<MeshqBenchStore>(std::move(store));

@@ -2,12 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "bench_store.h"
 #include "meshq/latency_histogram.h"
 #include "meshq/status.h"
 #include "message_generator.h"
+#include "reference_machine.h"
 #include "verifier.h"
 #include "workload.h"
 
@@ -25,9 +27,11 @@ struct PhaseResult {
   uint64_t peak_rss_bytes = 0;
   bool peak_rss_own = false;      // false: the peak could not be reset, it covers earlier phases
   uint64_t disk_write_bytes = 0;  // /proc/self/io write_bytes during the phase
-  uint64_t mismatches = 0;        // verifier problems found in this phase
-  std::string cache = "warm";     // or how the page cache was dropped before the phase
-  Status status;                  // first store error, if any
+  // With --reference-machine: the cgroup's I/O to the data disk during the phase.
+  std::optional<DeviceIo> device_io;
+  uint64_t mismatches = 0;     // verifier problems found in this phase
+  std::string cache = "warm";  // or how the page cache was dropped before the phase
+  Status status;               // first store error, if any
 
   double MessagesPerSecond() const { return seconds > 0 ? messages / seconds : 0; }
   double MegabytesPerSecond() const { return seconds > 0 ? payload_bytes / seconds / 1e6 : 0; }

@@ -28,6 +28,75 @@ const PhaseResult* FindPhase(const StoreRun& run, Phase phase) {
   return nullptr;
 }
 
+double PerSecond(double n, double seconds) { return seconds > 0 ? n / seconds : 0; }
+
+// Messages served per read the disk did (check, consume); 0 when it read nothing.
+double MessagesPerReadIo(const PhaseResult& p) {
+  return p.device_io && p.device_io->read_ios > 0
+             ? static_cast<double>(p.messages) / static_cast<double>(p.device_io->read_ios)
+             : 0;
+}
+
+void PrintReference(const ReferenceReport& r, std::ostream& out) {
+  const ReferenceLimits& l = r.limits;
+  char line[512];
+  std::snprintf(
+      line, sizeof(line),
+      "reference machine (cgroup v1): memory %.2f GiB (memsw %s), disk %s throttled "
+      "to read %s B/s, write %s B/s, read %s IOPS, write %s IOPS; direct I/O\n"
+      "  cgroup peak memory %.2f GiB (page cache included), limit hit %llu times\n",
+      static_cast<double>(l.memory_limit_bytes) / (1u << 30),
+      l.memsw_limit_bytes
+          ? Format("%.2f GiB", static_cast<double>(l.memsw_limit_bytes) / (1u << 30)).c_str()
+          : "not accounted",
+      l.device.c_str(), l.read_bps.substr(l.read_bps.find(' ') + 1).c_str(),
+      l.write_bps.substr(l.write_bps.find(' ') + 1).c_str(),
+      l.read_iops.substr(l.read_iops.find(' ') + 1).c_str(),
+      l.write_iops.substr(l.write_iops.find(' ') + 1).c_str(),
+      static_cast<double>(r.peak_memory_bytes) / (1u << 30),
+      static_cast<unsigned long long>(r.memory_limit_hits));
+  out << line;
+}
+
+// The cgroup's disk I/O per phase, as rates over the phase.
+void PrintDeviceIo(const StoreRun& run, std::ostream& out) {
+  char line[256];
+  std::snprintf(line, sizeof(line), "%-8s %11s %10s %11s %10s %11s %13s\n", "disk I/O", "read MB/s",
+                "read IOPS", "write MB/s", "write IOPS", "KiB a read", "msgs a read");
+  out << line;
+  for (const PhaseResult& p : run.phases) {
+    if (!p.device_io) continue;
+    const DeviceIo& io = *p.device_io;
+    const double kib_a_read =
+        io.read_ios ? static_cast<double>(io.read_bytes) / static_cast<double>(io.read_ios) / 1024
+                    : 0;
+    std::snprintf(
+        line, sizeof(line), "%-8s %11.1f %10.0f %11.1f %10.0f %11.1f %13.1f\n", PhaseName(p.phase),
+        PerSecond(static_cast<double>(io.read_bytes), p.seconds) / 1e6,
+        PerSecond(static_cast<double>(io.read_ios), p.seconds),
+        PerSecond(static_cast<double>(io.write_bytes), p.seconds) / 1e6,
+        PerSecond(static_cast<double>(io.write_ios), p.seconds), kib_a_read, MessagesPerReadIo(p));
+    out << line;
+  }
+}
+
+void PrintBestPublished(const StoreRun& run, std::ostream& out) {
+  char line[256];
+  out << "beside the best published contest run (2e9 messages, 4 cores, 8 GB, 200 MB/s SSD; "
+         "docs/BENCHMARKS.md):\n";
+  std::snprintf(line, sizeof(line), "%-8s %14s %14s %8s\n", "phase", "msgs/s here", "published",
+                "ratio");
+  out << line;
+  for (const PublishedPhase& b : kBestPublished) {
+    const PhaseResult* p = FindPhase(run, b.phase);
+    if (!p) continue;
+    const double theirs = b.messages / b.seconds;
+    std::snprintf(line, sizeof(line), "%-8s %14.0f %14.0f %7.2fx\n", PhaseName(b.phase),
+                  p->MessagesPerSecond(), theirs, p->MessagesPerSecond() / theirs);
+    out << line;
+  }
+}
+
 }  // namespace
 
 double LoadAverage() {
@@ -144,6 +213,7 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
                   l.fs.c_str(), l.seq_write_mbps, l.seq_read_mbps, l.rand_read_iops, l.threads);
     out << line;
   }
+  if (report.reference) PrintReference(*report.reference, out);
   for (const StoreRun& run : report.runs) {
     out << "\nstore: " << StoreKindName(run.store);
     if (!run.repetitions.empty()) {
@@ -181,6 +251,10 @@ void PrintReport(const BenchReport& report, std::ostream& out) {
                   run.status.ok() ? "" : ("; ERROR " + run.status.ToString()).c_str());
     out << line;
     if (!run.fault.empty()) out << "fault injected on purpose: " << run.fault << "\n";
+    if (report.reference) {
+      PrintDeviceIo(run, out);
+      PrintBestPublished(run, out);
+    }
   }
   if (report.limits) {
     out << "limit: send = MB/s / fio seq write; check = Gets/s / fio 4 KiB random-read IOPS; "
@@ -219,6 +293,19 @@ boost::json::object RunToJson(const StoreRun& run, const BenchReport& report) {
     o["mismatches"] = p.mismatches;
     o["cache"] = p.cache;
     if (report.limits) o["limit_ratio"] = LimitRatio(p, *report.limits);
+    if (p.device_io) {
+      const DeviceIo& io = *p.device_io;
+      o["device_io"] = {
+          {"read_bytes", io.read_bytes},
+          {"write_bytes", io.write_bytes},
+          {"read_ios", io.read_ios},
+          {"write_ios", io.write_ios},
+          {"read_MBps", PerSecond(static_cast<double>(io.read_bytes), p.seconds) / 1e6},
+          {"write_MBps", PerSecond(static_cast<double>(io.write_bytes), p.seconds) / 1e6},
+          {"read_iops", PerSecond(static_cast<double>(io.read_ios), p.seconds)},
+          {"write_iops", PerSecond(static_cast<double>(io.write_ios), p.seconds)},
+          {"msgs_per_read_io", MessagesPerReadIo(p)}};
+    }
     if (!p.status.ok()) o["error"] = p.status.ToString();
     phases.push_back(std::move(o));
   }
@@ -266,6 +353,28 @@ boost::json::value ReportToJson(const BenchReport& report) {
                       {"rand_read_MBps", l.rand_read_mbps},
                       {"threads", l.threads},
                       {"fs", l.fs}};
+  }
+  root["direct_io"] = c.direct_io;
+  if (report.reference) {
+    const ReferenceReport& r = *report.reference;
+    const ReferenceLimits& l = r.limits;
+    boost::json::object published;
+    for (const PublishedPhase& b : kBestPublished) {
+      published[PhaseName(b.phase)] = {
+          {"messages", b.messages}, {"seconds", b.seconds}, {"msgs_per_s", b.messages / b.seconds}};
+    }
+    root["reference_machine"] = {{"device", l.device},
+                                 {"memory_cgroup", l.memory_cgroup},
+                                 {"blkio_cgroup", l.blkio_cgroup},
+                                 {"memory_limit_bytes", l.memory_limit_bytes},
+                                 {"memsw_limit_bytes", l.memsw_limit_bytes},
+                                 {"read_bps_device", l.read_bps},
+                                 {"write_bps_device", l.write_bps},
+                                 {"read_iops_device", l.read_iops},
+                                 {"write_iops_device", l.write_iops},
+                                 {"peak_memory_bytes", r.peak_memory_bytes},
+                                 {"memory_limit_hits", r.memory_limit_hits},
+                                 {"best_published", std::move(published)}};
   }
   boost::json::array runs;
   for (const StoreRun& run : report.runs) runs.push_back(RunToJson(run, report));

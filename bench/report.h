@@ -10,6 +10,7 @@
 #include "bench_config.h"
 #include "disk_limits.h"
 #include "phase.h"
+#include "reference_machine.h"
 
 namespace meshq::bench {
 
@@ -34,6 +35,24 @@ struct StoreRun {
   bool ok() const { return status.ok() && mismatches == 0; }
 };
 
+// With --reference-machine: the limits the run had and what it used of the memory.
+struct ReferenceReport {
+  ReferenceLimits limits;
+  uint64_t peak_memory_bytes = 0;  // the cgroup's peak, page cache included
+  uint64_t memory_limit_hits = 0;
+};
+
+// The best published run of the contest at its own scale (2e9 messages, 4 cores, 8 GB, a
+// 200 MB/s SSD); docs/BENCHMARKS.md names the source. msgs/s per phase.
+struct PublishedPhase {
+  Phase phase;
+  double messages;
+  double seconds;
+};
+inline constexpr PublishedPhase kBestPublished[] = {{Phase::kSend, 2'000'000'009, 478},
+                                                    {Phase::kCheck, 1'000'010, 107},
+                                                    {Phase::kConsume, 200'000'000, 232}};
+
 struct BenchReport {
   BenchConfig config;
   std::string command;                     // the command line that produced the figures
@@ -41,6 +60,7 @@ struct BenchReport {
   std::string dir;
   bool memory_filesystem = false;
   std::optional<DiskLimits> limits;
+  std::optional<ReferenceReport> reference;
   std::vector<StoreRun> runs;
 };
 
