@@ -30,9 +30,10 @@ const PhaseResult* FindPhase(const StoreRun& run, Phase phase) {
 
 double PerSecond(double n, double seconds) { return seconds > 0 ? n / seconds : 0; }
 
-// Messages served per read the disk did (check, consume); 0 when it read nothing.
+// Messages served per read the disk did (check, consume; the send phase reads nothing of its
+// own); 0 when it read nothing.
 double MessagesPerReadIo(const PhaseResult& p) {
-  return p.device_io && p.device_io->read_ios > 0
+  return p.phase != Phase::kSend && p.device_io && p.device_io->read_ios > 0
              ? static_cast<double>(p.messages) / static_cast<double>(p.device_io->read_ios)
              : 0;
 }
