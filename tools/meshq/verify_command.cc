@@ -55,7 +55,7 @@ class Verifier {
   void CheckQueue(const ViewQueue& q) {
     messages_ += q.count;
     if (q.blocks.empty()) {
-      if (q.indexed_end != 0) {
+      if (q.indexed_end > q.start) {
         problems_.push_back("queue '" + Printable(q.name) + "' claims " +
                             std::to_string(q.indexed_end) + " messages but has no blocks");
       }
@@ -63,7 +63,16 @@ class Verifier {
     }
     const ViewSegment& seg = view_.segment(q.segment);
     if (!seg.present) return;  // reported as a missing segment file
+    // A trimmed queue's list starts at the block holding its first kept message.
     uint64_t expect_first = 0;
+    if (q.first_block > 0 || q.start > 0) {
+      expect_first = q.blocks[0].first_offset;
+      if (expect_first > q.start) {
+        Problem(q, 0,
+                "first kept block starts at offset " + std::to_string(expect_first) +
+                    ", after the queue's first kept offset " + std::to_string(q.start));
+      }
+    }
     for (size_t i = 0; i < q.blocks.size(); ++i) {
       const BlockRef& ref = q.blocks[i];
       if (ref.first_offset != expect_first) {
