@@ -129,7 +129,7 @@ class BrokerImpl final : public Broker {
   // What is read at scrape time rather than counted on the data path: the store's figures and
   // the limits' counts (docs/metrics.md).
   void AddMetrics() {
-    metrics_.AddStoreMetrics(store_.get(), options_.dir);
+    metrics_.AddStoreMetrics(store_.get());
     MetricsRegistry& r = registry_;
     auto count = [](const std::atomic<uint64_t>& c) {
       return [&c] { return static_cast<double>(c.load(std::memory_order_relaxed)); };

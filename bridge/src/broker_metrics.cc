@@ -1,10 +1,7 @@
 // BrokerMetrics: names, help and labels of the broker's metrics (listed in docs/metrics.md).
 #include "broker_metrics.h"
 
-#include <sys/stat.h>
-
 #include <cctype>
-#include <filesystem>
 #include <string>
 
 #include "meshq/bridge/frame.h"
@@ -110,21 +107,9 @@ BrokerMetrics::BrokerMetrics(MetricsRegistry* registry) : registry_(registry) {
                                "FETCH and GROUP_FETCH long-polls waiting for messages now.");
 }
 
-void BrokerMetrics::AddStoreMetrics(QueueStore* store, std::string dir) {
+void BrokerMetrics::AddStoreMetrics(QueueStore* store) {
   MetricsRegistry& r = *registry_;
-  r.AddScrapeHook([this, store, dir = std::move(dir)] {
-    stats_ = store->GetStats();
-    // What the segment files take on disk (holes not counted), as du would say.
-    allocated_bytes_ = 0;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      struct stat st;
-      if (entry.path().filename().string().starts_with("segment-") &&
-          ::stat(entry.path().c_str(), &st) == 0) {
-        allocated_bytes_ += static_cast<uint64_t>(st.st_blocks) * 512;
-      }
-    }
-  });
+  r.AddScrapeHook([this, store] { stats_ = store->GetStats(); });
   auto gauge = [&](const char* name, const char* help, uint64_t StoreStats::*field,
                    MetricLabels labels = {}) {
     r.AddCallbackGauge(
@@ -137,12 +122,24 @@ void BrokerMetrics::AddStoreMetrics(QueueStore* store, std::string dir) {
   gauge("meshq_store_queues", "Queues in the store.", &StoreStats::queues);
   gauge("meshq_store_messages", "Messages in the store's queues.", &StoreStats::messages);
   gauge("meshq_store_blocks", "Sealed blocks in the store's block lists.", &StoreStats::blocks);
-  // Until the engine trims (gives space back), everything reserved in the segments is live.
-  gauge("meshq_store_live_bytes", "Bytes of the segment files that hold blocks.",
+  gauge("meshq_store_live_bytes", "Bytes of the written blocks the index still references.",
+        &StoreStats::live_bytes);
+  gauge("meshq_store_allocated_bytes",
+        "Disk space the segment files take (allocated blocks; punched holes not counted).",
+        &StoreStats::allocated_bytes);
+  gauge("meshq_store_segment_bytes", "Logical size of the segment files (holes included).",
         &StoreStats::segment_bytes);
-  r.AddCallbackGauge("meshq_store_allocated_bytes",
-                     "Disk space the segment files take (allocated blocks, holes not counted).",
-                     [this] { return static_cast<double>(allocated_bytes_); });
+  gauge("meshq_store_trimmed_messages", "Messages below the queues' starts (trimmed).",
+        &StoreStats::trimmed_messages);
+  counter("meshq_store_released_blocks_total",
+          "Blocks whose space was released (trimmed or discarded) since the store opened.",
+          &StoreStats::released_blocks);
+  counter("meshq_store_punched_bytes_total",
+          "Bytes the file system punched out of the segment files since the store opened.",
+          &StoreStats::punched_bytes);
+  counter("meshq_store_unpunched_bytes_total",
+          "Bytes of released blocks the file system refused to punch since the store opened.",
+          &StoreStats::unpunched_bytes);
   const char* kMemoryHelp = "Memory the store holds, by what for.";
   gauge("meshq_store_memory_bytes", kMemoryHelp, &StoreStats::open_block_bytes,
         {{"kind", "open_blocks"}});

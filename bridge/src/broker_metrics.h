@@ -19,10 +19,9 @@ class BrokerMetrics {
 
   MetricsRegistry& registry() { return *registry_; }
 
-  // The store's figures (meshq_store_*), from one GetStats per scrape (it walks every queue) and
-  // the disk space of the segment files in `dir`. `store` must serve scrapes until the registry's
-  // server stops.
-  void AddStoreMetrics(QueueStore* store, std::string dir);
+  // The store's figures (meshq_store_*), from one GetStats per scrape (it walks every queue).
+  // `store` must serve scrapes until the registry's server stops.
+  void AddStoreMetrics(QueueStore* store);
 
   // A frame read (header included) and a frame queued for sending.
   void FrameReceived(FrameType type, size_t bytes) {
@@ -85,7 +84,6 @@ class BrokerMetrics {
   Gauge* parked_fetches_;
   // Read and written by scrapes only (one at a time).
   StoreStats stats_;
-  uint64_t allocated_bytes_ = 0;
 };
 
 }  // namespace meshq::bridge

@@ -131,6 +131,7 @@ bool Flusher::Write(std::shared_ptr<WriteChunk> chunk) {
   Status s = seg->file().WriteAt(chunk->base, chunk->data, len);
   if (s.ok()) {
     seg->MarkDirty();
+    seg->AddLive(chunk->used);
     seg->RemoveInFlight(chunk.get());
     pending_bytes_.fetch_sub(chunk->used, std::memory_order_relaxed);
     bytes_written_.Inc(chunk->used);
