@@ -40,9 +40,13 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
         return CommitRound(flush, write_offsets);
       },
       options.offset_commit_interval, options.commit_linger);
+  sweeper_ = std::make_unique<Sweeper>([] {}, std::chrono::milliseconds(0));
 }
 
-BrokerCore::~BrokerCore() { committer_->Stop(); }
+BrokerCore::~BrokerCore() {
+  sweeper_->Stop();
+  committer_->Stop();
+}
 
 Status BrokerCore::Recover() {
   Status s = dedupe_.Recover();
@@ -538,6 +542,23 @@ void BrokerCore::DropExpired(const std::shared_ptr<ConsumerGroup>& g) {
 size_t BrokerCore::group_count() {
   std::lock_guard lock(groups_mu_);
   return groups_.size();
+}
+
+BrokerStats BrokerCore::Stats() {
+  const StoreStats st = store_->GetStats();
+  BrokerStats out = {
+      {"queues", st.queues},
+      {"messages", st.messages},
+      {"blocks", st.blocks},
+      {"open_block_bytes", st.open_block_bytes},
+      {"index_bytes", st.index_bytes},
+      {"read_cache_bytes", st.read_cache_bytes},
+      {"segment_bytes", st.segment_bytes},
+      {"pending_write_bytes", st.pending_write_bytes},
+      {"groups", group_count()},
+      {"dedupe_ids", dedupe_.size()},
+  };
+  return out;
 }
 
 }  // namespace meshq::bridge

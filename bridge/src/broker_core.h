@@ -20,6 +20,7 @@
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/queue_store.h"
 #include "queue_watch.h"
+#include "sweeper.h"
 
 namespace meshq::bridge {
 
@@ -59,9 +60,13 @@ class BrokerCore {
   void ExpireIdleGroups(SteadyTime now);
   // Groups held in memory.
   size_t group_count();
+  // The counters of a STATS answer: the store's (a walk over every queue: call it from the
+  // sweeper's thread, never an io thread) and the broker's own.
+  BrokerStats Stats();
 
   QueueWatch& watch() { return watch_; }
   Committer& committer() { return *committer_; }
+  Sweeper& sweeper() { return *sweeper_; }
 
  private:
   Status GetGroup(std::string_view queue, std::string_view group,
@@ -107,7 +112,8 @@ class BrokerCore {
   std::mutex dirty_mu_;  // after a group's mu, never before it
   std::vector<std::shared_ptr<ConsumerGroup>> dirty_;
 
-  std::unique_ptr<Committer> committer_;  // last: its thread uses the members above
+  std::unique_ptr<Committer> committer_;  // its thread uses the members above
+  std::unique_ptr<Sweeper> sweeper_;      // last: its thread uses the members above
 };
 
 }  // namespace meshq::bridge
