@@ -14,11 +14,12 @@ struct BlockRef {
 static_assert(sizeof(BlockRef) == 8);
 
 // Index of the block holding `offset` in a list of blocks in offset order (a BlockList, a
-// vector): the last block whose first_offset <= offset. Binary search; requires a non-empty list
-// whose first block starts at or before `offset`.
+// vector): the last block whose first_offset <= offset, searching from index `lo` (a BlockList's
+// origin()). Binary search; requires blocks [lo, size) non-empty, the first starting at or before
+// `offset`.
 template <typename List>
-size_t FindBlock(const List& blocks, uint64_t offset) {
-  size_t lo = 0;  // blocks[lo].first_offset <= offset
+size_t FindBlock(const List& blocks, uint64_t offset, size_t lo = 0) {
+  // Invariant: blocks[lo].first_offset <= offset
   size_t hi = blocks.size();
   while (hi - lo > 1) {
     const size_t mid = lo + (hi - lo) / 2;

@@ -4,12 +4,14 @@
 #include <cstring>
 
 #include "meshq/coding.h"
+#include "meshq/options.h"
 
 namespace meshq {
 
 namespace {
 constexpr char kQueueEntry = 0x01;
 constexpr char kBlocksEntry = 0x02;
+constexpr char kTrimEntry = 0x03;
 
 }  // namespace
 
@@ -53,6 +55,15 @@ Status DecodeCheckpointPart(std::string_view value, CheckpointVisitor* visitor) 
       Status s = visitor->OnBlocks(id, first, end_offset, refs.data(), n);
       if (!s.ok()) return s;
       p += n * sizeof(BlockRef);
+    } else if (type == kTrimEntry) {
+      if (end - p < 16) return corrupt("truncated trim entry");
+      const uint32_t id = DecodeFixed32(p);
+      const uint64_t start = DecodeFixed64(p + 4);
+      const uint32_t first_block = DecodeFixed32(p + 12);
+      p += 16;
+      if (start > kMaxMessagesPerQueue) return corrupt("trim past the largest queue offset");
+      Status s = visitor->OnTrim(id, start, first_block);
+      if (!s.ok()) return s;
     } else {
       return corrupt("unknown entry type");
     }
@@ -87,6 +98,14 @@ void CheckpointWriter::AddBlockList(uint32_t id, const BlockList& blocks, size_t
   });
 }
 
+void CheckpointWriter::AddTrim(uint32_t id, uint64_t start, uint32_t first_block) {
+  buf_.push_back(kTrimEntry);
+  PutFixed32(&buf_, id);
+  PutFixed64(&buf_, start);
+  PutFixed32(&buf_, first_block);
+  if (buf_.size() >= kPartBytes) MaybeCut(nullptr);
+}
+
 void CheckpointWriter::MaybeCut(MetadataStore::Batch*) {
   if (buf_.empty()) return;
   bytes_ += buf_.size();
@@ -111,6 +130,7 @@ Status ReplayCheckpoints(MetadataStore* meta, CheckpointVisitor* visitor, uint64
         (uint64_t{DecodeBigEndian32(key.data() + 2)} << 32) | DecodeBigEndian32(key.data() + 6);
     *next_seq = seq + 1;
     *log_bytes += value.size();
+    visitor->OnRecord(seq);
     return DecodeCheckpointPart(value, visitor);
   });
 }

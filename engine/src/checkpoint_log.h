@@ -7,6 +7,7 @@
 // Record part value: a sequence of entries (integers little-endian)
 //   0x01 queue:  id u32, name length u8, name bytes
 //   0x02 blocks: id u32, first block index u32, queue end offset u64, n u32, n x BlockRef
+//   0x03 trim:   id u32, first kept offset u64, first kept block index u32 (format 2)
 // Key: "c/" + seq (be64) + part (be32).
 #pragma once
 
@@ -26,6 +27,10 @@ class CheckpointVisitor {
   virtual Status OnQueue(uint32_t id, std::string_view name) = 0;
   virtual Status OnBlocks(uint32_t id, uint32_t first_block, uint64_t end_offset,
                           const BlockRef* refs, size_t n) = 0;
+  // The queue's messages below `start` are trimmed and its blocks below `first_block` dropped.
+  virtual Status OnTrim(uint32_t id, uint64_t start, uint32_t first_block) = 0;
+  // Called before the entries of each record part, with the record's sequence number.
+  virtual void OnRecord(uint64_t /*seq*/) {}
 };
 
 // Pure decoder of one record part; Corruption on any malformed entry.
@@ -43,6 +48,7 @@ class CheckpointWriter {
   // to - 1. One blocks entry per contiguous run of the list, each ending where the next run's
   // first block begins.
   void AddBlockList(uint32_t id, const BlockList& blocks, size_t from, size_t to, uint64_t end);
+  void AddTrim(uint32_t id, uint64_t start, uint32_t first_block);
   // Moves the parts into the batch. Returns the bytes written.
   uint64_t Finish(MetadataStore::Batch* batch);
   bool empty() const { return parts_ == 0 && buf_.empty(); }

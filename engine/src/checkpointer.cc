@@ -17,12 +17,13 @@ struct Checkpointer::Record {
 
 Checkpointer::Checkpointer(CheckpointState state, MetadataStore* meta,
                            const std::vector<std::unique_ptr<Segment>>* segments, QueueTable* table,
-                           Flusher* flusher, WriterSlots* slots)
+                           Flusher* flusher, WriterSlots* slots, SpaceReleaser* releaser)
     : meta_(meta),
       segments_(*segments),
       table_(table),
       flusher_(flusher),
       slots_(slots),
+      releaser_(releaser),
       state_(std::move(state)) {}
 
 // A kWrite Flush does steps 1 and 3 without the fdatasyncs and checkpoints only the names of new
@@ -41,13 +42,24 @@ Status Checkpointer::Flush(FlushMode mode) {
     const std::vector<Queue*>& taken;
     ~Retain() { checkpointer->RetainDirtyQueues(taken); }  // on every return, failures included
   } retain{this, dirty};
-  const bool sync = MustSync(mode, dirty);
+  // Trims noted before this point are in this Flush's record (they changed their queues before
+  // step 1 looks at them); a failed Flush hands them to the next one.
+  PendingTrims trims = TakePendingTrims();
+  struct ReturnTrims {
+    Checkpointer* checkpointer;
+    PendingTrims* trims;
+    bool written = false;
+    ~ReturnTrims() {
+      if (!written) checkpointer->ReturnPendingTrims(trims);
+    }
+  } return_trims{this, &trims};
+  const bool sync = MustSync(mode, dirty, !trims.queues.empty());
   flusher_->RetryFailed();
 
   // 1. Seal every open block and collect the block-list entries not yet checkpointed. The
   // record is only written after the blocks it names are durable.
   Record record(state_.next_seq);
-  Status s = SealAndCollect(dirty, sync, &record);
+  Status s = SealAndCollect(dirty, trims.queues, sync, &record);
   if (!s.ok()) return s;
   // 2. and 3. Write what is staged and wait for all writes so far.
   std::vector<uint64_t> tails;
@@ -59,10 +71,49 @@ Status Checkpointer::Flush(FlushMode mode) {
     if (!s.ok()) return s;
   }
   // 4. Checkpoint.
-  return WriteRecord(&record, tails);
+  s = WriteRecord(&record, tails);
+  if (!s.ok()) return s;
+  // 5. The trims are durable: their dropped blocks' space goes back to the file system. Nothing
+  // is written below the tails just recorded any more, so the punches race no write. Done here,
+  // before the next record can be written, so that a crash leaves at most the last record with
+  // trims with its punches unfinished (recovery redoes those).
+  return_trims.written = true;
+  releaser_->ReleaseDropped(&trims.dropped, state_.tails);
+  return Status::OK();
 }
 
-bool Checkpointer::MustSync(FlushMode mode, const std::vector<Queue*>& dirty) {
+void Checkpointer::NoteTrim(Queue* q, std::vector<DroppedBlock> dropped) {
+  std::lock_guard<std::mutex> lock(trim_mu_);
+  pending_trims_.queues.insert(q);
+  if (pending_trims_.dropped.empty()) {
+    pending_trims_.dropped = std::move(dropped);
+  } else {
+    pending_trims_.dropped.insert(pending_trims_.dropped.end(), dropped.begin(), dropped.end());
+  }
+}
+
+uint64_t Checkpointer::pending_release_blocks() {
+  std::lock_guard<std::mutex> lock(trim_mu_);
+  return pending_trims_.dropped.size();
+}
+
+Checkpointer::PendingTrims Checkpointer::TakePendingTrims() {
+  std::lock_guard<std::mutex> lock(trim_mu_);
+  PendingTrims taken = std::move(pending_trims_);
+  pending_trims_ = PendingTrims();
+  return taken;
+}
+
+void Checkpointer::ReturnPendingTrims(PendingTrims* trims) {
+  if (trims->queues.empty()) return;
+  std::lock_guard<std::mutex> lock(trim_mu_);
+  pending_trims_.queues.insert(trims->queues.begin(), trims->queues.end());
+  pending_trims_.dropped.insert(pending_trims_.dropped.end(), trims->dropped.begin(),
+                                trims->dropped.end());
+}
+
+bool Checkpointer::MustSync(FlushMode mode, const std::vector<Queue*>& dirty, bool has_trims) {
+  if (has_trims) mode = FlushMode::kSync;
   // The scan starts at the tails, so a kWrite Flush is only kill -9 safe when every block it
   // leaves out of the checkpoint lies at or past its segment's tail. Blocks sealed while the last
   // kSync Flush ran (after its step 1) into chunks it collected lie below its tails and are in
@@ -81,7 +132,9 @@ bool Checkpointer::MustSync(FlushMode mode, const std::vector<Queue*>& dirty) {
   return sync;
 }
 
-Status Checkpointer::SealAndCollect(const std::vector<Queue*>& dirty, bool sync, Record* record) {
+Status Checkpointer::SealAndCollect(const std::vector<Queue*>& dirty,
+                                    const std::unordered_set<Queue*>& trimmed, bool sync,
+                                    Record* record) {
   // Open blocks are sealed into the chunk reserved last in their segment when a writer has one
   // open there: a new chunk of this thread's own would be reserved after it, and that chunk
   // could then not give its unused end back in step 3 (a hole of up to a chunk per segment per
@@ -94,17 +147,36 @@ Status Checkpointer::SealAndCollect(const std::vector<Queue*>& dirty, bool sync,
       Status s = slots_->SealOpenBlock(q, *seal_into[q->segment]);
       if (!s.ok()) return s;
     }
-    const auto n = static_cast<uint32_t>(q->blocks.size());
-    if (n == q->checkpointed_blocks) continue;
-    if (!q->cataloged) {
-      record->writer.AddQueue(q->id, q->name);
-      record->new_queues.push_back(q);
+    CollectQueue(q, trimmed.count(q) != 0, sync, record);
+  }
+  // Trimmed queues that are otherwise clean (no open block, every block checkpointed).
+  if (!trimmed.empty()) {
+    const std::unordered_set<Queue*> visited(dirty.begin(), dirty.end());
+    for (Queue* q : trimmed) {
+      if (visited.count(q) != 0) continue;
+      std::lock_guard<SpinLock> lock(q->mu);
+      CollectQueue(q, /*trimmed=*/true, sync, record);
     }
-    if (!sync) continue;
-    record->writer.AddBlockList(q->id, q->blocks, q->checkpointed_blocks, n, q->sealed_end);
-    record->advanced.emplace_back(q, n);
   }
   return Status::OK();
+}
+
+void Checkpointer::CollectQueue(Queue* q, bool trimmed, bool sync, Record* record) {
+  const auto n = static_cast<uint32_t>(q->blocks.size());
+  const auto kept = static_cast<uint32_t>(FirstKeptBlock(*q));
+  // Blocks a trim dropped before a Flush checkpointed them are never checkpointed.
+  const uint32_t from = std::max(q->checkpointed_blocks, kept);
+  if (n == q->checkpointed_blocks && !trimmed) return;
+  if (!q->cataloged) {
+    record->writer.AddQueue(q->id, q->name);
+    record->new_queues.push_back(q);
+  }
+  if (!sync) return;
+  // The trim goes before the blocks, which then continue the list where it left it. Also
+  // written for a trim noted too late for this Flush whose blocks were never checkpointed.
+  if (trimmed || from > q->checkpointed_blocks) record->writer.AddTrim(q->id, q->start, kept);
+  if (from < n) record->writer.AddBlockList(q->id, q->blocks, from, n, q->sealed_end);
+  record->advanced.emplace_back(q, n);
 }
 
 Status Checkpointer::WriteStaged(std::vector<uint64_t>* tails) {
@@ -207,7 +279,9 @@ bool Checkpointer::UncheckpointedBelowTails(const std::vector<Queue*>& dirty) {
   for (Queue* q : dirty) {
     std::lock_guard<SpinLock> lock(q->mu);
     const uint64_t tail = state_.tails[q->segment];
-    for (size_t i = q->checkpointed_blocks; i < q->blocks.size(); ++i) {
+    // Blocks a trim dropped need no finding.
+    for (size_t i = std::max<size_t>(q->checkpointed_blocks, FirstKeptBlock(*q));
+         i < q->blocks.size(); ++i) {
       if (uint64_t{q->blocks[i].unit} * kBlockUnit < tail) return true;
     }
   }
@@ -222,7 +296,7 @@ Status Checkpointer::CompactIfOutgrown() {
   uint64_t state = 0;
   const uint32_t limit = table_->id_limit();
   for (uint32_t id = 0; id < limit; ++id) {
-    if (Queue* q = table_->ById(id)) state += 30 + q->name.size() + q->blocks.size() * 8;
+    if (Queue* q = table_->ById(id)) state += 30 + q->name.size() + q->blocks.stored() * 8;
   }
   if (state_.log_bytes <= state) return Status::OK();
   return Compact();
@@ -235,13 +309,19 @@ Status Checkpointer::Compact() {
     Queue* q = table_->ById(id);
     if (q == nullptr || !q->cataloged) continue;
     writer.AddQueue(q->id, q->name);
-    if (q->checkpointed_blocks > 0) {
+    // Every trim is durable here (Close's last Flush took them all): the snapshot starts the
+    // list at the first kept block.
+    const size_t kept = FirstKeptBlock(*q);
+    if (q->start > 0 || kept > 0) {
+      writer.AddTrim(q->id, q->start, static_cast<uint32_t>(kept));
+    }
+    if (q->checkpointed_blocks > kept) {
       // The end offset of a prefix of the list: the first offset of the next block, or the
       // queue's sealed end when the prefix is the whole list.
       uint64_t end = q->checkpointed_blocks < q->blocks.size()
                          ? q->blocks[q->checkpointed_blocks].first_offset
                          : q->sealed_end;
-      writer.AddBlockList(q->id, q->blocks, 0, q->checkpointed_blocks, end);
+      writer.AddBlockList(q->id, q->blocks, kept, q->checkpointed_blocks, end);
     }
   }
   MetadataStore::Batch batch;

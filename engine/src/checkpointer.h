@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include "checkpoint_log.h"
@@ -15,6 +16,7 @@
 #include "queue.h"
 #include "queue_table.h"
 #include "segment.h"
+#include "space_release.h"
 #include "writer_slots.h"
 
 namespace meshq {
@@ -32,7 +34,7 @@ class Checkpointer {
   // Continues the log from `state`. Every pointer outlives the Checkpointer.
   Checkpointer(CheckpointState state, MetadataStore* meta,
                const std::vector<std::unique_ptr<Segment>>* segments, QueueTable* table,
-               Flusher* flusher, WriterSlots* slots);
+               Flusher* flusher, WriterSlots* slots, SpaceReleaser* releaser);
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
@@ -43,20 +45,39 @@ class Checkpointer {
   // with the store quiescent (Close, after its last Flush).
   Status CompactIfOutgrown();
 
+  // QueueStore::Trim, after it changed q in memory: the next Flush (a synced one, whatever its
+  // mode) checkpoints q's new start, then releases the `dropped` blocks' space. Thread-safe.
+  void NoteTrim(Queue* q, std::vector<DroppedBlock> dropped);
+  // Blocks dropped by trims whose Flush has not yet completed (StoreStats).
+  uint64_t pending_release_blocks();
+
  private:
   struct Record;
+  // Trims noted since the last Flush took them.
+  struct PendingTrims {
+    std::unordered_set<Queue*> queues;
+    std::vector<DroppedBlock> dropped;
+  };
+  PendingTrims TakePendingTrims();
+  // Gives back the trims of a Flush that failed, for the next one.
+  void ReturnPendingTrims(PendingTrims* trims);
 
   // Takes every listed queue off the writer slots' lists and the retained list.
   std::vector<Queue*> TakeDirtyQueues();
   // Clears `listed` on the queues a Flush left clean and retains the others for the next one.
   void RetainDirtyQueues(const std::vector<Queue*>& taken);
-  // Whether a Flush asked for with `mode` has to sync (and checkpoint blocks).
-  bool MustSync(FlushMode mode, const std::vector<Queue*>& dirty);
+  // Whether a Flush asked for with `mode` has to sync (and checkpoint blocks). A Flush carrying
+  // trims always does: a trim is only ever in a synced record, next to the blocks it refers to.
+  bool MustSync(FlushMode mode, const std::vector<Queue*>& dirty, bool has_trims);
   // True when a block of one of `dirty` not in the checkpoint lies below its segment's
   // checkpointed tail, where recovery's scan would not find it.
   bool UncheckpointedBelowTails(const std::vector<Queue*>& dirty);
-  // Step 1 of a Flush: seals the open blocks of `dirty` and collects the entries of the record.
-  Status SealAndCollect(const std::vector<Queue*>& dirty, bool sync, Record* record);
+  // Step 1 of a Flush: seals the open blocks of `dirty` and collects the entries of the record,
+  // the trims of `trimmed` (queues trimmed since the last Flush took them) included.
+  Status SealAndCollect(const std::vector<Queue*>& dirty, const std::unordered_set<Queue*>& trimmed,
+                        bool sync, Record* record);
+  // Collects q's entries (q->mu held).
+  void CollectQueue(Queue* q, bool trimmed, bool sync, Record* record);
   // Steps 2 and 3: *tails gets the segment tails the record will hold; then every staged chunk
   // is written.
   Status WriteStaged(std::vector<uint64_t>* tails);
@@ -72,6 +93,10 @@ class Checkpointer {
   QueueTable* const table_;
   Flusher* const flusher_;
   WriterSlots* const slots_;
+  SpaceReleaser* const releaser_;
+
+  std::mutex trim_mu_;  // guards pending_trims_; taken after mu_ or alone
+  PendingTrims pending_trims_;
 
   // Everything below is guarded by mu_, as are the Flush-only fields of every Queue.
   std::mutex mu_;

@@ -125,6 +125,7 @@ bool Flusher::Write(std::shared_ptr<WriteChunk> chunk) {
   Status s = seg->file().WriteAt(chunk->base, chunk->data, chunk->used);
   if (s.ok()) {
     seg->MarkDirty();
+    seg->AddLive(chunk->used);
     seg->RemoveInFlight(chunk.get());
     pending_bytes_.fetch_sub(chunk->used, std::memory_order_relaxed);
   }

@@ -41,8 +41,11 @@ Status MetadataStore::Open(const std::string& path, bool read_only, bool keep_re
     if (d.ok()) d = MakePrivate(path);
     if (!d.ok()) return d;
     // RocksDB's own logger aborts on a full disk (info_log.h); a read-only open writes nothing.
-    options.info_log =
-        std::make_shared<InfoLog>(path + "/LOG", 1 << 20, rocksdb::InfoLogLevel::WARN_LEVEL);
+    if (!info_log_) {
+      info_log_ =
+          std::make_shared<InfoLog>(path + "/LOG", 1 << 20, rocksdb::InfoLogLevel::WARN_LEVEL);
+    }
+    options.info_log = info_log_;
     if (!env_) env_ = NewPrivateEnv();
     options.env = env_.get();
   }
@@ -166,6 +169,10 @@ Status MetadataStore::SyncWal() {
   }
   NoteWriteResult(s);
   return s;
+}
+
+void MetadataStore::Warn(const std::string& line) {
+  if (info_log_) rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, info_log_, "%s", line.c_str());
 }
 
 std::string MetadataStore::TailKey(uint32_t segment) {

@@ -20,13 +20,15 @@
 
 namespace rocksdb {
 class DB;
+class Logger;
 class Env;
 class WriteBatch;
 }  // namespace rocksdb
 
 namespace meshq {
 
-inline constexpr int kFormatVersion = 1;
+// 2: checkpoint records may hold trim entries (checkpoint_log.h). Format 1 stores open as 2.
+inline constexpr int kFormatVersion = 2;
 
 class MetadataStore {
  public:
@@ -66,6 +68,9 @@ class MetadataStore {
   };
   Status Write(Batch* batch, bool sync);
 
+  // Writes a warning line to the database's info log (meta/LOG); nothing when read-only.
+  void Warn(const std::string& line);
+
   static std::string TailKey(uint32_t segment);
   // A segment's tail (the end up to which its blocks are checkpointed): 8 bytes, little-endian.
   static std::string TailValue(uint64_t tail);
@@ -84,6 +89,7 @@ class MetadataStore {
   bool failed_ = false;                // guarded by mu_ (exclusive)
   mutable std::shared_mutex mu_;       // shared: any use of db_; exclusive: reopen
   std::unique_ptr<rocksdb::Env> env_;  // files 0600 (private_file_system.h); outlives db_
+  std::shared_ptr<rocksdb::Logger> info_log_;
   std::unique_ptr<rocksdb::DB> db_;
 };
 

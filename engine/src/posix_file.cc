@@ -93,6 +93,31 @@ Status PosixFile::Allocate(uint64_t size) const {
   return Status::OK();
 }
 
+Status PosixFile::PunchHole(uint64_t offset, uint64_t n, bool* unsupported) const {
+  *unsupported = false;
+  if (n == 0) return Status::OK();
+  for (;;) {
+    if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(n)) == 0) {
+      return Status::OK();
+    }
+    if (errno == EINTR) continue;
+    if (errno == EOPNOTSUPP || errno == ENOSYS) {
+      *unsupported = true;
+      return Status::OK();
+    }
+    return Status::IOError(path_, errno);
+  }
+}
+
+Status PosixFile::Allocated(uint64_t* bytes, uint32_t* fs_block_size) const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return Status::IOError(path_, errno);
+  *bytes = static_cast<uint64_t>(st.st_blocks) * 512;
+  if (fs_block_size != nullptr) *fs_block_size = static_cast<uint32_t>(st.st_blksize);
+  return Status::OK();
+}
+
 Status PosixFile::LockExclusive() {
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {

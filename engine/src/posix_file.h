@@ -41,6 +41,13 @@ class PosixFile {
   void WillNeed(uint64_t offset, size_t n) const;
   // Allocates the file's first `size` bytes on disk (posix_fallocate), growing it to `size`.
   Status Allocate(uint64_t size) const;
+  // Releases the disk space of [offset, offset + n) (fallocate PUNCH_HOLE | KEEP_SIZE): the
+  // range reads as zeros and the file keeps its size. The file system frees only its whole
+  // blocks inside the range and zeroes the rest. *unsupported is set (and OK returned) when the
+  // file system refuses hole punching (EOPNOTSUPP).
+  Status PunchHole(uint64_t offset, uint64_t n, bool* unsupported) const;
+  // Bytes the file occupies on disk (st_blocks x 512) and its file system's block size.
+  Status Allocated(uint64_t* bytes, uint32_t* fs_block_size = nullptr) const;
   // Takes an exclusive advisory lock (flock); Busy when another open file holds it.
   Status LockExclusive();
 

@@ -52,9 +52,20 @@ struct Queue {
   uint32_t checkpointed_blocks = 0;
   BlockList blocks;
   CachedBlock* read_cache = nullptr;  // see ReadCache; holds one reference
-  // Where the last Get ended: a Get starting here is a forward reader's (see ReadCache).
-  uint64_t read_cursor = 0;
+  // Where the last Get ended: a Get starting here is a forward reader's (see ReadCache). Offsets
+  // fit 32 bits (kMaxMessagesPerQueue), which leaves room for `start` in the 128 bytes.
+  uint32_t read_cursor = 0;
+  // The first kept offset (QueueStore::Trim): messages below it are gone. start <= count. The
+  // blocks wholly below it are no longer in `blocks` (FirstKeptBlock).
+  uint32_t start = 0;
 };
 static_assert(sizeof(Queue) == 128, "Queue grew: it is ~1M x this in memory");
+
+// Index of the first block holding a message at or after q.start: blocks.size() when every
+// sealed message is trimmed. The blocks below it are dropped. q.mu held.
+inline size_t FirstKeptBlock(const Queue& q) {
+  if (q.start >= q.sealed_end || q.blocks.empty()) return q.blocks.size();
+  return FindBlock(q.blocks, q.start, q.blocks.origin());
+}
 
 }  // namespace meshq

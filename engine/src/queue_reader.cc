@@ -70,6 +70,18 @@ Status QueueReader::Read(Queue* q, uint64_t offset, uint64_t max_count, MessageB
     last.stopped_inside = false;
     {
       std::lock_guard<SpinLock> lock(q->mu);
+      if (fill.pos < q->start) {
+        // Below the first kept message: from there, from scratch when a Trim cut off what this
+        // read has appended (its messages would not be contiguous with the rest).
+        if (!out->empty()) {
+          out->Clear();
+          fill.full = false;
+        }
+        fill.pos = q->start;
+        fill.remaining = max_count;
+        sequential = true;
+      }
+      if (out->empty()) out->set_first_offset(fill.pos);
       if (fill.pos >= q->count) break;
       fill.remaining = std::min(fill.remaining, q->count - fill.pos);
       if (first_round) {
@@ -87,8 +99,18 @@ Status QueueReader::Read(Queue* q, uint64_t offset, uint64_t max_count, MessageB
       AppendOpenBlock(plan, tl_open_buf, &fill);
       break;  // the open block is the end of the queue as of this read
     }
-    Status s = ReadSealed(q, plan, cached, &fill, &last);
+    size_t failed_block = 0;
+    Status s = ReadSealed(q, plan, cached, &fill, &last, &failed_block);
     if (!s.ok()) {
+      {
+        // A block a Trim dropped since the plan may be released (punched) already: read on from
+        // the new start instead of failing.
+        std::lock_guard<SpinLock> lock(q->mu);
+        if (failed_block < FirstKeptBlock(*q)) {
+          last.stopped_inside = false;
+          continue;  // the next round sees fill.pos below the start
+        }
+      }
       out->Clear();
       return s;
     }
@@ -118,7 +140,7 @@ void QueueReader::AppendOpenBlock(const ReadPlan& plan, const std::string& copy,
 }
 
 Status QueueReader::ReadSealed(const Queue* q, const ReadPlan& plan, const CachedBlock* cached,
-                               Fill* fill, FileBlock* last) {
+                               Fill* fill, FileBlock* last, size_t* failed_block) {
   Segment* seg = segments_[q->segment].get();
   for (size_t j = 0; j < plan.nprefetch; ++j) {
     seg->file().WillNeed(uint64_t{plan.prefetch[j].unit} * kBlockUnit, block_size_);
@@ -133,7 +155,10 @@ Status QueueReader::ReadSealed(const Queue* q, const ReadPlan& plan, const Cache
       h = cached->header;
     } else {
       Status s = ReadBlockOf(q, ref, &tl_block_buf, &h);
-      if (!s.ok()) return s;
+      if (!s.ok()) {
+        *failed_block = plan.first_index + r;
+        return s;
+      }
       block = tl_block_buf.data();
     }
     BlockMessageIterator it(block + kBlockHeaderSize, h.payload_len, h.count);
@@ -146,6 +171,7 @@ Status QueueReader::ReadSealed(const Queue* q, const ReadPlan& plan, const Cache
       more = fill->Append(m);
     }
     if (error) {
+      *failed_block = plan.first_index + r;
       return Status::Corruption(seg->path() + ": malformed message framing in block at offset " +
                                 std::to_string(uint64_t{ref.unit} * kBlockUnit));
     }
@@ -170,6 +196,14 @@ Status QueueReader::ReadBlockOf(const Queue* q, const BlockRef& ref, std::string
                               ": block belongs to another queue or offset than the index says");
   }
   return Status::OK();
+}
+
+CachedBlock* QueueReader::ForgetTrimmed(Queue* q) {
+  CachedBlock* c = q->read_cache;
+  if (c == nullptr || c->header.first_offset + c->header.count > q->start) return nullptr;
+  cache_.Release(c->bytes.size());
+  q->read_cache = nullptr;
+  return c;
 }
 
 void QueueReader::UpdateReadCache(Queue* q, bool keep_last, const FileBlock& last, uint64_t end) {

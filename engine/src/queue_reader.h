@@ -27,10 +27,17 @@ class QueueReader {
   QueueReader(const QueueReader&) = delete;
   QueueReader& operator=(const QueueReader&) = delete;
 
-  // Appends to the empty *out up to max_count (> 0) messages of q from `offset` on, in order,
-  // within options.max_get_bytes (at least one message when any exists there). On an error
-  // *out is left empty. Thread-safe.
+  // Appends to the empty *out up to max_count (> 0) messages of q from max(offset, q's start)
+  // on, in order, within options.max_get_bytes (at least one message when any exists there),
+  // and sets out->first_offset() to where they start. A Trim racing the read moves its start:
+  // the read then starts over at the new start, so the batch is always one contiguous run, and
+  // a block released meanwhile is never reported as corrupt. On an error *out is left empty.
+  // Thread-safe.
   Status Read(Queue* q, uint64_t offset, uint64_t max_count, MessageBatch* out);
+
+  // After a Trim of q (q->mu held): takes q's cached block off it when it holds only trimmed
+  // messages and returns it, for the caller to UnrefBlock once the lock is released.
+  CachedBlock* ForgetTrimmed(Queue* q);
 
   // Bytes held by the queues' cached blocks.
   uint64_t cached_bytes() const { return cache_.used(); }
@@ -44,7 +51,7 @@ class QueueReader {
   // Reads the round's sealed blocks (their prefetch issued first) into *fill; *last gets the
   // last block read from the file when the read stopped inside it.
   Status ReadSealed(const Queue* q, const ReadPlan& plan, const CachedBlock* cached, Fill* fill,
-                    FileBlock* last);
+                    FileBlock* last, size_t* failed_block);
   // Reads and verifies the block `ref` of q into *buf; Corruption when it is not the block the
   // index says.
   Status ReadBlockOf(const Queue* q, const BlockRef& ref, std::string* buf, BlockHeader* h);

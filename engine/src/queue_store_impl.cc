@@ -136,16 +136,25 @@ Status QueueStoreImpl::Init(bool short_of_space) {
   }
 
   table_ = std::make_unique<QueueTable>(options_.segment_count);
+  releaser_ = std::make_unique<SpaceReleaser>(&segments_, &meta_);
   CheckpointState checkpoint;
-  s = RecoverIndex(&meta_, segments_, salt_, table_.get(), &checkpoint, &recovery_counts_);
+  s = RecoverIndex(&meta_, segments_, salt_, table_.get(), &checkpoint, &recovery_counts_,
+                   releaser_.get());
   if (!s.ok()) return s;
+  for (auto& seg : segments_) {
+    uint64_t allocated = 0;
+    s = seg->file().Allocated(&allocated);
+    if (!s.ok()) return s;
+    seg->set_live(allocated);
+  }
 
   pool_ = std::make_unique<ChunkPool>(options_.write_chunk_size);
   flusher_ = std::make_unique<Flusher>(options_.flusher_threads, options_.max_pending_bytes);
   slots_ = std::make_unique<WriterSlots>(uid_, &segments_, pool_.get(), flusher_.get(), salt_);
   reader_ = std::make_unique<QueueReader>(options_, &segments_, salt_);
-  checkpointer_ = std::make_unique<Checkpointer>(std::move(checkpoint), &meta_, &segments_,
-                                                 table_.get(), flusher_.get(), slots_.get());
+  checkpointer_ =
+      std::make_unique<Checkpointer>(std::move(checkpoint), &meta_, &segments_, table_.get(),
+                                     flusher_.get(), slots_.get(), releaser_.get());
   CreateReserveIfMissing(meta_dir);
   initialized_ = true;
   return Status::OK();
@@ -167,8 +176,18 @@ Status QueueStoreImpl::OpenFormat() {
     return meta_.Write(&batch, /*sync=*/true);
   }
   if (!s.ok()) return s;
+  if (value == "1") {
+    // Format 1 is format 2 without trim entries: read as is. Marked 2 (synced) before anything
+    // is written, so that a build that knows only format 1 refuses the store once it may hold
+    // a trim.
+    s = meta_.Put("o/format", std::to_string(kFormatVersion), /*sync=*/true);
+    if (!s.ok()) return s;
+    value = std::to_string(kFormatVersion);
+  }
   if (value != std::to_string(kFormatVersion)) {
-    return Status::InvalidArgument(dir + ": unsupported format version " + value);
+    return Status::InvalidArgument(dir + ": unsupported format version " + value +
+                                   " (this build reads formats 1 and " +
+                                   std::to_string(kFormatVersion) + ")");
   }
   s = meta_.Get("o/segments", &value);
   if (!s.ok()) return Status::Corruption(dir + ": metadata lacks o/segments");
@@ -308,14 +327,68 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
   return reader_->Read(q, offset, max_count, out);
 }
 
+Status QueueStoreImpl::Trim(std::string_view queue, uint64_t first_kept_offset) {
+  if (!ValidQueueName(queue)) return CheckQueueName(queue);
+  OpGuard guard(this);
+  if (!guard.ok()) return Status::Closed("Trim on a closed store");
+  Queue* q = table_->Find(queue, HashQueueName(queue));
+  if (q == nullptr) {
+    return Status::InvalidArgument("Trim of queue " + std::string(queue) + ": no such queue");
+  }
+  std::vector<DroppedBlock> dropped;
+  CachedBlock* uncached = nullptr;
+  {
+    std::lock_guard<SpinLock> lock(q->mu);
+    if (first_kept_offset > q->count) {
+      return Status::InvalidArgument("Trim of queue " + q->name + " to offset " +
+                                     std::to_string(first_kept_offset) + ": past its end " +
+                                     std::to_string(q->count));
+    }
+    if (first_kept_offset <= q->start) return Status::OK();
+    const size_t old_kept = FirstKeptBlock(*q);
+    q->start = static_cast<uint32_t>(first_kept_offset);
+    if (q->start == q->count && q->open_count > 0) {
+      // The open block holds only trimmed messages: it is never sealed, and the next block
+      // starts at the queue's end.
+      q->open_count = 0;
+      q->open_len = 0;
+      q->sealed_end = q->count;
+    }
+    if (q->open_count == 0 && q->start == q->count) {
+      std::free(q->open_buf);  // an empty queue holds no open buffer, as a new one
+      q->open_buf = nullptr;
+      q->open_cap = 0;
+    }
+    const size_t kept = FirstKeptBlock(*q);
+    dropped.reserve(kept - old_kept);
+    for (size_t i = old_kept; i < kept; ++i) {
+      dropped.push_back({q->segment, q->blocks[i].unit, q->id, q->blocks[i].first_offset});
+    }
+    q->blocks.DropBefore(kept);
+    uncached = reader_->ForgetTrimmed(q);
+  }
+  UnrefBlock(uncached);
+  checkpointer_->NoteTrim(q, std::move(dropped));
+  return Status::OK();
+}
+
+uint64_t QueueStoreImpl::QueueStart(std::string_view queue) {
+  return ReadQueue(queue, [](const Queue& q) -> uint64_t { return q.start; });
+}
+
 uint64_t QueueStoreImpl::QueueSize(std::string_view queue) {
+  return ReadQueue(queue, [](const Queue& q) { return q.count; });
+}
+
+template <typename F>
+uint64_t QueueStoreImpl::ReadQueue(std::string_view queue, F&& read) {
   if (!CheckQueueName(queue).ok()) return 0;
   OpGuard guard(this);
   if (!guard.ok()) return 0;
   Queue* q = table_->Find(queue, HashQueueName(queue));
   if (q == nullptr) return 0;
   std::lock_guard<SpinLock> lock(q->mu);
-  return q->count;
+  return read(*q);
 }
 
 Status QueueStoreImpl::Flush(FlushMode mode) {
@@ -393,14 +466,24 @@ StoreStats QueueStoreImpl::GetStats() {
     if (q == nullptr) continue;
     std::lock_guard<SpinLock> lock(q->mu);
     st.queues++;
-    st.messages += q->count;
-    st.blocks += q->blocks.size();
+    st.messages += q->count - q->start;
+    st.trimmed_messages += q->start;
+    st.blocks += q->blocks.size() - FirstKeptBlock(*q);
     st.open_block_bytes += q->open_cap;
     st.index_bytes += q->blocks.bytes();
   }
   st.index_bytes += table_->ApproximateBytes();
   st.read_cache_bytes = reader_->cached_bytes();
-  for (auto& seg : segments_) st.segment_bytes += seg->reserved_end();
+  for (auto& seg : segments_) {
+    st.segment_bytes += seg->reserved_end();
+    uint64_t allocated = 0;
+    if (seg->file().Allocated(&allocated).ok()) st.allocated_bytes += allocated;
+    st.live_bytes += seg->live_bytes();
+  }
+  st.released_blocks = releaser_->released_blocks();
+  st.punched_bytes = releaser_->punched_bytes();
+  st.unpunched_bytes = releaser_->unpunched_bytes();
+  st.pending_release_blocks = checkpointer_->pending_release_blocks();
   st.pending_write_bytes = flusher_->pending_bytes();
   st.recovered_blocks = recovery_counts_.recovered_blocks;
   st.discarded_blocks = recovery_counts_.discarded_blocks;

@@ -21,6 +21,7 @@
 #include "queue_table.h"
 #include "recovery.h"
 #include "segment.h"
+#include "space_release.h"
 #include "write_chunk.h"
 #include "writer_slots.h"
 
@@ -44,7 +45,9 @@ class QueueStoreImpl final : public QueueStore {
   Status Close() override;
   Status PutMetadata(std::string_view key, std::string_view value) override;
   Status GetMetadata(std::string_view key, std::string* value) override;
+  Status Trim(std::string_view queue, uint64_t first_kept_offset) override;
   uint64_t QueueSize(std::string_view queue) override;
+  uint64_t QueueStart(std::string_view queue) override;
   StoreStats GetStats() override;
 
   static std::string SegmentPath(const std::string& dir, uint32_t index);
@@ -64,9 +67,12 @@ class QueueStoreImpl final : public QueueStore {
   };
 
   // Checks the format version, segment count and salt of an existing store, or records them
-  // for a new one.
+  // for a new one. A format 1 store (before trims) is read as is and marked format 2.
   Status OpenFormat();
   Status PutLocked(Queue* q, std::string_view message, WriterSlot& slot);
+  // read(queue) under the queue's lock; 0 for a bad name, an unknown queue, a closed store.
+  template <typename F>
+  uint64_t ReadQueue(std::string_view queue, F&& read);
   void Shutdown();
 
   const StoreOptions options_;
@@ -81,6 +87,7 @@ class QueueStoreImpl final : public QueueStore {
   PosixFile lock_file_;
   MetadataStore meta_;
   std::vector<std::unique_ptr<Segment>> segments_;
+  std::unique_ptr<SpaceReleaser> releaser_;
   std::unique_ptr<QueueTable> table_;
   std::unique_ptr<Flusher> flusher_;
   std::unique_ptr<WriterSlots> slots_;

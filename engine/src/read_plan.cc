@@ -19,7 +19,8 @@ void PlanRead(Queue* q, uint64_t pos, uint64_t want, uint32_t read_ahead_blocks,
   }
   const BlockList& blocks = q->blocks;
   const uint64_t want_end = pos + want;
-  size_t i = FindBlock(blocks, pos);
+  size_t i = FindBlock(blocks, pos, blocks.origin());
+  plan->first_index = i;
   for (; i < blocks.size() && plan->nblocks < ReadPlan::kMaxBlocks &&
          blocks[i].first_offset < want_end;
        ++i) {

@@ -18,6 +18,7 @@ struct ReadPlan {
 
   BlockRef blocks[kMaxBlocks];  // sealed blocks to read, in offset order
   size_t nblocks = 0;
+  size_t first_index = 0;           // block-list index of blocks[0]
   BlockRef prefetch[kMaxPrefetch];  // blocks after them to prefetch
   size_t nprefetch = 0;
   // The position is in the open block: the copy holds its payload, open_count messages from

@@ -19,6 +19,12 @@ class CheckpointLoader final : public CheckpointVisitor {
  public:
   explicit CheckpointLoader(QueueTable* table) : table_(table) {}
 
+  // The blocks the trims of the last record holding trims dropped: the only ones whose release
+  // a crash can have interrupted (Checkpointer::Flush releases a record's before the next one).
+  std::vector<DroppedBlock>& last_dropped() { return last_dropped_; }
+
+  void OnRecord(uint64_t seq) override { seq_ = seq; }
+
   Status OnQueue(uint32_t id, std::string_view name) override {
     if (!table_->Insert(name, id)) return Status::Corruption("duplicate queue name or id");
     table_->ById(id)->cataloged = true;
@@ -38,8 +44,33 @@ class CheckpointLoader final : public CheckpointVisitor {
     return Status::OK();
   }
 
+  Status OnTrim(uint32_t id, uint64_t start, uint32_t first_block) override {
+    Queue* q = id < table_->id_limit() ? table_->ById(id) : nullptr;
+    if (q == nullptr) return Status::Corruption("trim of an unknown queue id");
+    if (seq_ != trim_seq_) {
+      last_dropped_.clear();
+      trim_seq_ = seq_;
+    }
+    const size_t drop_end = std::min<size_t>(first_block, q->blocks.size());
+    for (size_t i = q->blocks.origin(); i < drop_end; ++i) {
+      last_dropped_.push_back({q->segment, q->blocks[i].unit, q->id, q->blocks[i].first_offset});
+    }
+    q->blocks.DropBefore(first_block);
+    q->start = static_cast<uint32_t>(std::max<uint64_t>(q->start, start));
+    q->count = q->sealed_end = std::max<uint64_t>(q->count, q->start);
+    q->checkpointed_blocks = static_cast<uint32_t>(q->blocks.size());
+    // The first kept block must hold the start (or the list be empty): reads search from it.
+    if (!q->blocks.empty() && q->blocks[q->blocks.origin()].first_offset > q->start) {
+      return Status::Corruption("trim of queue " + q->name + " leaves a gap before its start");
+    }
+    return Status::OK();
+  }
+
  private:
   QueueTable* const table_;
+  uint64_t seq_ = 0;
+  uint64_t trim_seq_ = UINT64_MAX;
+  std::vector<DroppedBlock> last_dropped_;
 };
 
 // A valid block found past its segment's checkpointed tail.
@@ -75,15 +106,21 @@ Status ScanPastTails(MetadataStore* meta, const std::vector<std::unique_ptr<Segm
   return Status::OK();
 }
 
-// Step 3: appends to their queues the found blocks that continue them.
-void AdoptBlocks(const std::vector<FoundBlock>& found, QueueTable* table, RecoveryCounts* counts) {
+// Step 3: appends to their queues the found blocks that continue them; *discarded gets the
+// others.
+void AdoptBlocks(const std::vector<FoundBlock>& found, QueueTable* table, RecoveryCounts* counts,
+                 std::vector<FoundBlock>* discarded) {
   for (const auto& [seg, b] : found) {
     const uint32_t id = b.header.queue_id;
     Queue* q = id < table->id_limit() ? table->ById(id) : nullptr;
     // A block is adopted only when it continues its queue exactly and lives in the queue's own
-    // segment; anything else is a leftover of a write that was never acknowledged by Flush.
-    if (q == nullptr || q->segment != seg || b.header.first_offset != q->count) {
+    // segment; anything else is a leftover of a write that was never acknowledged by Flush. A
+    // trimmed block is never adopted: a queue's size is at least its durable start, so a block
+    // below the start does not continue it.
+    if (q == nullptr || q->segment != seg || b.header.first_offset != q->count ||
+        b.header.first_offset < q->start) {
       ++counts->discarded_blocks;
+      discarded->push_back({seg, b});
       continue;
     }
     q->blocks.push_back({static_cast<uint32_t>(b.offset / kBlockUnit),
@@ -128,11 +165,31 @@ Status CheckpointAdopted(MetadataStore* meta, const std::vector<std::unique_ptr<
   return meta->Write(&batch, /*sync=*/true);
 }
 
+// Releases the space of the discarded blocks and redoes the releases of the last trims (a crash
+// may have interrupted them). Nothing writes the segments during Open, so no range is off limits;
+// the file ends bound how far a punch is widened.
+Status ReleaseDiscarded(const std::vector<std::unique_ptr<Segment>>& segments,
+                        const std::vector<FoundBlock>& discarded,
+                        std::vector<DroppedBlock>* last_dropped, SpaceReleaser* releaser) {
+  std::vector<uint64_t> ends;
+  for (auto& seg : segments) {
+    uint64_t size = 0;
+    Status s = seg->file().Size(&size);
+    if (!s.ok()) return s;
+    ends.push_back((size + kBlockUnit - 1) / kBlockUnit * kBlockUnit);
+  }
+  for (const auto& [seg, b] : discarded) {
+    releaser->ReleaseRange(seg, b.offset, b.header.stored_bytes(), ends[seg]);
+  }
+  releaser->ReleaseDropped(last_dropped, ends);
+  return Status::OK();
+}
+
 }  // namespace
 
 Status RecoverIndex(MetadataStore* meta, const std::vector<std::unique_ptr<Segment>>& segments,
                     uint64_t salt, QueueTable* table, CheckpointState* state,
-                    RecoveryCounts* counts) {
+                    RecoveryCounts* counts, SpaceReleaser* releaser) {
   CheckpointLoader loader(table);
   Status s = ReplayCheckpoints(meta, &loader, &state->next_seq, &state->log_bytes);
   if (!s.ok()) return s;
@@ -140,7 +197,11 @@ Status RecoverIndex(MetadataStore* meta, const std::vector<std::unique_ptr<Segme
   std::vector<FoundBlock> found;
   s = ScanPastTails(meta, segments, salt, &tails, &found);
   if (!s.ok()) return s;
-  AdoptBlocks(found, table, counts);
+  std::vector<FoundBlock> discarded;
+  AdoptBlocks(found, table, counts, &discarded);
+  // Before the tails move past them: a crash in between finds the discarded blocks again.
+  s = ReleaseDiscarded(segments, discarded, &loader.last_dropped(), releaser);
+  if (!s.ok()) return s;
   return CheckpointAdopted(meta, segments, tails, counts->recovered_blocks > 0, table, state);
 }
 

@@ -10,6 +10,7 @@
 #include "metadata_store.h"
 #include "queue_table.h"
 #include "segment.h"
+#include "space_release.h"
 
 namespace meshq {
 
@@ -22,11 +23,12 @@ struct RecoveryCounts {
 };
 
 // Fills the empty `table` from the checkpoint log in `meta` and the blocks past the tails of
-// `segments` (checksummed with `salt`). Then sets each segment's reserved end past everything in
-// its file and checkpoints the adopted blocks, so that a later recovery never rescans (or
-// re-adopts) what this one saw. *state gets where the checkpoint log continues.
+// `segments` (checksummed with `salt`), trims applied. Releases (`releaser`) the space of the
+// blocks it discards and of the blocks the last trims dropped. Then sets each segment's reserved
+// end past everything in its file and checkpoints the adopted blocks, so that a later recovery
+// never rescans (or re-adopts) what this one saw. *state gets where the checkpoint log continues.
 Status RecoverIndex(MetadataStore* meta, const std::vector<std::unique_ptr<Segment>>& segments,
                     uint64_t salt, QueueTable* table, CheckpointState* state,
-                    RecoveryCounts* counts);
+                    RecoveryCounts* counts, SpaceReleaser* releaser);
 
 }  // namespace meshq

@@ -23,7 +23,14 @@ class Segment {
  public:
   Segment(uint32_t index, std::string path) : index_(index), path_(std::move(path)) {}
 
-  Status Open() { return file_.Open(path_, /*create=*/true, &created_); }
+  Status Open() {
+    Status s = file_.Open(path_, /*create=*/true, &created_);
+    uint64_t allocated = 0;
+    if (s.ok()) s = file_.Allocated(&allocated, &fs_block_size_);
+    return s;
+  }
+  // The file system's block size (st_blksize): the unit in which punched space is freed.
+  uint32_t fs_block_size() const { return fs_block_size_; }
   bool created() const { return created_; }
   uint32_t index() const { return index_; }
   const std::string& path() const { return path_; }
@@ -57,6 +64,13 @@ class Segment {
   Status ReadBlock(uint64_t offset, uint64_t salt, std::string* buf, BlockHeader* header,
                    size_t first_read);
 
+  // Bytes of the blocks in the file that the index references (StoreStats::live_bytes): written
+  // blocks are added, released ones subtracted; Open starts from the allocated bytes.
+  void AddLive(uint64_t bytes) { live_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
+  void SubLive(uint64_t bytes) { live_bytes_.fetch_sub(bytes, std::memory_order_relaxed); }
+  void set_live(uint64_t bytes) { live_bytes_.store(bytes, std::memory_order_relaxed); }
+  uint64_t live_bytes() const { return live_bytes_.load(std::memory_order_relaxed); }
+
   void MarkDirty() { dirty_.store(true, std::memory_order_release); }
   // fdatasync when anything was written since the last sync.
   Status SyncIfDirty();
@@ -66,8 +80,10 @@ class Segment {
   const std::string path_;
   PosixFile file_;
   bool created_ = false;
+  uint32_t fs_block_size_ = 4096;
   std::atomic<uint64_t> reserved_end_{0};
   std::atomic<bool> dirty_{false};
+  std::atomic<uint64_t> live_bytes_{0};
   std::mutex in_flight_mu_;
   std::map<uint64_t, std::shared_ptr<WriteChunk>> in_flight_;  // by base offset
 };

@@ -26,6 +26,11 @@ struct Collect : CheckpointVisitor {
     blocks.emplace_back(id, first, end, std::vector<BlockRef>(refs, refs + n));
     return Status::OK();
   }
+  std::vector<std::tuple<uint32_t, uint64_t, uint32_t>> trims;
+  Status OnTrim(uint32_t id, uint64_t start, uint32_t first_block) override {
+    trims.emplace_back(id, start, first_block);
+    return Status::OK();
+  }
 };
 
 std::string EncodeOne() {

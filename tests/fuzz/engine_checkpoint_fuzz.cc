@@ -14,7 +14,7 @@
 namespace {
 
 struct Entry {
-  bool is_queue;
+  char kind;  // 'q'ueue, 'b'locks, 't'rim (end_offset holds the trim's start)
   uint32_t id;
   std::string name;
   uint32_t first_block = 0;
@@ -27,7 +27,7 @@ struct Entry {
         return false;
       }
     }
-    return is_queue == o.is_queue && id == o.id && name == o.name && first_block == o.first_block &&
+    return kind == o.kind && id == o.id && name == o.name && first_block == o.first_block &&
            end_offset == o.end_offset;
   }
 };
@@ -35,12 +35,16 @@ struct Entry {
 struct Recorder : meshq::CheckpointVisitor {
   std::vector<Entry> entries;
   meshq::Status OnQueue(uint32_t id, std::string_view name) override {
-    entries.push_back({true, id, std::string(name)});
+    entries.push_back({'q', id, std::string(name)});
     return meshq::Status::OK();
   }
   meshq::Status OnBlocks(uint32_t id, uint32_t first_block, uint64_t end_offset,
                          const meshq::BlockRef* refs, size_t n) override {
-    entries.push_back({false, id, "", first_block, end_offset, {refs, refs + n}});
+    entries.push_back({'b', id, "", first_block, end_offset, {refs, refs + n}});
+    return meshq::Status::OK();
+  }
+  meshq::Status OnTrim(uint32_t id, uint64_t start, uint32_t first_block) override {
+    entries.push_back({'t', id, "", first_block, start, {}});
     return meshq::Status::OK();
   }
 };
@@ -53,8 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!meshq::DecodeCheckpointPart(in, &first).ok()) return 0;
   meshq::CheckpointWriter writer(1);
   for (const Entry& e : first.entries) {
-    if (e.is_queue) {
+    if (e.kind == 'q') {
       writer.AddQueue(e.id, e.name);
+    } else if (e.kind == 't') {
+      writer.AddTrim(e.id, e.end_offset, e.first_block);
     } else {
       writer.AddBlocks(e.id, e.first_block, e.end_offset, e.refs.data(), e.refs.size());
     }

@@ -67,6 +67,7 @@ void EngineSeeds() {
   const meshq::BlockRef refs[] = {{0, 0}, {4, 70}, {9, 141}};
   writer.AddBlocks(0, 0, 200, refs, 3);
   writer.AddBlocks(1, 5, 9, refs + 1, 1);
+  writer.AddTrim(0, 150, 2);
   meshq::MetadataStore::Batch batch;
   writer.Finish(&batch);
   struct Parts : rocksdb::WriteBatch::Handler {

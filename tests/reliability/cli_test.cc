@@ -19,6 +19,7 @@
 #include "meshq/queue_store.h"
 #include "message_pattern.h"
 #include "queue_store_impl.h"
+#include "store_view.h"
 #include "temp_dir.h"
 
 namespace meshq {
@@ -64,6 +65,58 @@ std::map<std::string, std::pair<uintmax_t, int64_t>> Snapshot(const std::string&
                                 int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
   }
   return files;
+}
+
+// A trimmed store: verify is clean (holes where trimmed blocks were released are free space),
+// inspect shows the kept messages and the space given back, dump starts at the first kept
+// message; a hole punched where the index has a block is a problem named as such.
+TEST(MeshqTool, TrimmedStoreVerifiesCleanAndShowsReleasedSpace) {
+  testing::TempDir tmp;
+  const std::string dir = tmp.sub("store");
+  BuildStore(dir, 10, 3000);
+  {
+    StoreOptions o;
+    o.dir = dir;
+    o.segment_count = 4;
+    std::unique_ptr<QueueStore> store;
+    ASSERT_TRUE(QueueStore::Open(o, &store).ok());
+    for (uint32_t q = 0; q < 10; ++q) ASSERT_TRUE(store->Trim(PatternQueueName(q), 2900).ok());
+    ASSERT_TRUE(store->Close().ok());
+  }
+  CliRun verify = Meshq({"verify", dir});
+  EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("CLEAN: 10 queues, 1000 messages"), std::string::npos) << verify.out;
+  CliRun inspect = Meshq({"inspect", dir, "--queues"});
+  ASSERT_EQ(inspect.code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("messages 1000 (29000 more trimmed)"), std::string::npos)
+      << inspect.out;
+  // The total row: live and allocated bytes well under the file bytes.
+  std::istringstream total(inspect.out.substr(inspect.out.find("\ntotal") + 1));
+  std::string label;
+  uint64_t queues, messages, blocks, payload, live, allocated, file;
+  total >> label >> queues >> messages >> blocks >> payload >> live >> allocated >> file;
+  EXPECT_EQ(messages, 1000u);
+  EXPECT_LT(live, file / 10) << inspect.out;
+  EXPECT_LT(allocated, file / 5) << inspect.out;
+  CliRun dump = Meshq({"dump", dir, PatternQueueName(3), "--count", "1"});
+  EXPECT_EQ(dump.out.rfind("2900\t", 0), 0u) << dump.out;
+
+  // Punch out a kept block: verify names the hole.
+  cli::StoreView view;
+  ASSERT_TRUE(view.Open(dir).ok());
+  const cli::ViewQueue* q = view.FindQueue(PatternQueueName(3));
+  ASSERT_NE(q, nullptr);
+  ASSERT_FALSE(q->blocks.empty());
+  const uint64_t at = uint64_t{q->blocks.back().unit} * kBlockUnit;
+  const std::string path = view.segment(q->segment).path;
+  PosixFile f;
+  ASSERT_TRUE(f.Open(path, false).ok());
+  bool unsupported = false;
+  ASSERT_TRUE(f.PunchHole(at, kBlockUnit, &unsupported).ok());
+  ASSERT_FALSE(unsupported);
+  verify = Meshq({"verify", dir});
+  EXPECT_EQ(verify.code, 1) << verify.out;
+  EXPECT_NE(verify.out.find("reads as zeros: a hole"), std::string::npos) << verify.out;
 }
 
 TEST(MeshqTool, InspectVerifyDumpOnARealStore) {

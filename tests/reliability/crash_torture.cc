@@ -1,9 +1,11 @@
 // Crash torture: in a loop bounded in iterations and time, fork a writer child that puts pattern
-// messages from several threads into many queues and flushes now and then (kSync or kWrite at
-// random; both must survive a kill -9), reporting through a
-// pipe the per-queue counts each completed Flush covered; SIGKILL it at a random moment, then
-// (1) run `meshq verify` on the killed store, (2) reopen it and check that every acknowledged
-// message is present and intact, that every present message is the right one (no garbage, no
+// messages from several threads into many queues, trims random queues to random offsets, and
+// flushes now and then (kSync or kWrite at random; both must survive a kill -9), reporting
+// through a pipe each trim before it asks for it and the per-queue counts and starts each
+// completed Flush covered; SIGKILL it at a random moment, then (1) run `meshq verify` on the
+// killed store, (2) reopen it and check that every acknowledged message not trimmed is present
+// and intact, that no message a Flush-acknowledged trim dropped is served, that no more is gone
+// than some trim asked for, that every present message is the right one (no garbage, no
 // reordering, no gaps), and that Get never fails. The next child keeps writing into the same
 // store. Prints the iterations survived; exit 0 when all passed, 1 at the first failure.
 //
@@ -54,16 +56,33 @@ struct Config {
   int ack_fd = -1;
 };
 
-// One acknowledgement: the per-queue message counts that a completed Flush made durable.
-// Written with one write() of < PIPE_BUF bytes, so the parent never sees half a record.
+// Records of the pipe, all from the child's flushing thread (so never interleaved; a kill may
+// leave the last one half written, which the parent ignores):
+//   ack:  magic, then per queue the message count and the start a completed Flush made durable
+//   trim: magic, queue u32, offset u64 — written before the Trim is asked for
 constexpr uint32_t kAckMagic = 0x4B434D51;
+constexpr uint32_t kTrimMagic = 0x4D495254;
 constexpr uint32_t kMaxQueues = 400;
 
-std::vector<char> EncodeAck(const std::vector<uint64_t>& counts) {
-  std::vector<char> rec(4 + 8 * counts.size());
+std::vector<char> EncodeAck(const std::vector<uint64_t>& counts,
+                            const std::vector<uint64_t>& starts) {
+  std::vector<char> rec(4 + 16 * counts.size());
   std::memcpy(rec.data(), &kAckMagic, 4);
   std::memcpy(rec.data() + 4, counts.data(), 8 * counts.size());
+  std::memcpy(rec.data() + 4 + 8 * counts.size(), starts.data(), 8 * starts.size());
   return rec;
+}
+
+std::vector<char> EncodeTrim(uint32_t queue, uint64_t offset) {
+  std::vector<char> rec(16);
+  std::memcpy(rec.data(), &kTrimMagic, 4);
+  std::memcpy(rec.data() + 4, &queue, 4);
+  std::memcpy(rec.data() + 8, &offset, 8);
+  return rec;
+}
+
+void WriteRecord(int fd, const std::vector<char>& rec) {
+  if (write(fd, rec.data(), rec.size()) != static_cast<ssize_t>(rec.size())) _exit(4);
 }
 
 StoreOptions StoreOptionsFor(const std::string& dir, uint64_t iteration) {
@@ -119,23 +138,43 @@ StoreOptions StoreOptionsFor(const std::string& dir, uint64_t iteration) {
     });
   }
   std::mt19937_64 rng(cfg.seed ^ (iteration << 20));
-  std::vector<uint64_t> snapshot(cfg.queues);
+  std::vector<uint64_t> snapshot(cfg.queues), starts(cfg.queues);
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1 + rng() % 25));
-    // Counts read before Flush starts: every one of those Puts returned before the Flush call.
-    for (uint32_t q = 0; q < cfg.queues; ++q) snapshot[q] = done[q].load(std::memory_order_acquire);
+    // Trims, most often of a small prefix (a retention's), sometimes to the queue's end.
+    for (int t = static_cast<int>(rng() % 3); t > 0; --t) {
+      const uint32_t q = static_cast<uint32_t>(rng() % cfg.queues);
+      const std::string name = PatternQueueName(q);
+      const uint64_t start = store->QueueStart(name);
+      const uint64_t size = done[q].load(std::memory_order_acquire);
+      if (size <= start) continue;
+      const uint64_t to = rng() % 8 == 0 ? size : start + rng() % ((size - start) / 4 + 1);
+      WriteRecord(ack_fd, EncodeTrim(q, to));
+      s = store->Trim(name, to);
+      if (!s.ok()) ChildFail("trim", s);
+    }
+    // Counts and starts read before Flush starts: every one of those Puts and Trims returned
+    // before the Flush call.
+    for (uint32_t q = 0; q < cfg.queues; ++q) {
+      snapshot[q] = done[q].load(std::memory_order_acquire);
+      starts[q] = store->QueueStart(PatternQueueName(q));
+    }
     // Half the Flushes only write to the OS (kWrite): a kill -9 must not lose them either, and
     // their blocks, never checkpointed until a kSync Flush, are found by the reopen's scan.
     s = store->Flush(rng() % 2 == 0 ? FlushMode::kSync : FlushMode::kWrite);
     if (!s.ok()) ChildFail("flush", s);
-    std::vector<char> rec = EncodeAck(snapshot);
-    if (write(ack_fd, rec.data(), rec.size()) != static_cast<ssize_t>(rec.size())) _exit(4);
+    WriteRecord(ack_fd, EncodeAck(snapshot, starts));
   }
 }
 
 class Torture {
  public:
-  explicit Torture(Config cfg) : cfg_(std::move(cfg)), rng_(cfg_.seed), acked_(cfg_.queues, 0) {}
+  explicit Torture(Config cfg)
+      : cfg_(std::move(cfg)),
+        rng_(cfg_.seed),
+        acked_(cfg_.queues, 0),
+        acked_start_(cfg_.queues, 0),
+        asked_start_(cfg_.queues, 0) {}
 
   int Run() {
     const auto start = Clock::now();
@@ -160,12 +199,14 @@ class Torture {
     std::printf(
         "crash torture: %llu iterations survived in %.1f s: %llu SIGKILLs, %llu flushes "
         "acknowledged, %llu acknowledged messages found intact, %llu unacknowledged survivors "
-        "checked, %llu messages verified, %llu killed stores verified clean by `meshq verify`, "
+        "checked, %llu messages verified, %llu trims asked for (%llu messages trimmed, %llu of "
+        "them by an acknowledged Flush), %llu killed stores verified clean by `meshq verify`, "
         "%llu generations\n",
         static_cast<unsigned long long>(it), secs, static_cast<unsigned long long>(kills_),
         static_cast<unsigned long long>(acks_), static_cast<unsigned long long>(acked_checked_),
         static_cast<unsigned long long>(unacked_survivors_),
-        static_cast<unsigned long long>(verified_total_),
+        static_cast<unsigned long long>(verified_total_), static_cast<unsigned long long>(trims_),
+        static_cast<unsigned long long>(trimmed_), static_cast<unsigned long long>(acked_trimmed_),
         static_cast<unsigned long long>(cli_verified_),
         static_cast<unsigned long long>(generation_ + 1));
     return 0;
@@ -238,21 +279,35 @@ class Torture {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n <= 0) return false;
     pending->append(buf, static_cast<size_t>(n));
-    const size_t rec = 4 + 8 * cfg_.queues;
-    while (pending->size() >= rec) {
+    const size_t ack = 4 + 16 * cfg_.queues;
+    while (pending->size() >= 4) {
       uint32_t magic;
       std::memcpy(&magic, pending->data(), 4);
-      if (magic != kAckMagic) {
+      if (magic == kTrimMagic) {
+        if (pending->size() < 16) break;
+        uint32_t q;
+        uint64_t to;
+        std::memcpy(&q, pending->data() + 4, 4);
+        std::memcpy(&to, pending->data() + 8, 8);
+        if (q >= cfg_.queues) return false;
+        asked_start_[q] = std::max(asked_start_[q], to);
+        ++trims_;
+        pending->erase(0, 16);
+      } else if (magic == kAckMagic) {
+        if (pending->size() < ack) break;
+        for (uint32_t q = 0; q < cfg_.queues; ++q) {
+          uint64_t c, st;
+          std::memcpy(&c, pending->data() + 4 + 8 * q, 8);
+          std::memcpy(&st, pending->data() + 4 + 8 * (cfg_.queues + q), 8);
+          acked_[q] = std::max(acked_[q], c);
+          acked_start_[q] = std::max(acked_start_[q], st);
+        }
+        ++acks_;
+        pending->erase(0, ack);
+      } else {
         pending->clear();
         return false;
       }
-      for (uint32_t q = 0; q < cfg_.queues; ++q) {
-        uint64_t c;
-        std::memcpy(&c, pending->data() + 4 + 8 * q, 8);
-        acked_[q] = std::max(acked_[q], c);
-      }
-      ++acks_;
-      pending->erase(0, rec);
     }
     return true;
   }
@@ -285,12 +340,34 @@ class Torture {
         return Fail(name + ": " + std::to_string(size) + " messages after reopen, but a Flush " +
                     "acknowledged " + std::to_string(acked_[q]));
       }
+      // Trimmed: at least what an acknowledged Flush made durable, at most what was asked for.
+      const uint64_t start = store->QueueStart(name);
+      if (start < acked_start_[q]) {
+        return Fail(name + ": starts at " + std::to_string(start) + " after reopen, but a Flush " +
+                    "acknowledged a trim to " + std::to_string(acked_start_[q]) +
+                    " (trimmed messages served again)");
+      }
+      if (start > asked_start_[q]) {
+        return Fail(name + ": starts at " + std::to_string(start) + " after reopen, but no trim " +
+                    "went past " + std::to_string(asked_start_[q]) + " (kept messages lost)");
+      }
+      // A Get below the start returns from the first kept message and says so.
+      s = store->Get(name, 0, 1, &batch);
+      if (!s.ok() || (start < size && (batch.size() != 1 || batch.first_offset() != start ||
+                                       batch[0] != PatternMessage(q, start)))) {
+        return Fail(name + ": Get at 0 of a queue starting at " + std::to_string(start) +
+                    " did not return message " + std::to_string(start));
+      }
       // Every present message, acknowledged or not, must be the right one, in order.
-      uint64_t off = 0;
+      uint64_t off = start;
       while (off < size) {
         s = store->Get(name, off, 1 + rng_() % 300, &batch);
         if (!s.ok()) return Fail(name + ": Get at " + std::to_string(off) + ": " + s.ToString());
         if (batch.empty()) return Fail(name + ": empty Get at " + std::to_string(off));
+        if (batch.first_offset() != off) {
+          return Fail(name + ": Get at " + std::to_string(off) + " returned a batch from " +
+                      std::to_string(batch.first_offset()));
+        }
         for (size_t i = 0; i < batch.size(); ++i, ++off) {
           if (batch[i] != PatternMessage(q, off)) {
             return Fail(name + ": message " + std::to_string(off) + " is wrong (" +
@@ -300,11 +377,15 @@ class Torture {
       }
       s = store->Get(name, size, 10, &batch);
       if (!s.ok() || !batch.empty()) return Fail(name + ": Get past the end returned data");
-      acked_checked_ += acked_[q];
+      acked_checked_ += acked_[q] - std::min(acked_[q], start);
       unacked_survivors_ += size - acked_[q];
-      // The parent's Close below makes everything present durable: it must never shrink again.
+      trimmed_ += start - std::min(start, last_start_[q]);
+      acked_trimmed_ += acked_start_[q] - std::min(acked_start_[q], last_start_[q]);
+      // The parent's Close below makes everything present durable: it must never shrink again,
+      // nor the start move back.
       acked_[q] = size;
-      present_total += size;
+      acked_start_[q] = asked_start_[q] = last_start_[q] = start;
+      present_total += size - start;
     }
     s = store->Close();
     if (!s.ok()) return Fail("close after verification: " + s.ToString());
@@ -314,6 +395,9 @@ class Torture {
       // Bound the per-iteration verification cost: start a new store.
       std::filesystem::remove_all(cfg_.dir);
       std::fill(acked_.begin(), acked_.end(), 0);
+      std::fill(acked_start_.begin(), acked_start_.end(), 0);
+      std::fill(asked_start_.begin(), asked_start_.end(), 0);
+      std::fill(last_start_.begin(), last_start_.end(), 0);
       store_complete_ = false;
       ++generation_;
     }
@@ -323,6 +407,10 @@ class Torture {
   const Config cfg_;
   std::mt19937_64 rng_;
   std::vector<uint64_t> acked_;
+  std::vector<uint64_t> acked_start_;  // the start of the last Flush-acknowledged trim
+  std::vector<uint64_t> asked_start_;  // the furthest any trim asked for
+  std::vector<uint64_t> last_start_ = std::vector<uint64_t>(cfg_.queues, 0);  // last verified
+  uint64_t trims_ = 0, trimmed_ = 0, acked_trimmed_ = 0;
   uint64_t kills_ = 0, acks_ = 0, verified_total_ = 0, cli_verified_ = 0;
   uint64_t acked_checked_ = 0;      // acknowledged messages checked present, over all iterations
   uint64_t unacked_survivors_ = 0;  // present but never acknowledged (each checked too)

@@ -48,6 +48,7 @@ int RunDump(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     err << "meshq dump: no queue '" << Printable(positional[1]) << "' in " << view.dir() << "\n";
     return kExitProblems;
   }
+  if (from < q->start) from = q->start;  // trimmed: from the first kept message
   if (from >= q->count || count == 0) {
     err << "meshq dump: queue '" << Printable(q->name) << "' has " << q->count
         << " messages; nothing at offset " << from << "\n";

@@ -42,7 +42,7 @@ Status StoreView::Open(const std::string& dir) {
     return Status::InvalidArgument(dir + ": not a meshq store (meta/ has no o/format key)");
   }
   if (!s.ok()) return s;
-  if (format_ != std::to_string(kFormatVersion)) {
+  if (format_ != "1" && format_ != std::to_string(kFormatVersion)) {
     return Status::InvalidArgument(dir + ": unsupported store format " + Printable(format_));
   }
   std::string value;
@@ -102,16 +102,35 @@ Status StoreView::LoadIndex() {
         return Status::OK();
       }
       ViewQueue& q = it->second;
-      if (first_block != q.blocks.size()) {
-        view->problems_.push_back(
-            "queue '" + Printable(q.name) + "': block-list entry starts at block " +
-            std::to_string(first_block) + " but " + std::to_string(q.blocks.size()) +
-            " blocks precede it (gap or overlap in the index)");
+      if (first_block != q.first_block + q.blocks.size()) {
+        view->problems_.push_back("queue '" + Printable(q.name) +
+                                  "': block-list entry starts at block " +
+                                  std::to_string(first_block) + " but " +
+                                  std::to_string(q.first_block + q.blocks.size()) +
+                                  " blocks precede it (gap or overlap in the index)");
         return Status::OK();
       }
       q.blocks.insert(q.blocks.end(), refs, refs + n);
       q.indexed_blocks = q.blocks.size();
       q.indexed_end = q.count = end_offset;
+      return Status::OK();
+    }
+    Status OnTrim(uint32_t id, uint64_t start, uint32_t first_block) override {
+      auto it = view->queues_.find(id);
+      if (it == view->queues_.end()) {
+        view->problems_.push_back("trim of unknown queue id " + std::to_string(id));
+        return Status::OK();
+      }
+      // As the engine's recovery: blocks below first_block go, the size is at least the start.
+      ViewQueue& q = it->second;
+      if (first_block > q.first_block) {
+        const size_t drop = std::min<size_t>(first_block - q.first_block, q.blocks.size());
+        q.blocks.erase(q.blocks.begin(), q.blocks.begin() + static_cast<ptrdiff_t>(drop));
+        q.first_block = first_block;
+      }
+      q.start = std::max(q.start, start);
+      q.indexed_end = q.count = std::max(q.count, q.start);
+      q.indexed_blocks = q.blocks.size();
       return Status::OK();
     }
   } loader;
@@ -148,6 +167,8 @@ Status StoreView::LoadSegments() {
     seg.present = true;
     s = seg.file.Size(&seg.file_bytes);
     if (!s.ok()) return s;
+    s = seg.file.Allocated(&seg.allocated_bytes);
+    if (!s.ok()) return s;
     s = ScanSegmentFile(seg.file, seg.tail, salt_, &seg.past_tail, &seg.past_tail_counts);
     if (!s.ok()) return s;
   }
@@ -171,7 +192,8 @@ void StoreView::AdoptPastTail() {
     auto it = queues_.find(b->header.queue_id);
     if (it == queues_.end()) continue;
     ViewQueue& q = it->second;
-    if (q.segment != seg || b->header.first_offset != q.count) continue;
+    if (q.segment != seg || b->header.first_offset != q.count || b->header.first_offset < q.start)
+      continue;
     q.blocks.push_back({static_cast<uint32_t>(b->offset / kBlockUnit),
                         static_cast<uint32_t>(b->header.first_offset)});
     q.count += b->header.count;

@@ -23,9 +23,12 @@ struct ViewQueue {
   uint32_t id = 0;
   uint32_t segment = 0;
   // Blocks in queue order: the checkpointed ones first (indexed_blocks of them), then those the
-  // engine's next Open would adopt from the scan past the tails.
+  // engine's next Open would adopt from the scan past the tails. Blocks a trim dropped are not
+  // here: blocks[0] is the queue's block number `first_block`.
   std::vector<BlockRef> blocks;
   size_t indexed_blocks = 0;
+  size_t first_block = 0;
+  uint64_t start = 0;        // first kept offset (a trim's)
   uint64_t indexed_end = 0;  // messages covered by the checkpoint
   uint64_t count = 0;        // messages including adopted blocks
 };
@@ -35,6 +38,7 @@ struct ViewSegment {
   PosixFile file;
   bool present = false;
   uint64_t file_bytes = 0;
+  uint64_t allocated_bytes = 0;  // st_blocks x 512: file_bytes less the holes
   bool has_tail = false;
   uint64_t tail = 0;  // checkpointed tail: every block below it is in the index
   // Valid blocks found at or past the tail, and how many of them the next Open would adopt.

@@ -1,7 +1,9 @@
 // meshq verify: checks a store against itself — the index's structure (each queue's block list
 // contiguous from offset 0), every indexed block (checksum, header against its index entry,
 // message framing, below its segment's checkpointed tail, no two blocks overlapping), and the
-// scan past the tails that the next Open would run.
+// scan past the tails that the next Open would run. Holes are expected: space never written and
+// space released by trims and recovery read as zeros; an indexed block that reads as zeros is a
+// problem named as a hole.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -43,6 +45,7 @@ class Verifier {
   const std::vector<std::string>& problems() const { return problems_; }
   uint64_t blocks_checked() const { return blocks_checked_; }
   uint64_t messages() const { return messages_; }
+  uint64_t live_bytes() const { return live_bytes_; }
 
  private:
   void Problem(const ViewQueue& q, size_t block, const std::string& what) {
@@ -53,9 +56,9 @@ class Verifier {
   }
 
   void CheckQueue(const ViewQueue& q) {
-    messages_ += q.count;
+    messages_ += q.count - q.start;
     if (q.blocks.empty()) {
-      if (q.indexed_end != 0) {
+      if (q.indexed_end > q.start) {
         problems_.push_back("queue '" + Printable(q.name) + "' claims " +
                             std::to_string(q.indexed_end) + " messages but has no blocks");
       }
@@ -63,7 +66,16 @@ class Verifier {
     }
     const ViewSegment& seg = view_.segment(q.segment);
     if (!seg.present) return;  // reported as a missing segment file
+    // A trimmed queue's list starts at the block holding its first kept message.
     uint64_t expect_first = 0;
+    if (q.first_block > 0 || q.start > 0) {
+      expect_first = q.blocks[0].first_offset;
+      if (expect_first > q.start) {
+        Problem(q, 0,
+                "first kept block starts at offset " + std::to_string(expect_first) +
+                    ", after the queue's first kept offset " + std::to_string(q.start));
+      }
+    }
     for (size_t i = 0; i < q.blocks.size(); ++i) {
       const BlockRef& ref = q.blocks[i];
       if (ref.first_offset != expect_first) {
@@ -84,11 +96,16 @@ class Verifier {
         continue;
       }
       if (check != BlockCheck::kOk) {
-        Problem(q, i, BlockCheckName(check));
+        const bool zeros =
+            check == BlockCheck::kNotABlock && buf_.find_first_not_of('\0') == std::string::npos;
+        Problem(q, i,
+                zeros ? "reads as zeros: a hole (released space) where the index has a block"
+                      : BlockCheckName(check));
         continue;
       }
       const uint64_t at = uint64_t{ref.unit} * kBlockUnit;
       extents_[q.segment].push_back({at, at + h.stored_bytes(), q.id});
+      live_bytes_ += h.stored_bytes();
       if (h.queue_id != q.id || h.first_offset != ref.first_offset) {
         Problem(q, i,
                 "header names queue id " + std::to_string(h.queue_id) + " offset " +
@@ -138,6 +155,7 @@ class Verifier {
   std::string buf_;
   uint64_t blocks_checked_ = 0;
   uint64_t messages_ = 0;
+  uint64_t live_bytes_ = 0;
 };
 
 }  // namespace
@@ -164,9 +182,11 @@ int RunVerify(const std::vector<std::string>& args, std::ostream& out, std::ostr
   Verifier verifier(&view);
   verifier.Run();
 
-  uint64_t past_tail = 0, adoptable = 0, torn_units = 0;
+  uint64_t past_tail = 0, adoptable = 0, torn_units = 0, file_bytes = 0, allocated = 0;
   for (uint32_t i = 0; i < view.segment_count(); ++i) {
     const ViewSegment& seg = view.segment(i);
+    file_bytes += seg.file_bytes;
+    allocated += seg.allocated_bytes;
     past_tail += seg.past_tail.size();
     adoptable += seg.adoptable;
     torn_units += seg.past_tail_counts.bad_units;
@@ -182,6 +202,9 @@ int RunVerify(const std::vector<std::string>& args, std::ostream& out, std::ostr
       << " continue their queue and are adopted at the next open, " << past_tail - adoptable
       << " are leftovers of unacknowledged writes), " << torn_units
       << " torn or partial 1 KiB units\n";
+  out << "space: " << verifier.live_bytes() << " bytes of indexed blocks, " << allocated
+      << " allocated of " << file_bytes << " file bytes (the rest holes: never written, or "
+      << "released by trims and recovery)\n";
   out << "verify " << dir << ": " << (problems.empty() ? "CLEAN" : "PROBLEMS FOUND") << ": "
       << view.queues().size() << " queues, " << verifier.messages() << " messages, "
       << verifier.blocks_checked() << " blocks checked in " << view.segment_count() << " segments, "

@@ -20,15 +20,28 @@ namespace meshq {
 // concurrent Puts.
 struct StoreStats {
   uint64_t queues = 0;
-  uint64_t messages = 0;
-  uint64_t blocks = 0;               // sealed blocks (on disk or staged)
-  uint64_t open_block_bytes = 0;     // memory held by queues' open (unsealed) blocks
-  uint64_t index_bytes = 0;          // memory of the queue catalogue and block lists
-  uint64_t read_cache_bytes = 0;     // memory of blocks kept for forward readers
-  uint64_t segment_bytes = 0;        // bytes reserved in segment files
-  uint64_t pending_write_bytes = 0;  // staged, not yet written
-  uint64_t recovered_blocks = 0;     // adopted by the last Open's scan past the checkpoint
-  uint64_t discarded_blocks = 0;     // valid blocks the last Open's scan could not adopt
+  uint64_t messages = 0;          // kept messages (below QueueSize, at or past QueueStart)
+  uint64_t trimmed_messages = 0;  // messages below the queues' starts (QueueStart summed)
+  uint64_t blocks = 0;            // sealed blocks the index references (on disk or staged)
+  uint64_t open_block_bytes = 0;  // memory held by queues' open (unsealed) blocks
+  uint64_t index_bytes = 0;       // memory of the queue catalogue and block lists
+  uint64_t read_cache_bytes = 0;  // memory of blocks kept for forward readers
+  uint64_t segment_bytes = 0;     // bytes reserved in segment files (their logical size)
+  // Disk space of the segment files (st_blocks x 512): falls when trimmed or discarded blocks
+  // are released (hole punching).
+  uint64_t allocated_bytes = 0;
+  // Bytes of the written blocks the index references, padding included: exact for what this
+  // process wrote and released; an Open starts from allocated_bytes after recovery's releases
+  // (the two then differ by file-system block rounding, and by earlier runs' trimmed blocks on a
+  // file system that refuses hole punching).
+  uint64_t live_bytes = 0;
+  uint64_t released_blocks = 0;         // blocks whose space was released since Open
+  uint64_t punched_bytes = 0;           // bytes of them the file system punched out
+  uint64_t unpunched_bytes = 0;         // bytes of them it refused to punch (they stay allocated)
+  uint64_t pending_release_blocks = 0;  // dropped by trims, released by the next Flush
+  uint64_t pending_write_bytes = 0;     // staged, not yet written
+  uint64_t recovered_blocks = 0;        // adopted by the last Open's scan past the checkpoint
+  uint64_t discarded_blocks = 0;        // valid blocks the last Open's scan could not adopt
 };
 
 // What a Flush guarantees once it returns OK.
@@ -61,12 +74,16 @@ class QueueStore {
   // Errors: InvalidArgument, Closed, IOError (a background write failed; see Flush).
   virtual Status Put(std::string_view queue, std::string_view message) = 0;
 
-  // Replaces *out with up to max_count messages of `queue` starting at `offset`, in Put order.
-  // Fewer are returned at the end of the queue or when StoreOptions::max_get_bytes is reached
-  // (at least one message is returned whenever one exists at `offset`). An unknown queue or an
-  // offset past the end yields an empty batch and OK. Thread-safe, also with Puts to the same
-  // queue: a concurrent reader sees a prefix of the queue. Errors: InvalidArgument, Closed,
-  // Corruption (a block failed its checksum; no data from it is returned), IOError.
+  // Replaces *out with up to max_count messages of `queue` starting at max(offset,
+  // QueueStart(queue)), in Put order: a Get below the first kept offset returns from the first
+  // kept message, and out->first_offset() is always the offset of out[0] — compare it with
+  // `offset` to learn that messages were trimmed. Fewer are returned at the end of the queue or
+  // when StoreOptions::max_get_bytes is reached (at least one message is returned whenever one
+  // exists there). An unknown queue or an offset at or past the end yields an empty batch and
+  // OK. Thread-safe, also with Puts and Trims of the same queue: a concurrent reader sees a
+  // contiguous run of the queue (a Trim racing the Get may or may not have cut its start).
+  // Errors: InvalidArgument, Closed, Corruption (a block failed its checksum; no data from it is
+  // returned), IOError.
   virtual Status Get(std::string_view queue, uint64_t offset, uint64_t max_count,
                      MessageBatch* out) = 0;
 
@@ -89,8 +106,26 @@ class QueueStore {
   // NotFound when the key was never written.
   virtual Status GetMetadata(std::string_view key, std::string* value) = 0;
 
+  // Drops the messages of `queue` below `first_kept_offset` for good; offsets never change
+  // (QueueSize stays the next offset, QueueStart becomes first_kept_offset). Trimming to the
+  // current start or below is a no-op OK; trimming to QueueSize drops every message. Errors:
+  // InvalidArgument for an unknown queue or an offset past QueueSize, Closed.
+  //
+  // Gets see the trim when Trim returns; the messages' memory (index entries, an open block
+  // holding only trimmed messages, a cached block) is released then. The trim is durable after
+  // the next Flush, whatever its FlushMode (a Flush carrying trims syncs, as kSync does); a
+  // crash before that Flush may bring the trimmed messages back, never anything else. That
+  // Flush then gives the disk space of every 1 KiB unit holding only trimmed messages back to
+  // the file system (hole punching; on a file system that refuses it the space stays allocated,
+  // StoreStats::unpunched_bytes). A queue trimmed to QueueSize costs, once that Flush is done,
+  // what a queue that was just created costs. Thread-safe with every other call.
+  virtual Status Trim(std::string_view queue, uint64_t first_kept_offset) = 0;
+
   // Number of messages in `queue` (0 for an unknown queue).
   virtual uint64_t QueueSize(std::string_view queue) = 0;
+  // The first kept offset of `queue` (0 for a queue never trimmed or unknown). Messages
+  // [QueueStart, QueueSize) are readable.
+  virtual uint64_t QueueStart(std::string_view queue) = 0;
   virtual StoreStats GetStats() = 0;
 
  protected:
