@@ -63,6 +63,14 @@ struct BrokerOptions {
   // (docs/BENCHMARKS.md); each acknowledgement waits up to that much longer. Puts are readable (and
   // delivered to consumers) before either way.
   std::chrono::microseconds commit_linger{0};
+  // Retention (docs/broker-protocol.md, "Retention"); both 0: nothing is ever trimmed. A message
+  // may go once it is older than `retention` or has `retention_bytes` stored after it in its
+  // queue, and no consumer group of its queue still needs it; RPC replies and the dedupe
+  // journal also stay while the dedupe window may need them.
+  std::chrono::milliseconds retention{0};
+  uint64_t retention_bytes = 0;
+  // How often the retention round runs (each visits a bounded share of the queues).
+  std::chrono::milliseconds retention_round{1000};
 };
 
 class Broker {
