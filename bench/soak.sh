@@ -5,7 +5,8 @@
 # verdict: after the warm-up, is each of the three flat within ±--tolerance percent? Also prints
 # each one's growth per million calls over the run after the warm-up.
 #
-#   bench/soak.sh DURATION [--concurrency N] [--every S] [--warmup S] [--tolerance PCT]
+#   bench/soak.sh DURATION [--concurrency N] [--rate CALLS_PER_S] [--every S] [--warmup S]
+#                 [--tolerance PCT]
 #                 [--csv FILE] [--keep] [-- meshq-broker flags, e.g. --retention-ms 30000]
 #
 # Binaries come from ${MESHQ_BUILD_DIR:-build}; the store goes under ${MESHQ_SOAK_DIR:-/tmp}.
@@ -14,11 +15,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -ge 1 && $1 =~ ^[0-9]+$ ]] || usage
 DURATION=$1
 shift
 CONCURRENCY=128
+RATE=0
 EVERY=10
 WARMUP=60
 TOLERANCE=10
@@ -28,6 +30,7 @@ BROKER_FLAGS=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --concurrency) CONCURRENCY=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
     --every) EVERY=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --tolerance) TOLERANCE=$2; shift 2 ;;
@@ -73,19 +76,21 @@ done
 ADDR=$(sed -n 's/^listening on //p' "$WORK/broker.out" | head -1)
 [[ -n $ADDR ]] || { echo "soak.sh: broker did not start" >&2; cat "$WORK/broker.err" >&2; exit 2; }
 
-echo "soak: ${DURATION} s, ${CONCURRENCY} in flight, broker $ADDR pid $BROKER_PID" \
+echo "soak: ${DURATION} s, ${CONCURRENCY} in flight, rate limit ${RATE}/s (0: none), broker $ADDR pid $BROKER_PID" \
   "flags: ${BROKER_FLAGS[*]:-(none)}"
 echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)  cpus: $(nproc)" \
   " load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 FIFO=$WORK/progress
 mkfifo "$FIFO"
-"$BENCH" --broker "$ADDR" --concurrency "$CONCURRENCY" --duration "$DURATION" \
+"$BENCH" --broker "$ADDR" --concurrency "$CONCURRENCY" --rate "$RATE" --duration "$DURATION" \
   --progress "$EVERY" >"$FIFO" 2>"$WORK/bench.err" &
 BENCH_PID=$!
 
 ROWS=$WORK/rows.csv
-HEADER="t_s,calls,failed,rate,p99_us,store_alloc_bytes,broker_rss_bytes,index_bytes,segment_bytes,queues,messages,trimmed_messages"
+# After the three judged ones, what explains them: the segments' own allocated and live bytes
+# (engine), the metadata database's files (RocksDB: its log grows until a memtable is flushed).
+HEADER="t_s,calls,failed,rate,p99_us,store_alloc_bytes,broker_rss_bytes,index_bytes,segment_bytes,queues,messages,trimmed_messages,segment_alloc_bytes,live_bytes,meta_alloc_bytes,dedupe_ids"
 echo "$HEADER" >"$ROWS"
 field() {  # field NAME LINE: the value of NAME=... in a progress line (0 when absent)
   local v
@@ -101,7 +106,9 @@ while IFS= read -r line; do
       row="$(field t "$line"),$(field calls "$line"),$(field failed "$line"),$(field rate "$line")"
       row+=",$(field p99_us "$line"),$alloc,$rss,$(field index_bytes "$line")"
       row+=",$(field segment_bytes "$line"),$(field queues "$line"),$(field messages "$line")"
-      row+=",$(field trimmed_messages "$line")"
+      row+=",$(field trimmed_messages "$line"),$(field allocated_bytes "$line")"
+      row+=",$(field live_bytes "$line"),$(du -sB1 "$STORE/meta" 2>/dev/null | cut -f1)"
+      row+=",$(field dedupe_ids "$line")"
       echo "$row" >>"$ROWS"
       IFS=, read -r t calls _ rate p99 _ _ index _ <<<"$row"
       printf '%8s %12s %9s %8s %14s %14s %14s\n' "$t" "$calls" "$rate" "$p99" "$alloc" "$rss" "$index"

@@ -49,6 +49,9 @@ struct Flags {
   // period's rate and latency, the broker's STATS) every `progress_s` (bench/soak.sh reads them).
   int duration_s = 0;
   int progress_s = 10;
+  // A soak's calls a second at most (0: as many as `concurrency` in flight allow): a steady load
+  // below what the machine sustains, so what the store retains does not follow its noise.
+  int rate = 0;
 };
 
 int64_t NowNs() {
@@ -132,7 +135,7 @@ double Drive(asio::io_context& io, int total, int concurrency, bool independent,
 // not kept (a soak makes tens of millions of calls). Returns the calls completed.
 template <typename Start>
 uint64_t Soak(asio::io_context& io, std::chrono::seconds duration, std::chrono::seconds every,
-              int concurrency, bool independent, BrokerClient& stats_client, Start start,
+              int concurrency, int rate, bool independent, BrokerClient& stats_client, Start start,
               std::atomic<int>* failed) {
   struct State {
     Clock::time_point begin, end;
@@ -142,20 +145,42 @@ uint64_t Soak(asio::io_context& io, std::chrono::seconds duration, std::chrono::
     Clock::time_point period_start;
     int stats_pending = 0;
     bool done = false;
+    uint64_t issued = 0;
+    int paced = 0;  // calls waiting for the rate to allow them
+    bool pacer_armed = false;
   } st;
   st.begin = st.period_start = Clock::now();
   st.end = st.begin + duration;
   std::promise<void> finished;
   asio::steady_timer ticker(io);
+  asio::steady_timer pacer(io);
   auto finish_if_done = [&] {
-    if (!st.done && st.in_flight == 0 && st.stats_pending == 0 && Clock::now() >= st.end) {
+    if (!st.done && st.in_flight == 0 && st.stats_pending == 0 && !st.pacer_armed &&
+        Clock::now() >= st.end) {
       st.done = true;
       ticker.cancel();
       finished.set_value();
     }
   };
   std::function<void()> issue = [&] {
-    if (Clock::now() >= st.end) return finish_if_done();
+    const auto now = Clock::now();
+    if (now >= st.end) return finish_if_done();
+    if (rate > 0 && static_cast<double>(st.issued) >=
+                        rate * std::chrono::duration<double>(now - st.begin).count()) {
+      ++st.paced;
+      if (st.pacer_armed) return;
+      st.pacer_armed = true;
+      pacer.expires_after(std::chrono::milliseconds(1));
+      return pacer.async_wait([&](const boost::system::error_code& ec) {
+        if (ec) return;
+        st.pacer_armed = false;
+        const int n = st.paced;
+        st.paced = 0;
+        for (int i = 0; i < n; ++i) issue();
+        finish_if_done();
+      });
+    }
+    ++st.issued;
     ++st.in_flight;
     auto t0 = Clock::now();
     start([&, t0](bool ok) {
@@ -242,6 +267,7 @@ int main(int argc, char** argv) {
   flags.String("dump", &f.dump, "write each call's four times (ns) to this file", "FILE");
   flags.Int("duration", &f.duration_s, 0, 30 * 86400,
             "seconds: a soak, calling until then instead of --calls (--calls PINGs first)");
+  flags.Int("rate", &f.rate, 0, 10'000'000, "a soak's calls a second at most (0: no limit)");
   flags.Int("progress", &f.progress_s, 1, 3600,
             "seconds between a soak's progress lines (with the broker's STATS)");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
@@ -341,7 +367,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     const uint64_t done = Soak(
         client_io, std::chrono::seconds(f.duration_s), std::chrono::seconds(f.progress_s),
-        f.concurrency, f.independent, *ping,
+        f.concurrency, f.rate, f.independent, *ping,
         [&](std::function<void(bool)> finished) {
           const uint64_t i = next_index++;
           std::memcpy(payload.data(), &i, sizeof(i));
