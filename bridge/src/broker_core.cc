@@ -1,6 +1,8 @@
 // BrokerCore: PUT with dedupe, reads, consumer groups and their offsets.
 #include "broker_core.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -18,6 +20,8 @@ constexpr std::string_view kJournalFloorKey = "dedupe/first-generation";
 constexpr size_t kStripesPerRound = 16;
 constexpr size_t kTrimsPerRound = 4096;
 constexpr size_t kExpiredIdsPerRound = size_t{1} << 18;
+
+constexpr std::chrono::seconds kHeapTrimInterval{10};
 
 std::string GroupListKey(std::string_view queue) { return "gl/" + std::string(queue); }
 
@@ -758,6 +762,13 @@ void BrokerCore::RetentionRound(SteadyTime now) {
   // A trim is durable, and its space given back, with the next Flush: on a busy broker the next
   // group commit, on an idle one this.
   if (any_trimmed) committer_->RequestFlush([](Status) {}, FlushMode::kWrite);
+  // What trims and bursts freed stays in the allocator's arenas (a burst's buffers raise glibc's
+  // mmap threshold, so later large buffers come from the heap and leave it fragmented): the RSS
+  // of a steady broker would keep the high-water mark of every stall. Given back now and then.
+  if (now - last_heap_trim_ >= kHeapTrimInterval) {
+    malloc_trim(0);
+    last_heap_trim_ = now;
+  }
 }
 
 BrokerStats BrokerCore::Stats() {

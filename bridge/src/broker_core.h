@@ -134,6 +134,7 @@ class BrokerCore {
   uint64_t journal_tracked_ = 0;  // generations below this are registered
   std::atomic<uint64_t> trimmed_messages_{0};
   std::atomic<uint64_t> retention_rounds_{0};
+  SteadyTime last_heap_trim_{};
 
   std::mutex groups_mu_;
   std::unordered_map<std::string, std::shared_ptr<ConsumerGroup>> groups_;
