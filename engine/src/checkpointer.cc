@@ -24,7 +24,8 @@ Checkpointer::Checkpointer(CheckpointState state, MetadataStore* meta,
       flusher_(flusher),
       slots_(slots),
       releaser_(releaser),
-      state_(std::move(state)) {}
+      state_(std::move(state)),
+      snapshot_bytes_(state_.log_bytes) {}
 
 // A kWrite Flush does steps 1 and 3 without the fdatasyncs and checkpoints only the names of new
 // queues (unsynced): its blocks stay past the checkpointed tails, where the next Open's scan
@@ -79,6 +80,10 @@ Status Checkpointer::Flush(FlushMode mode) {
   // trims with its punches unfinished (recovery redoes those).
   return_trims.written = true;
   releaser_->ReleaseDropped(&trims.dropped, state_.tails);
+  // 6. A store that runs for months is never closed: its log is compacted here once it has
+  // grown to twice the last snapshot (and 1 MiB), so it stays within a few times the state it
+  // describes — which trims shrink — instead of growing by a record per Flush for ever.
+  if (state_.log_bytes > 2 * snapshot_bytes_ + kMinLogToCompact) return Compact();
   return Status::OK();
 }
 
@@ -308,21 +313,24 @@ Status Checkpointer::Compact() {
   for (uint32_t id = 0; id < limit; ++id) {
     Queue* q = table_->ById(id);
     if (q == nullptr || !q->cataloged) continue;
+    // Puts and Trims may run (a Flush compacts): the queue's list is read under its lock.
+    std::lock_guard<SpinLock> lock(q->mu);
     writer.AddQueue(q->id, q->name);
-    // Every trim is durable here (Close's last Flush took them all): the snapshot starts the
-    // list at the first kept block.
+    // The snapshot starts the list at the first kept block and holds the checkpointed blocks
+    // from there. A start not yet checkpointed becomes durable here, which a trim allows (its
+    // space is released only after its own record, as ever) — provided the snapshot still
+    // describes data that is durable: the start within the checkpointed blocks. A trim racing
+    // this Flush may have gone past them (then recovery could not adopt the blocks after them):
+    // the compaction is left to a later Flush. Never at Close, where every trim is checkpointed.
     const size_t kept = FirstKeptBlock(*q);
-    if (q->start > 0 || kept > 0) {
-      writer.AddTrim(q->id, q->start, static_cast<uint32_t>(kept));
-    }
-    if (q->checkpointed_blocks > kept) {
-      // The end offset of a prefix of the list: the first offset of the next block, or the
-      // queue's sealed end when the prefix is the whole list.
-      uint64_t end = q->checkpointed_blocks < q->blocks.size()
-                         ? q->blocks[q->checkpointed_blocks].first_offset
-                         : q->sealed_end;
-      writer.AddBlockList(q->id, q->blocks, kept, q->checkpointed_blocks, end);
-    }
+    const uint32_t ckpt = q->checkpointed_blocks;
+    if (kept > ckpt) return Status::OK();
+    // The end offset of a prefix of the list: the first offset of the next block, or the
+    // queue's sealed end when the prefix is the whole list.
+    const uint64_t end = ckpt < q->blocks.size() ? q->blocks[ckpt].first_offset : q->sealed_end;
+    if (q->start > end) return Status::OK();
+    if (q->start > 0 || kept > 0) writer.AddTrim(q->id, q->start, static_cast<uint32_t>(kept));
+    if (ckpt > kept) writer.AddBlockList(q->id, q->blocks, kept, ckpt, end);
   }
   MetadataStore::Batch batch;
   batch.DeleteRange(CheckpointKey(0, 0), CheckpointKey(state_.next_seq, 0));
@@ -331,6 +339,7 @@ Status Checkpointer::Compact() {
   if (!s.ok()) return s;
   state_.next_seq++;
   state_.log_bytes = bytes;
+  snapshot_bytes_ = bytes;
   return Status::OK();
 }
 

@@ -41,8 +41,9 @@ class Checkpointer {
   // QueueStore::Flush: everything Put before the call is written to the segment files, and with
   // kSync synced and checkpointed. Thread-safe.
   Status Flush(FlushMode mode);
-  // Rewrites the checkpoint log as one snapshot when it outgrew the state it describes. Only
-  // with the store quiescent (Close, after its last Flush).
+  // Rewrites the checkpoint log as one snapshot when it outgrew the state it describes (Close,
+  // after its last Flush; a synced Flush compacts too, once the log doubled since the last
+  // snapshot).
   Status CompactIfOutgrown();
 
   // QueueStore::Trim, after it changed q in memory: the next Flush (a synced one, whatever its
@@ -85,8 +86,9 @@ class Checkpointer {
   Status WriteRecord(Record* record, const std::vector<uint64_t>& tails);
   // The unsynced record of a kWrite Flush: names only (see Flush).
   Status CatalogNewQueues(Record* record);
-  // Rewrites the checkpoint log as one snapshot record.
+  // Rewrites the checkpoint log as one snapshot record (mu_ held; safe while Puts and Trims run).
   Status Compact();
+  static constexpr uint64_t kMinLogToCompact = 1u << 20;
 
   MetadataStore* const meta_;
   const std::vector<std::unique_ptr<Segment>>& segments_;
@@ -101,6 +103,7 @@ class Checkpointer {
   // Everything below is guarded by mu_, as are the Flush-only fields of every Queue.
   std::mutex mu_;
   CheckpointState state_;
+  uint64_t snapshot_bytes_;  // size of the last snapshot (the log's size at Open before any)
   // A kWrite Flush wrote metadata without syncing it; the next kSync Flush syncs it.
   bool meta_unsynced_ = false;
   // A kSync Flush ran since UncheckpointedBelowTails last found nothing. Open's recovery
