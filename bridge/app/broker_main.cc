@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   int64_t commit_linger_us = options.commit_linger.count();
   int64_t frame_timeout_ms = options.frame_timeout.count();
   int64_t idle_timeout_ms = options.idle_timeout.count();
+  int64_t retention_ms = options.retention.count();
+  int64_t retention_round_ms = options.retention_round.count();
   meshq::FlagSet flags("meshq-broker", "Hosts one meshq store over TCP (docs/broker-protocol.md).",
                        "--dir DIR [flags]");
   flags.String("dir", &options.dir, "the store's directory (required)", "DIR");
@@ -68,7 +70,18 @@ int main(int argc, char** argv) {
       "one; off when not given");
   flags.String("metrics-bind", &options.metrics_bind, "address the metrics port listens on",
                "ADDR");
+  // Retention (docs/broker-protocol.md, "Retention"): off unless one of the two is given.
+  flags.Int<int64_t>("retention-ms", &retention_ms, 0, 3650LL * 86'400'000,
+                     "messages older than this may be trimmed once no consumer group needs\n"
+                     "them (0: no age limit)");
+  flags.Count<uint64_t>("retention-bytes", &options.retention_bytes, 0, uint64_t{1} << 60,
+                        "per queue: what has this many bytes stored after it may be trimmed\n"
+                        "once no consumer group needs it (0: no size limit)");
+  flags.Int<int64_t>("retention-round-ms", &retention_round_ms, 10, 3'600'000,
+                     "how often the retention looks for what it may trim");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  options.retention = std::chrono::milliseconds(retention_ms);
+  options.retention_round = std::chrono::milliseconds(retention_round_ms);
   options.frame_timeout = std::chrono::milliseconds(frame_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
   options.responder_grace = std::chrono::milliseconds(responder_grace_ms);

@@ -45,6 +45,13 @@ struct Flags {
   // Writes each call's four times (ns, steady clock: sent, handled, responded, answered; 0 when
   // the call failed) to this file, one call a line.
   std::string dump;
+  // A soak: calls for this long instead of --calls, with a progress line (the calls done, the
+  // period's rate and latency, the broker's STATS) every `progress_s` (bench/soak.sh reads them).
+  int duration_s = 0;
+  int progress_s = 10;
+  // A soak's calls a second at most (0: as many as `concurrency` in flight allow): a steady load
+  // below what the machine sustains, so what the store retains does not follow its noise.
+  int rate = 0;
 };
 
 int64_t NowNs() {
@@ -122,6 +129,110 @@ double Drive(asio::io_context& io, int total, int concurrency, bool independent,
   return seconds;
 }
 
+// The soak: keeps `concurrency` calls in flight until `duration` has passed, and every `every`
+// prints "progress" with key=value fields: seconds since the start, calls completed and failed,
+// the period's rate and latency percentiles, then the broker's STATS counters. Per-call state is
+// not kept (a soak makes tens of millions of calls). Returns the calls completed.
+template <typename Start>
+uint64_t Soak(asio::io_context& io, std::chrono::seconds duration, std::chrono::seconds every,
+              int concurrency, int rate, bool independent, BrokerClient& stats_client, Start start,
+              std::atomic<int>* failed) {
+  struct State {
+    Clock::time_point begin, end;
+    uint64_t completed = 0, period_start_calls = 0;
+    int in_flight = 0;
+    std::vector<double> period_us;
+    Clock::time_point period_start;
+    int stats_pending = 0;
+    bool done = false;
+    uint64_t issued = 0;
+    int paced = 0;  // calls waiting for the rate to allow them
+    bool pacer_armed = false;
+  } st;
+  st.begin = st.period_start = Clock::now();
+  st.end = st.begin + duration;
+  std::promise<void> finished;
+  asio::steady_timer ticker(io);
+  asio::steady_timer pacer(io);
+  auto finish_if_done = [&] {
+    if (!st.done && st.in_flight == 0 && st.stats_pending == 0 && !st.pacer_armed &&
+        Clock::now() >= st.end) {
+      st.done = true;
+      ticker.cancel();
+      finished.set_value();
+    }
+  };
+  std::function<void()> issue = [&] {
+    const auto now = Clock::now();
+    if (now >= st.end) return finish_if_done();
+    if (rate > 0 && static_cast<double>(st.issued) >=
+                        rate * std::chrono::duration<double>(now - st.begin).count()) {
+      ++st.paced;
+      if (st.pacer_armed) return;
+      st.pacer_armed = true;
+      pacer.expires_after(std::chrono::milliseconds(1));
+      return pacer.async_wait([&](const boost::system::error_code& ec) {
+        if (ec) return;
+        st.pacer_armed = false;
+        const int n = st.paced;
+        st.paced = 0;
+        for (int i = 0; i < n; ++i) issue();
+        finish_if_done();
+      });
+    }
+    ++st.issued;
+    ++st.in_flight;
+    auto t0 = Clock::now();
+    start([&, t0](bool ok) {
+      --st.in_flight;
+      ++st.completed;
+      if (ok) {
+        st.period_us.push_back(
+            std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      }
+      if (independent) return asio::post(io, [&] { issue(); });
+      issue();
+    });
+  };
+  std::function<void()> tick = [&] {
+    ticker.expires_after(every);
+    ticker.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || st.done) return;
+      const auto now = Clock::now();
+      const double t = std::chrono::duration<double>(now - st.begin).count();
+      const double period = std::chrono::duration<double>(now - st.period_start).count();
+      std::sort(st.period_us.begin(), st.period_us.end());
+      char line[256];
+      std::snprintf(line, sizeof(line),
+                    "progress t=%.1f calls=%llu failed=%d rate=%.0f p50_us=%.1f p99_us=%.1f", t,
+                    static_cast<unsigned long long>(st.completed), failed->load(),
+                    static_cast<double>(st.completed - st.period_start_calls) / period,
+                    Pct(st.period_us, 0.5), Pct(st.period_us, 0.99));
+      st.period_us.clear();
+      st.period_start = now;
+      st.period_start_calls = st.completed;
+      ++st.stats_pending;
+      stats_client.Stats(
+          [&, text = std::string(line)](const meshq::Status& s, const BrokerStats& stats) {
+            --st.stats_pending;
+            std::string out = text;
+            if (!s.ok()) out += " stats_error=1";
+            for (const auto& [name, value] : stats) out += " " + name + "=" + std::to_string(value);
+            std::printf("%s\n", out.c_str());
+            std::fflush(stdout);
+            finish_if_done();
+          });
+      tick();
+    });
+  };
+  asio::post(io, [&] {
+    tick();
+    for (int i = 0; i < concurrency; ++i) issue();
+  });
+  finished.get_future().wait();
+  return st.completed;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,6 +265,11 @@ int main(int argc, char** argv) {
   flags.Int("reply-delay-ms", &f.reply_delay_ms, 0, 60'000,
             "the responder answers after this long (a provider's service time)");
   flags.String("dump", &f.dump, "write each call's four times (ns) to this file", "FILE");
+  flags.Int("duration", &f.duration_s, 0, 30 * 86400,
+            "seconds: a soak, calling until then instead of --calls (--calls PINGs first)");
+  flags.Int("rate", &f.rate, 0, 10'000'000, "a soak's calls a second at most (0: no limit)");
+  flags.Int("progress", &f.progress_s, 1, 3600,
+            "seconds between a soak's progress lines (with the broker's STATS)");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   f.independent = independent != 0;
   if (f.broker.port == 0) {
@@ -173,13 +289,15 @@ int main(int argc, char** argv) {
   so.reply_durability = f.durability;
   so.max_in_flight = static_cast<uint32_t>(std::max(256, f.concurrency));
   const int delay_ms = f.reply_delay_ms;
-  HopTimes hops(static_cast<size_t>(f.calls));
+  // A soak's calls are not timed one by one (it makes far more than --calls).
+  const size_t timed_calls = f.duration_s > 0 ? 0 : static_cast<size_t>(f.calls);
+  HopTimes hops(timed_calls);
   // The call index a payload carries, or -1 (a payload shorter than 8 bytes carries none).
-  auto index_of = [&f](std::string_view payload) -> int64_t {
+  auto index_of = [timed_calls](std::string_view payload) -> int64_t {
     uint64_t i = 0;
     if (payload.size() < sizeof(i)) return -1;
     std::memcpy(&i, payload.data(), sizeof(i));
-    return i < static_cast<uint64_t>(f.calls) ? static_cast<int64_t>(i) : -1;
+    return i < timed_calls ? static_cast<int64_t>(i) : -1;
   };
   auto server = RpcServer::Create(
       server_io, so,
@@ -241,53 +359,75 @@ int main(int argc, char** argv) {
   CallOptions options;
   options.timeout = std::chrono::seconds(10);
   uint64_t next_index = 0;
-  double call_s = Drive(
-      client_io, f.calls, f.concurrency, f.independent,
-      [&](std::function<void(bool)> done) {
-        const uint64_t i = next_index++;
-        std::memcpy(payload.data(), &i, sizeof(i));
-        hops.sent[i].store(NowNs(), std::memory_order_relaxed);
-        client->Call(service, payload, options, [&, done, i](CallResult r) {
-          hops.answered[i].store(NowNs(), std::memory_order_relaxed);
-          if (r.error != CallError::kNone) ++failed;
-          done(r.error == CallError::kNone);
-        });
-      },
-      &call_us);
-  if (!f.dump.empty()) {  // raw times, for analysing single bursts
-    if (FILE* out = std::fopen(f.dump.c_str(), "w")) {
-      for (size_t i = 0; i < hops.sent.size(); ++i) {
-        std::fprintf(out, "%ld %ld %ld %ld\n", static_cast<long>(hops.sent[i].load()),
-                     static_cast<long>(hops.handled[i].load()),
-                     static_cast<long>(hops.responded[i].load()),
-                     static_cast<long>(hops.answered[i].load()));
+  if (f.duration_s > 0) {
+    std::printf("soak: broker %s:%u, %d s, %d in flight, %zu-byte payload, durability=%s\n",
+                f.broker.host.c_str(), f.broker.port, f.duration_s, f.concurrency, f.payload,
+                PutDurabilityName(f.durability));
+    Print("broker PING", ping_us, ping_s);
+    std::fflush(stdout);
+    const uint64_t done = Soak(
+        client_io, std::chrono::seconds(f.duration_s), std::chrono::seconds(f.progress_s),
+        f.concurrency, f.rate, f.independent, *ping,
+        [&](std::function<void(bool)> finished) {
+          const uint64_t i = next_index++;
+          std::memcpy(payload.data(), &i, sizeof(i));
+          client->Call(service, payload, options, [&, finished](CallResult r) {
+            if (r.error != CallError::kNone) ++failed;
+            finished(r.error == CallError::kNone);
+          });
+        },
+        &failed);
+    std::printf("soak done: calls=%llu failed=%d\n", static_cast<unsigned long long>(done),
+                failed.load());
+  } else {
+    double call_s = Drive(
+        client_io, f.calls, f.concurrency, f.independent,
+        [&](std::function<void(bool)> done) {
+          const uint64_t i = next_index++;
+          std::memcpy(payload.data(), &i, sizeof(i));
+          hops.sent[i].store(NowNs(), std::memory_order_relaxed);
+          client->Call(service, payload, options, [&, done, i](CallResult r) {
+            hops.answered[i].store(NowNs(), std::memory_order_relaxed);
+            if (r.error != CallError::kNone) ++failed;
+            done(r.error == CallError::kNone);
+          });
+        },
+        &call_us);
+    if (!f.dump.empty()) {  // raw times, for analysing single bursts
+      if (FILE* out = std::fopen(f.dump.c_str(), "w")) {
+        for (size_t i = 0; i < hops.sent.size(); ++i) {
+          std::fprintf(out, "%ld %ld %ld %ld\n", static_cast<long>(hops.sent[i].load()),
+                       static_cast<long>(hops.handled[i].load()),
+                       static_cast<long>(hops.responded[i].load()),
+                       static_cast<long>(hops.answered[i].load()));
+        }
+        std::fclose(out);
+      } else {
+        std::fprintf(stderr, "meshq-rpc-bench: cannot write %s\n", f.dump.c_str());
       }
-      std::fclose(out);
-    } else {
-      std::fprintf(stderr, "meshq-rpc-bench: cannot write %s\n", f.dump.c_str());
     }
+    std::vector<double> request_us, reply_us, both_us;
+    for (size_t i = 0; i < hops.sent.size(); ++i) {
+      const int64_t t[4] = {hops.sent[i].load(), hops.handled[i].load(), hops.responded[i].load(),
+                            hops.answered[i].load()};
+      if (t[0] == 0 || t[1] == 0 || t[2] == 0 || t[3] == 0) continue;  // failed, or a replay
+      request_us.push_back(static_cast<double>(t[1] - t[0]) / 1e3);
+      reply_us.push_back(static_cast<double>(t[3] - t[2]) / 1e3);
+      both_us.push_back(request_us.back() + reply_us.back());
+    }
+    std::printf(
+        "broker %s:%u, %d calls, %d in flight, %zu-byte payload, durability=%s, independent=%d, "
+        "reply delay %d ms\n",
+        f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload,
+        PutDurabilityName(f.durability), f.independent, f.reply_delay_ms);
+    Print("broker PING", ping_us, ping_s);
+    if (delay_ms > 0) Print("paced 2xPING", paced_ping_us, paced_ping_s);
+    Print("RPC call", call_us, call_s);
+    Print("request hop", request_us, call_s);
+    Print("reply hop", reply_us, call_s);
+    Print("both hops", both_us, call_s);
+    std::printf("failed calls: %d\n", failed.load());
   }
-  std::vector<double> request_us, reply_us, both_us;
-  for (size_t i = 0; i < hops.sent.size(); ++i) {
-    const int64_t t[4] = {hops.sent[i].load(), hops.handled[i].load(), hops.responded[i].load(),
-                          hops.answered[i].load()};
-    if (t[0] == 0 || t[1] == 0 || t[2] == 0 || t[3] == 0) continue;  // failed, or a replay
-    request_us.push_back(static_cast<double>(t[1] - t[0]) / 1e3);
-    reply_us.push_back(static_cast<double>(t[3] - t[2]) / 1e3);
-    both_us.push_back(request_us.back() + reply_us.back());
-  }
-  std::printf(
-      "broker %s:%u, %d calls, %d in flight, %zu-byte payload, durability=%s, independent=%d, "
-      "reply delay %d ms\n",
-      f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload,
-      PutDurabilityName(f.durability), f.independent, f.reply_delay_ms);
-  Print("broker PING", ping_us, ping_s);
-  if (delay_ms > 0) Print("paced 2xPING", paced_ping_us, paced_ping_s);
-  Print("RPC call", call_us, call_s);
-  Print("request hop", request_us, call_s);
-  Print("reply hop", reply_us, call_s);
-  Print("both hops", both_us, call_s);
-  std::printf("failed calls: %d\n", failed.load());
 
   asio::post(client_io, [&] {
     client->Shutdown();

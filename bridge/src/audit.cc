@@ -35,14 +35,33 @@ struct AuditedCall {
   std::vector<uint64_t> responders;  // distinct members it was assigned to (dedupe journal)
 };
 
-// Reads a whole queue through the broker, calling `each` per message payload.
+// A reply may be stored a little out of the order of its replied_us (responders racing), so a
+// request sent this soon after the first reply the retention kept may have had its reply
+// trimmed before it.
+constexpr uint64_t kTrimHorizonSlackUs = 1'000'000;
+
+// What reading a queue found of the retention: its first kept offset > 0 means a prefix was
+// trimmed (offsets never change); `size` 0 means the queue was never written.
+struct QueueExtent {
+  uint64_t size = 0;
+  bool trimmed = false;
+};
+
+// Reads a whole queue through the broker (what the retention kept of it), calling `each` per
+// message payload.
 template <typename Fn>
-Status ReadQueue(BlockingBrokerClient& client, const std::string& queue, Fn each) {
+Status ReadQueue(BlockingBrokerClient& client, const std::string& queue, Fn each,
+                 QueueExtent* extent = nullptr) {
   std::vector<OwnedMessage> batch;
   uint64_t offset = 0;
   for (;;) {
-    Status s = client.Get(queue, offset, kReadBatch, &batch);
+    uint64_t size = 0;
+    Status s = client.Get(queue, offset, kReadBatch, &batch, &size);
     if (!s.ok()) return s;
+    if (extent && offset == 0) {
+      extent->size = size;
+      extent->trimmed = batch.empty() ? size > 0 : batch.front().offset > 0;
+    }
     if (batch.empty()) return Status::OK();
     for (const OwnedMessage& m : batch) each(m);
     offset = batch.back().offset + 1;
@@ -131,26 +150,41 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   for (const auto& [id, c] : calls) reply_queues.push_back(c.reply_to);
   std::sort(reply_queues.begin(), reply_queues.end());
   reply_queues.erase(std::unique(reply_queues.begin(), reply_queues.end()), reply_queues.end());
+  // A reply queue the retention trimmed: requests sent before the first reply it kept (all of
+  // them, when it kept none) may have had their replies trimmed.
+  std::map<std::string, uint64_t> trimmed_before_us;
   for (const std::string& q : reply_queues) {
-    s = ReadQueue(client, q, [&](const OwnedMessage& m) {
-      RpcReply r;
-      if (!DecodeRpcReply(m.payload, &r).ok()) return ++malformed, void();
-      auto it = calls.find(r.request_id);
-      if (it == calls.end()) return;  // another service's call, or before --since
-      AuditedCall& c = it->second;
-      // A responder answering a redelivery from its remembered replies stores the same bytes
-      // again (the broker died after storing the reply, before journaling it): one execution.
-      if (c.replies > 0 && m.payload == c.first_reply) return ++c.replayed, void();
-      if (++c.replies == 1) {
-        c.first_reply = m.payload;
-        c.answered = true;
-        c.replied_us = r.replied_us;
-        c.handler_error = r.status != ReplyStatus::kOk;
-      }
-    });
+    QueueExtent extent;
+    bool first = true;
+    uint64_t first_replied_us = ~uint64_t{0};
+    s = ReadQueue(
+        client, q,
+        [&](const OwnedMessage& m) {
+          RpcReply r;
+          if (!DecodeRpcReply(m.payload, &r).ok()) return ++malformed, void();
+          if (first) first_replied_us = r.replied_us, first = false;
+          auto it = calls.find(r.request_id);
+          if (it == calls.end()) return;  // another service's call, or before --since
+          AuditedCall& c = it->second;
+          // A responder answering a redelivery from its remembered replies stores the same bytes
+          // again (the broker died after storing the reply, before journaling it): one execution.
+          if (c.replies > 0 && m.payload == c.first_reply) return ++c.replayed, void();
+          if (++c.replies == 1) {
+            c.first_reply = m.payload;
+            c.answered = true;
+            c.replied_us = r.replied_us;
+            c.handler_error = r.status != ReplyStatus::kOk;
+          }
+        },
+        &extent);
     if (!s.ok()) {
       err << "audit: reading " << q << ": " << s.ToString() << "\n";
       return 2;
+    }
+    if (extent.trimmed) {
+      trimmed_before_us[q] = first_replied_us == ~uint64_t{0}
+                                 ? first_replied_us
+                                 : first_replied_us + kTrimHorizonSlackUs;
     }
   }
 
@@ -161,26 +195,34 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   // service each, so an assignment of an unknown id to one of this service's responders is this
   // service's.
   std::vector<JournalRecord> unknown;  // assignments / releases of ids not in the queue
-  for (uint64_t generation = 0;; ++generation) {
-    uint64_t records = 0;
+  // The retention trims the journal like the queues (docs/broker-protocol.md, "Retention"): the
+  // generations it emptied are skipped (a broker without STATS' counter: from 0), and the ones
+  // it emptied since are read as empty.
+  BrokerStats stats;
+  const uint64_t first_generation =
+      client.Stats(&stats).ok() ? StatValue(stats, "dedupe_first_generation") : 0;
+  for (uint64_t generation = first_generation;; ++generation) {
     std::string raw;
-    s = ReadQueue(client, DedupeJournalQueue(generation), [&](const OwnedMessage& m) {
-      ++records;
-      // The broker writes its journal without the message envelope; a GET splits the first
-      // bytes off as one, so join them back.
-      EncodeStoredMessage(m.dedupe_id, m.flags, m.payload, &raw);
-      JournalRecord j;
-      if (!DecodeJournalRecord(raw, &j)) return ++malformed, void();
-      if (j.kind != JournalKind::kAssignment && j.kind != JournalKind::kRelease) return;
-      auto it = calls.find(j.id);
-      if (it == calls.end()) return unknown.push_back(j);
-      AddResponder(j, &it->second.responders);
-    });
+    QueueExtent extent;
+    s = ReadQueue(
+        client, DedupeJournalQueue(generation),
+        [&](const OwnedMessage& m) {
+          // The broker writes its journal without the message envelope; a GET splits the first
+          // bytes off as one, so join them back.
+          EncodeStoredMessage(m.dedupe_id, m.flags, m.payload, &raw);
+          JournalRecord j;
+          if (!DecodeJournalRecord(raw, &j)) return ++malformed, void();
+          if (j.kind != JournalKind::kAssignment && j.kind != JournalKind::kRelease) return;
+          auto it = calls.find(j.id);
+          if (it == calls.end()) return unknown.push_back(j);
+          AddResponder(j, &it->second.responders);
+        },
+        &extent);
     if (!s.ok()) {
       err << "audit: reading the dedupe journal: " << s.ToString() << "\n";
       return 2;
     }
-    if (records == 0) break;
+    if (extent.size == 0) break;  // never written: the generations end here
   }
 
   std::set<uint64_t> responders_of_service;
@@ -203,6 +245,7 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const uint64_t now = UnixMicros();
   uint64_t stored_twice = 0, multi_responder = 0, assignments = 0, replayed = 0;
   uint64_t answered = 0, handler_errors = 0, late = 0, timed_out = 0, waiting = 0, duplicates = 0;
+  uint64_t beyond_retention = 0;
   std::vector<uint64_t> latencies;
   std::vector<std::pair<uint64_t, const AuditedCall*>> listed;
   for (const auto& [id, c] : calls) {
@@ -222,6 +265,9 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
         ++late;
         listed.emplace_back(id, &c);
       }
+    } else if (auto t = trimmed_before_us.find(c.reply_to);
+               t != trimmed_before_us.end() && c.sent_us < t->second) {
+      ++beyond_retention;  // its reply may have been trimmed: history the retention let go
     } else if (now > c.deadline_us) {
       ++timed_out;
       listed.emplace_back(id, &c);
@@ -251,6 +297,10 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   out << "stored twice " << stored_twice << "  replies stored again (identical) " << replayed
       << "  handed to responders " << assignments + unstored_runs << " (" << unstored.size()
       << " with no stored request)  handed to more than one responder " << multi_responder << "\n";
+  if (beyond_retention > 0 || !trimmed_before_us.empty()) {
+    out << "retention: " << trimmed_before_us.size() << " reply queues trimmed, "
+        << beyond_retention << " requests whose reply may have been trimmed (not counted)\n";
+  }
   if (!latencies.empty()) {
     out << "latency p50 " << Micros(pct(0.50)) << "  p90 " << Micros(pct(0.90)) << "  p99 "
         << Micros(pct(0.99)) << "  p99.9 " << Micros(pct(0.999)) << "  max "

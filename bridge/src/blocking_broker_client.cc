@@ -133,6 +133,15 @@ Status BlockingBrokerClient::Ack(std::string_view queue, std::string_view group,
   });
 }
 
+Status BlockingBrokerClient::Stats(BrokerStats* out) {
+  return RunOnIo([&](std::function<void(Status)> done) {
+    client_->Stats([out, done](const Status& s, const BrokerStats& stats) {
+      *out = stats;
+      done(s);
+    });
+  });
+}
+
 void BlockingBrokerClient::Close() {
   std::promise<void> p;
   auto f = p.get_future();

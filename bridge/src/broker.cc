@@ -104,6 +104,7 @@ class BrokerImpl final : public Broker {
     acceptor_.reset();
     ReportRefusals();
     // Durable state first (offsets, a last Flush), then the store.
+    core_->sweeper().Stop();
     core_->committer().Stop();
     Status s = core_->CommitRound(FlushMode::kSync);
     Status c = store_->Close();

@@ -283,4 +283,13 @@ void BrokerClient::Ping(std::function<void(const Status&)> done) {
        [done = std::move(done)](const Status& s, const Frame&) { done(s); });
 }
 
+void BrokerClient::Stats(std::function<void(const Status&, const BrokerStats&)> done) {
+  Send(FrameType::kStats, 0, {}, [done = std::move(done)](const Status& s, const Frame& f) {
+    BrokerStats stats;
+    if (!s.ok()) return done(s, stats);
+    Status d = DecodeStatsReply(f.body, &stats);
+    done(d, stats);
+  });
+}
+
 }  // namespace meshq::bridge

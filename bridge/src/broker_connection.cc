@@ -220,6 +220,8 @@ void BrokerConnection::Dispatch(const Frame& frame) {
       return HandleAck(frame);
     case FrameType::kPing:
       return Send(FrameType::kPong, 0, frame.header.request_id, {});
+    case FrameType::kStats:
+      return HandleStats(frame);
     default:
       return SendError(frame.header.request_id, kStatusBadFrame, "not a request frame type");
   }
@@ -394,6 +396,17 @@ void BrokerConnection::HandleAck(const Frame& frame) {
         });
       },
       FlushMode::kSync, /*offsets=*/true);
+}
+
+void BrokerConnection::HandleStats(const Frame& frame) {
+  // Taken on the sweeper's thread: the store's counters walk every queue.
+  core_->sweeper().Post([self = shared_from_this(), rid = frame.header.request_id] {
+    std::string body;
+    EncodeStatsReply(self->core_->Stats(), &body);
+    asio::post(self->socket_.get_executor(), [self, rid, body = std::move(body)] {
+      self->Send(FrameType::kStatsReply, 0, rid, body);
+    });
+  });
 }
 
 void BrokerConnection::Send(FrameType type, uint8_t status, uint64_t rid, std::string_view body) {

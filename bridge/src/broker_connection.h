@@ -66,6 +66,7 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   void HandleRead(const Frame& frame);
   void HandleGroupFetch(const Frame& frame);
   void HandleAck(const Frame& frame);
+  void HandleStats(const Frame& frame);
   // Answers a GET/FETCH/GROUP_FETCH now, or parks it for up to wait_ms.
   void Serve(uint64_t request_id, Wait wait, uint32_t wait_ms);
   // Tries to answer a parked wait; parks it again (re-registering its wake-up) when still empty.

@@ -1,15 +1,29 @@
 // BrokerCore: PUT with dedupe, reads, consumer groups and their offsets.
 #include "broker_core.h"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 
 #include "meshq/bridge/frame.h"
+#include "meshq/bridge/wire.h"
 #include "meshq/coding.h"
 #include "stored_message.h"
 
 namespace meshq::bridge {
 namespace {
+
+constexpr std::string_view kJournalFloorKey = "dedupe/first-generation";
+// Work of one retention round: stripes visited (of 64), trims, dedupe ids forgotten.
+constexpr size_t kStripesPerRound = 16;
+constexpr size_t kTrimsPerRound = 4096;
+constexpr size_t kExpiredIdsPerRound = size_t{1} << 18;
+
+constexpr std::chrono::seconds kHeapTrimInterval{10};
+
+std::string GroupListKey(std::string_view queue) { return "gl/" + std::string(queue); }
 
 // Bounds one answer: the frame limit is 16 MiB, the engine's Get returns at most 4 MiB.
 constexpr uint32_t kMaxMessagesPerAnswer = 4096;
@@ -36,20 +50,34 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
       started_(std::chrono::steady_clock::now()),
       restarted_(restarted),
       dedupe_(store, options.dedupe_window, options.dedupe_min_age),
-      queue_locks_(64) {
+      stripes_(64),
+      retention_{options.retention, options.retention_bytes} {
   committer_ = std::make_unique<Committer>(
       [this](std::optional<FlushMode> flush, bool write_offsets) {
         return CommitRound(flush, write_offsets);
       },
       options.offset_commit_interval, options.commit_linger, metrics->commit_round_requests(),
       metrics->commit_round_seconds());
+  sweeper_ = std::make_unique<Sweeper>(
+      [this] { RetentionRound(std::chrono::steady_clock::now()); },
+      retention_.enabled() ? options.retention_round : std::chrono::milliseconds(0));
 }
 
-BrokerCore::~BrokerCore() { committer_->Stop(); }
+BrokerCore::~BrokerCore() {
+  sweeper_->Stop();
+  committer_->Stop();
+}
 
 Status BrokerCore::Recover() {
   Status s = dedupe_.Recover();
   if (!s.ok()) return s;
+  std::string floor;
+  s = store_->GetMetadata(kJournalFloorKey, &floor);
+  if (s.ok() && floor.size() == 8) {
+    journal_floor_ = journal_tracked_ = DecodeFixed64(floor.data());
+  } else if (!s.ok() && !s.IsNotFound()) {
+    return s;
+  }
   // The log is as new as the journal or newer (written first): its records apply last, and
   // those the kill kept from the journal are journaled again, so the audit sees every hand-out.
   std::vector<JournalRecord> replay;
@@ -67,8 +95,26 @@ Status BrokerCore::Recover() {
   return Status::OK();
 }
 
-std::mutex& BrokerCore::QueueLock(std::string_view queue) {
-  return queue_locks_[std::hash<std::string_view>()(queue) % queue_locks_.size()];
+BrokerCore::Stripe& BrokerCore::StripeOf(std::string_view queue) {
+  return stripes_[std::hash<std::string_view>()(queue) % stripes_.size()];
+}
+
+RetainedQueue& BrokerCore::RetainedLocked(Stripe& stripe, std::string_view queue, SteadyTime now) {
+  auto it = stripe.retained.find(std::string(queue));
+  if (it == stripe.retained.end()) {
+    it = stripe.retained.emplace(std::string(queue), RetainedQueue(store_->QueueSize(queue), now))
+             .first;
+  }
+  return it->second;
+}
+
+Status BrokerCore::GetKept(std::string_view queue, uint64_t offset, uint64_t max,
+                           MessageBatch* batch, uint64_t* first) {
+  Status s = store_->Get(queue, offset, max, batch);
+  // The engine answers from its first kept offset when a trim passed `offset` (also one racing
+  // this Get) and says where it started.
+  *first = batch->empty() ? std::max(offset, store_->QueueStart(queue)) : batch->first_offset();
+  return s;
 }
 
 Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* reply_body,
@@ -94,8 +140,16 @@ Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* re
   std::string stored;
   Status status;
   {
-    std::lock_guard lock(QueueLock(request.queue));
+    Stripe& stripe = StripeOf(request.queue);
+    std::lock_guard lock(stripe.mu);
     uint64_t offset = store_->QueueSize(request.queue);
+    RetainedQueue* retained = nullptr;
+    if (retention_.enabled()) {
+      const SteadyTime now = std::chrono::steady_clock::now();
+      retained = &RetainedLocked(stripe, request.queue, now);
+      retained->Written(now);
+      if (is_reply) retained->window_bound = true;
+    }
     for (size_t i = 0; i < request.messages.size() && status.ok(); ++i) {
       const PutMessage& m = request.messages[i];
       PutResult& r = results[i];
@@ -130,6 +184,7 @@ Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* re
         break;
       }
       r.offset = offset++;
+      if (retained) retained->Stored(stored.size());
       if (m.dedupe_id != 0) {
         status = is_reply ? dedupe_.RecordReply(m.dedupe_id, request.queue, r.offset)
                           : dedupe_.JournalRequest(m.dedupe_id);
@@ -146,13 +201,14 @@ Status BrokerCore::Read(const ReadRequest& request, std::string* reply_body, uin
   *count = 0;
   MessageBatch batch;
   uint32_t max = std::min(request.max_count, kMaxMessagesPerAnswer);
-  Status s = store_->Get(request.queue, request.offset, max, &batch);
+  uint64_t first = 0;
+  Status s = GetKept(request.queue, request.offset, max, &batch, &first);
   if (!s.ok()) return s;
   size_t begin = reply_body->size();
   BeginMessagesReply(store_->QueueSize(request.queue), reply_body);
   for (size_t i = 0; i < batch.size(); ++i) {
     Message m;
-    m.offset = request.offset + i;
+    m.offset = first + i;
     if (!DecodeStoredMessage(batch[i], &m.dedupe_id, &m.flags, &m.payload)) {
       return Status::Corruption("stored message without broker envelope");
     }
@@ -193,6 +249,12 @@ Status BrokerCore::GetGroup(std::string_view queue, std::string_view group,
   g->durable = std::max(g->persisted, store_->QueueSize(g->queue));
   g->created = std::chrono::steady_clock::now();
   idle_.push_back({g->created, g});
+  if (retention_.enabled()) {
+    // Its committed offset bounds what the retention may trim of the queue.
+    Stripe& stripe = StripeOf(g->queue);
+    std::lock_guard slock(stripe.mu);
+    RetainedLocked(stripe, g->queue, g->created).groups.push_back(g);
+  }
   groups_.emplace(std::move(key), g);
   *out = std::move(g);
   return Status::OK();
@@ -285,22 +347,28 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
   };
   // This member's own held requests first. Its assignment may not have reached the disk if its
   // connection closed before the answer went out: the answer waits for a Flush as a new one does.
+  // A message the retention trimmed (only ever one this group had acked, or of a group that was
+  // forgotten) is gone: nothing to hand out.
+  uint64_t first = 0;
   for (size_t i = 0; i < own.size() && room(); ++i) {
     g->held.erase(own[i]);
-    s = store_->Get(g->queue, own[i], 1, &batch);
-    if (s.ok() && !batch.empty()) s = deliver(own[i], batch[0], true);
+    s = GetKept(g->queue, own[i], 1, &batch, &first);
+    if (s.ok() && !batch.empty() && first == own[i]) s = deliver(own[i], batch[0], true);
   }
   while (room() && !g->redeliver.empty()) {
     uint64_t offset = *g->redeliver.begin();
     g->redeliver.erase(g->redeliver.begin());
-    s = store_->Get(g->queue, offset, 1, &batch);
-    if (s.ok() && !batch.empty()) s = deliver(offset, batch[0], true);
+    s = GetKept(g->queue, offset, 1, &batch, &first);
+    if (s.ok() && !batch.empty() && first == offset) s = deliver(offset, batch[0], true);
   }
   // Past the restart's hold, what the journal assigned before it is anyone's.
   const bool restart_hold_over = now >= started_ + options_.redelivery_hold;
   while (room() && g->next < size) {
-    s = store_->Get(g->queue, g->next, std::min<uint64_t>(max - *count, size - g->next), &batch);
-    if (!s.ok() || batch.empty()) break;
+    s = GetKept(g->queue, g->next, std::min<uint64_t>(max - *count, size - g->next), &batch,
+                &first);
+    if (!s.ok()) break;
+    g->next = std::max(g->next, first);
+    if (batch.empty()) break;
     for (size_t i = 0; i < batch.size() && s.ok(); ++i) {
       s = deliver(g->next + i, batch[i], restart_hold_over);
     }
@@ -361,8 +429,9 @@ Status BrokerCore::Ack(const AckRequest& request, bool release, uint64_t* commit
 
 Status BrokerCore::ReleaseAssignment(const std::string& queue, uint64_t offset, uint64_t member) {
   MessageBatch batch;
-  Status s = store_->Get(queue, offset, 1, &batch);
-  if (!s.ok() || batch.empty()) return s;
+  uint64_t first = 0;
+  Status s = GetKept(queue, offset, 1, &batch, &first);
+  if (!s.ok() || batch.empty() || first != offset) return s;
   Message m;
   if (!DecodeStoredMessage(batch[0], &m.dedupe_id, &m.flags, &m.payload)) {
     return Status::Corruption("stored message without broker envelope");
@@ -493,6 +562,14 @@ Status BrokerCore::CommitGroups(const std::vector<std::shared_ptr<ConsumerGroup>
     // A group whose offset waits for durability stays listed for the next round.
     if (held_back) MarkDirty(g);
     if (offset == g->persisted) continue;
+    if (!g->listed) {
+      Status l = ListGroup(*g);
+      if (!l.ok()) {
+        if (first.ok()) first = l;
+        MarkDirty(g);
+        continue;
+      }
+    }
     char value[8];
     EncodeFixed64(value, offset);
     Status s = store_->PutMetadata(g->metadata_key, std::string_view(value, sizeof(value)));
@@ -544,6 +621,193 @@ void BrokerCore::DropExpired(const std::shared_ptr<ConsumerGroup>& g) {
 size_t BrokerCore::group_count() {
   std::lock_guard lock(groups_mu_);
   return groups_.size();
+}
+
+Status BrokerCore::ListGroup(ConsumerGroup& g) {
+  // The value: the queue's group names, each a str16.
+  const std::string key = GroupListKey(g.queue);
+  std::string value;
+  Status s = store_->GetMetadata(key, &value);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  WireReader r(value);
+  std::string_view name;
+  while (r.Str16(&name)) {
+    if (name == g.group) {
+      g.listed = true;
+      return Status::OK();
+    }
+  }
+  WireWriter w(&value);
+  w.Str16(g.group);
+  s = store_->PutMetadata(key, value);
+  if (s.ok()) g.listed = true;
+  return s;
+}
+
+void BrokerCore::LoadListedGroups(const std::string& queue) {
+  std::string value;
+  if (!store_->GetMetadata(GroupListKey(queue), &value).ok()) return;
+  WireReader r(value);
+  std::string_view name;
+  while (r.Str16(&name)) {
+    std::shared_ptr<ConsumerGroup> g;
+    (void)GetGroup(queue, name, &g);  // registers it with the queue's retained record
+  }
+}
+
+uint64_t BrokerCore::TrimQueue(const std::string& queue, uint64_t cut,
+                               const std::vector<std::weak_ptr<ConsumerGroup>>& groups) {
+  // A group's committed offset never moves back: trimming below what was read here stays below
+  // what it has not acknowledged.
+  for (const auto& weak : groups) {
+    if (auto g = weak.lock()) {
+      std::lock_guard lock(g->mu);
+      if (!g->expired) cut = std::min(cut, g->CommittedLocked());
+    }
+  }
+  cut = std::min(cut, store_->QueueSize(queue));
+  const uint64_t start = store_->QueueStart(queue);
+  if (cut <= start) return 0;
+  Status s = store_->Trim(queue, cut);
+  if (!s.ok()) {
+    std::fprintf(stderr, "meshq-broker: retention: trim %s to %llu: %s\n", queue.c_str(),
+                 static_cast<unsigned long long>(cut), s.ToString().c_str());
+    return 0;
+  }
+  return cut - start;
+}
+
+void BrokerCore::TrackJournal(SteadyTime now) {
+  const uint64_t current = dedupe_.generation();
+  // Generations trimmed to empty are done with; the floor is kept so a restart starts there.
+  const uint64_t floor_before = journal_floor_;
+  while (journal_floor_ < current) {
+    const std::string q = DedupeJournalQueue(journal_floor_);
+    if (store_->QueueStart(q) < store_->QueueSize(q)) break;
+    ++journal_floor_;
+  }
+  if (journal_floor_ != floor_before) {
+    char value[8];
+    EncodeFixed64(value, journal_floor_);
+    (void)store_->PutMetadata(kJournalFloorKey, std::string_view(value, sizeof(value)));
+  }
+  for (uint64_t gen = std::max(journal_tracked_, journal_floor_); gen <= current; ++gen) {
+    const std::string q = DedupeJournalQueue(gen);
+    Stripe& stripe = StripeOf(q);
+    std::lock_guard lock(stripe.mu);
+    RetainedQueue& r = RetainedLocked(stripe, q, now);
+    r.window_bound = true;
+    r.groups_loaded = true;  // nobody consumes the journal through a group
+  }
+  // The current one is looked at again (a fully trimmed, idle one may have been forgotten).
+  journal_tracked_ = current;
+}
+
+void BrokerCore::RetentionRound(SteadyTime now) {
+  ++retention_rounds_;
+  // Ids are remembered at least as long as the retention keeps their replies and records, and
+  // never shorter than the dedupe and redelivery guarantees ask.
+  const auto window_age =
+      std::max({retention_.age, options_.dedupe_min_age, options_.redelivery_hold});
+  if (retention_.age.count() > 0) dedupe_.ExpireKeptBefore(now - window_age, kExpiredIdsPerRound);
+  const SteadyTime window_floor = dedupe_.OldestKept();
+  TrackJournal(now);
+  // Fine enough that the age rule keeps at most a 64th more than it must.
+  const auto gap = std::max(options_.retention_round, retention_.age / 64);
+  // A record trimmed to empty, without groups and unwritten this long is forgotten.
+  const auto forget_after =
+      std::max<std::chrono::milliseconds>(retention_.age, std::chrono::minutes(1));
+  struct Due {
+    std::string queue;
+    uint64_t cut;
+    std::vector<std::weak_ptr<ConsumerGroup>> groups;
+    bool load_groups;
+  };
+  std::vector<Due> due;
+  for (size_t n = 0; n < kStripesPerRound && due.size() < kTrimsPerRound; ++n) {
+    Stripe& stripe = stripes_[retention_cursor_++ % stripes_.size()];
+    std::lock_guard lock(stripe.mu);
+    for (auto it = stripe.retained.begin(); it != stripe.retained.end();) {
+      RetainedQueue& r = it->second;
+      const uint64_t size = store_->QueueSize(it->first);
+      r.Mark(size, std::chrono::steady_clock::now(), gap);
+      std::erase_if(r.groups, [](const std::weak_ptr<ConsumerGroup>& g) { return g.expired(); });
+      const uint64_t cut =
+          r.Cut(retention_, now, r.window_bound ? window_floor : SteadyTime::max());
+      const uint64_t start = store_->QueueStart(it->first);
+      if ((cut > start || !r.groups_loaded) && due.size() < kTrimsPerRound) {
+        due.push_back({it->first, cut, r.groups, !r.groups_loaded});
+      } else if (start == size && r.groups.empty() && r.groups_loaded &&
+                 now - r.last_write() > forget_after) {
+        it = stripe.retained.erase(it);
+        continue;
+      }
+      ++it;
+    }
+  }
+  bool any_trimmed = false;
+  for (Due& d : due) {
+    Stripe& stripe = StripeOf(d.queue);
+    if (d.load_groups) {
+      LoadListedGroups(d.queue);
+      std::lock_guard lock(stripe.mu);
+      auto it = stripe.retained.find(d.queue);
+      if (it == stripe.retained.end()) continue;
+      it->second.groups_loaded = true;
+      d.groups = it->second.groups;
+    }
+    if (d.cut == 0) continue;
+    const uint64_t trimmed = TrimQueue(d.queue, d.cut, d.groups);
+    trimmed_messages_ += trimmed;
+    any_trimmed = any_trimmed || trimmed > 0;
+    const uint64_t start = store_->QueueStart(d.queue);
+    std::lock_guard lock(stripe.mu);
+    auto it = stripe.retained.find(d.queue);
+    if (it != stripe.retained.end()) it->second.Trimmed(start);
+  }
+  // A trim is durable, and its space given back, with the next Flush: on a busy broker the next
+  // group commit, on an idle one this.
+  if (any_trimmed) committer_->RequestFlush([](Status) {}, FlushMode::kWrite);
+  // What trims and bursts freed stays in the allocator's arenas (a burst's buffers raise glibc's
+  // mmap threshold, so later large buffers come from the heap and leave it fragmented): the RSS
+  // of a steady broker would keep the high-water mark of every stall. Given back now and then.
+  if (now - last_heap_trim_ >= kHeapTrimInterval) {
+    malloc_trim(0);
+    last_heap_trim_ = now;
+  }
+}
+
+BrokerStats BrokerCore::Stats() {
+  const StoreStats st = store_->GetStats();
+  BrokerStats out = {
+      {"queues", st.queues},
+      {"messages", st.messages},
+      {"blocks", st.blocks},
+      {"open_block_bytes", st.open_block_bytes},
+      {"index_bytes", st.index_bytes},
+      {"read_cache_bytes", st.read_cache_bytes},
+      {"segment_bytes", st.segment_bytes},
+      {"allocated_bytes", st.allocated_bytes},
+      {"live_bytes", st.live_bytes},
+      {"store_trimmed_messages", st.trimmed_messages},
+      {"pending_write_bytes", st.pending_write_bytes},
+      {"groups", group_count()},
+      {"dedupe_ids", dedupe_.size()},
+      {"dedupe_generation", dedupe_.generation()},
+      {"trimmed_messages", trimmed_messages_.load()},
+      {"retention_rounds", retention_rounds_.load()},
+  };
+  size_t retained = 0, marks = 0;
+  for (Stripe& stripe : stripes_) {
+    std::lock_guard lock(stripe.mu);
+    retained += stripe.retained.size();
+    for (const auto& [name, r] : stripe.retained) marks += r.marks();
+  }
+  out.emplace_back("retained_queues", retained);
+  out.emplace_back("retention_marks", marks);
+  // The sweeper's own: read on its thread (STATS is answered there).
+  out.emplace_back("dedupe_first_generation", journal_floor_);
+  return out;
 }
 
 }  // namespace meshq::bridge

@@ -3,6 +3,7 @@
 // which connections are members of which groups. Thread-safe; shared by all io threads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -21,6 +22,8 @@
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/queue_store.h"
 #include "queue_watch.h"
+#include "retention.h"
+#include "sweeper.h"
 
 namespace meshq::bridge {
 
@@ -64,9 +67,19 @@ class BrokerCore {
   // Request ids the dedupe window remembers now.
   size_t dedupe_ids() { return dedupe_.size(); }
 
+  // One retention round (the sweeper runs it every BrokerOptions::retention_round): forgets
+  // dedupe ids older than the retention, marks the sizes of the queues written, and trims each
+  // queue as far as the policy lets it go and no consumer group still needs it, visiting a
+  // bounded number of queues per round. Exposed for tests.
+  void RetentionRound(SteadyTime now);
+  // The counters of a STATS answer: the store's (a walk over every queue: call it from the
+  // sweeper's thread, never an io thread) and the broker's own.
+  BrokerStats Stats();
+
   QueueWatch& watch() { return watch_; }
   BrokerMetrics& metrics() { return *metrics_; }
   Committer& committer() { return *committer_; }
+  Sweeper& sweeper() { return *sweeper_; }
 
  private:
   Status GetGroup(std::string_view queue, std::string_view group,
@@ -85,7 +98,29 @@ class BrokerCore {
   // Writes assignment / release records to the assignment log (durable across a kill -9 when
   // this returns), then into the dedupe window and its journal.
   Status RecordAssignments(const std::vector<JournalRecord>& records);
-  std::mutex& QueueLock(std::string_view queue);
+  // Reads up to `max` messages of `queue` from `offset`, or from the queue's first kept offset
+  // when the retention trimmed past `offset`; *first is the offset of batch[0].
+  Status GetKept(std::string_view queue, uint64_t offset, uint64_t max, MessageBatch* batch,
+                 uint64_t* first);
+  // A queue's stripe: its lock keeps a PUT's messages contiguous and guards the retention's
+  // record of the queues hashed to it.
+  struct Stripe {
+    std::mutex mu;
+    std::unordered_map<std::string, RetainedQueue> retained;
+  };
+  Stripe& StripeOf(std::string_view queue);
+  // The retained record of `queue`, created with the queue's present size (under stripe.mu).
+  RetainedQueue& RetainedLocked(Stripe& stripe, std::string_view queue, SteadyTime now);
+  // Loads the groups the store's metadata lists for `queue` (key "gl/<queue>").
+  void LoadListedGroups(const std::string& queue);
+  // Adds the group to its queue's list in the metadata once (the committer's thread).
+  Status ListGroup(ConsumerGroup& g);
+  // Trims one queue as far as `cut`, no consumer group's committed offset and the queue's end
+  // allow. Returns the messages trimmed.
+  uint64_t TrimQueue(const std::string& queue, uint64_t cut,
+                     const std::vector<std::weak_ptr<ConsumerGroup>>& groups);
+  // Registers the dedupe journal's generations from `journal_floor_` on for retention.
+  void TrackJournal(SteadyTime now);
 
   QueueStore* const store_;
   BrokerMetrics* const metrics_;
@@ -97,7 +132,15 @@ class BrokerCore {
   DedupeWindow dedupe_;
   std::unique_ptr<AssignmentLog> assignments_;  // opened by Recover
   QueueWatch watch_;
-  std::vector<std::mutex> queue_locks_;  // striped: keeps a PUT's messages contiguous
+  std::vector<Stripe> stripes_;
+  const RetentionPolicy retention_;
+  // The sweeper's (RetentionRound's) own state.
+  size_t retention_cursor_ = 0;   // the next stripe a round visits
+  uint64_t journal_floor_ = 0;    // the oldest journal generation not yet trimmed to empty
+  uint64_t journal_tracked_ = 0;  // generations below this are registered
+  std::atomic<uint64_t> trimmed_messages_{0};
+  std::atomic<uint64_t> retention_rounds_{0};
+  SteadyTime last_heap_trim_{};
 
   std::mutex groups_mu_;
   std::unordered_map<std::string, std::shared_ptr<ConsumerGroup>> groups_;
@@ -113,7 +156,8 @@ class BrokerCore {
   std::mutex dirty_mu_;  // after a group's mu, never before it
   std::vector<std::shared_ptr<ConsumerGroup>> dirty_;
 
-  std::unique_ptr<Committer> committer_;  // last: its thread uses the members above
+  std::unique_ptr<Committer> committer_;  // its thread uses the members above
+  std::unique_ptr<Sweeper> sweeper_;      // last: its thread uses the members above
 };
 
 }  // namespace meshq::bridge

@@ -187,4 +187,36 @@ Status DecodeMessagesReply(std::string_view body, MessagesReply* out) {
   return Status::OK();
 }
 
+void EncodeStatsReply(const BrokerStats& stats, std::string* body) {
+  WireWriter w(body);
+  w.U32(static_cast<uint32_t>(stats.size()));
+  for (const auto& [name, value] : stats) {
+    w.Str16(name);
+    w.U64(value);
+  }
+}
+
+Status DecodeStatsReply(std::string_view body, BrokerStats* out) {
+  WireReader r(body);
+  out->clear();
+  uint32_t count = 0;
+  if (!r.U32(&count)) return Truncated("STATS");
+  out->reserve(ReserveFor(count, r.remaining(), 10));
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string_view name;
+    uint64_t value = 0;
+    if (!r.Str16(&name) || !r.U64(&value)) return Truncated("STATS");
+    out->emplace_back(std::string(name), value);
+  }
+  if (r.remaining() != 0) return Status::Corruption("STATS: trailing bytes");
+  return Status::OK();
+}
+
+uint64_t StatValue(const BrokerStats& stats, std::string_view name, uint64_t missing) {
+  for (const auto& [n, v] : stats) {
+    if (n == name) return v;
+  }
+  return missing;
+}
+
 }  // namespace meshq::bridge

@@ -56,6 +56,7 @@ struct ConsumerGroup {
   uint64_t persisted = 0;  // offset last written to metadata
   uint64_t durable = 0;    // messages of the queue known to be on disk
   bool expired = false;    // forgotten by the broker: look the group up again
+  bool listed = false;     // in its queue's group list in the metadata (retention, restarts)
 
   uint64_t CommittedLocked() const {
     uint64_t c = next;

@@ -1,6 +1,8 @@
 // DedupeWindow: claims, replies, and their journal.
 #include "dedupe_window.h"
 
+#include <algorithm>
+
 #include "dedupe_journal.h"
 #include "meshq/coding.h"
 
@@ -21,6 +23,7 @@ Status DedupeWindow::Recover() {
     return s;
   }
   journal_queue_ = DedupeJournalQueue(generation_);
+  replay_time_ = std::chrono::steady_clock::now();
   // The previous generation holds `capacity_` records, the current one fewer. A call leaves up
   // to three records (request, assignment, reply), so both are replayed whole: the window keeps
   // the last `capacity_` ids of at least `capacity_` records, never fewer ids than before.
@@ -33,6 +36,8 @@ Status DedupeWindow::Recover() {
 
 Status DedupeWindow::Replay(const std::string& queue, uint64_t offset) {
   uint64_t size = store_->QueueSize(queue);
+  // Retention trims only records of ids that have left the window.
+  offset = std::max(offset, store_->QueueStart(queue));
   MessageBatch batch;
   while (offset < size) {
     Status s = store_->Get(queue, offset, 4096, &batch);
@@ -78,7 +83,8 @@ void DedupeWindow::InsertLocked(uint64_t id, Entry entry,
     }
     return;
   }
-  order_.push_back({id, seen});
+  order_.push_back(
+      {id, seen, seen == std::chrono::steady_clock::time_point{} ? replay_time_ : seen});
   while (order_.size() > capacity_) {
     entries_.erase(order_.front().id);
     order_.pop_front();
@@ -199,6 +205,24 @@ Status DedupeWindow::ReleaseAssignment(uint64_t id, uint64_t member) {
   std::lock_guard lock(mu_);
   UnassignLocked(id, member);
   return Status::OK();
+}
+
+void DedupeWindow::ExpireKeptBefore(std::chrono::steady_clock::time_point cutoff, size_t max) {
+  std::lock_guard lock(mu_);
+  for (size_t n = 0; n < max && !order_.empty() && order_.front().kept_since < cutoff; ++n) {
+    entries_.erase(order_.front().id);
+    order_.pop_front();
+  }
+}
+
+std::chrono::steady_clock::time_point DedupeWindow::OldestKept() {
+  std::lock_guard lock(mu_);
+  return order_.empty() ? std::chrono::steady_clock::time_point::max() : order_.front().kept_since;
+}
+
+uint64_t DedupeWindow::generation() {
+  std::lock_guard lock(journal_mu_);
+  return generation_;
 }
 
 DedupeWindow::Delivery DedupeWindow::Lookup(uint64_t id) {

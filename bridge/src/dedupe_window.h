@@ -52,6 +52,17 @@ class DedupeWindow {
   // Replays the tail of the journal. Call once, before serving.
   Status Recover();
 
+  // Retention (BrokerOptions::retention): forgets up to `max` ids kept since before `cutoff`
+  // (ids replayed at start count as kept since the start, so a retry of a call answered before
+  // a restart still finds its reply for the whole window after it). The caller makes sure
+  // nothing an id still remembered may point at is trimmed: see OldestKept.
+  void ExpireKeptBefore(std::chrono::steady_clock::time_point cutoff, size_t max);
+  // When the oldest id still remembered was first kept (time_point::max() when none is): every
+  // reply and journal record of a remembered id was stored at or after it.
+  std::chrono::steady_clock::time_point OldestKept();
+  // The journal's current generation ("__meshq.dedupe.<generation>").
+  uint64_t generation();
+
   // Records `id` as seen when it is new and returns nullopt; otherwise returns its entry and
   // records nothing. A new id that finds the window full of ids younger than min_age is not
   // recorded and sets *full (refuse the PUT). Thread-safe.
@@ -112,7 +123,11 @@ class DedupeWindow {
   struct Seen {
     uint64_t id;
     std::chrono::steady_clock::time_point at;
+    // When the id entered the window: `at`, except for ids replayed at start (the start).
+    std::chrono::steady_clock::time_point kept_since;
   };
+  // Replay() sets it: what the journal replays counts as kept since the start.
+  std::chrono::steady_clock::time_point replay_time_{};
   std::deque<Seen> order_;  // insertion order, for eviction beyond capacity_
 
   std::mutex journal_mu_;  // orders appends with the switch to a new generation

@@ -16,10 +16,12 @@ bool IsKnownFrameType(uint8_t type) {
     case FrameType::kGroupFetch:
     case FrameType::kAck:
     case FrameType::kPing:
+    case FrameType::kStats:
     case FrameType::kPutReply:
     case FrameType::kMessages:
     case FrameType::kAckReply:
     case FrameType::kPong:
+    case FrameType::kStatsReply:
     case FrameType::kError:
       return true;
   }

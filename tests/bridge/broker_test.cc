@@ -68,6 +68,22 @@ TEST_F(BrokerTest, PutThenGetReturnsMessagesInOrderWithOffsets) {
   EXPECT_TRUE(got.empty());
 }
 
+TEST_F(BrokerTest, StatsReportTheStoreAndTheBroker) {
+  auto c = Connect();
+  BrokerStats before;
+  ASSERT_TRUE(c->Stats(&before).ok());
+  ASSERT_TRUE(c->Put("counted", Messages(3, "m"), kPutFlagFlush).ok());
+  std::vector<OwnedMessage> got;
+  ASSERT_TRUE(c->GroupFetch("counted", "g", 10, 0, &got).ok());
+  BrokerStats after;
+  ASSERT_TRUE(c->Stats(&after).ok());
+  EXPECT_EQ(StatValue(after, "messages"), StatValue(before, "messages") + 3);
+  EXPECT_EQ(StatValue(after, "queues"), StatValue(before, "queues") + 1);
+  EXPECT_GT(StatValue(after, "index_bytes"), 0u);
+  EXPECT_GT(StatValue(after, "segment_bytes"), 0u);
+  EXPECT_EQ(StatValue(after, "groups"), StatValue(before, "groups") + 1);
+}
+
 TEST_F(BrokerTest, BadQueueNameIsInvalidArgument) {
   auto c = Connect();
   EXPECT_TRUE(c->Put("", Messages(1, "x")).IsInvalidArgument());

@@ -78,7 +78,7 @@ TEST(FrameDecoder, OversizedIsAnErrorAsSoonAsTheHeaderShowsIt) {
 
 TEST(FrameDecoder, UnknownTypeIsAnError) {
   std::string bytes = MakeFrame(FrameType::kPing, 1, "x");
-  for (int t : {0x00, 0x07, 0x42, 0x80, 0x83, 0xFE}) {
+  for (int t : {0x00, 0x08, 0x42, 0x80, 0x83, 0xFE}) {
     bytes[4] = static_cast<char>(t);
     EXPECT_TRUE(DecodeFrame(bytes).error.IsCorruption()) << "type " << t;
   }
@@ -175,6 +175,21 @@ TEST(BrokerProtocol, MessagesReplyRoundTrips) {
   EXPECT_EQ(r.messages[0].flags, kMessageFlagReply);
   EXPECT_EQ(r.messages[0].payload, "payload");
   EXPECT_EQ(r.messages[1].offset, 5u);
+}
+
+TEST(BrokerProtocol, StatsReplyRoundTripsAndRejectsTruncation) {
+  const BrokerStats in = {{"index_bytes", 123456789012ull}, {"queues", 0}, {"x", ~0ull}};
+  std::string body;
+  EncodeStatsReply(in, &body);
+  BrokerStats out;
+  ASSERT_TRUE(DecodeStatsReply(body, &out).ok());
+  EXPECT_EQ(out, in);
+  EXPECT_EQ(StatValue(out, "index_bytes"), 123456789012ull);
+  EXPECT_EQ(StatValue(out, "absent", 7), 7u);
+  for (size_t n = 0; n < body.size(); ++n) {
+    EXPECT_TRUE(DecodeStatsReply(std::string_view(body).substr(0, n), &out).IsCorruption()) << n;
+  }
+  EXPECT_TRUE(DecodeStatsReply(body + "z", &out).IsCorruption());
 }
 
 TEST(BrokerProtocol, ForgedCountDoesNotOverAllocate) {

@@ -50,6 +50,15 @@ void DecodeBody(const Frame& f) {
     case FrameType::kMessages:
       (void)DecodeMessagesReply(f.body, &messages);
       break;
+    case FrameType::kStatsReply: {
+      BrokerStats stats;
+      if (DecodeStatsReply(f.body, &stats).ok()) {
+        std::string again;
+        EncodeStatsReply(stats, &again);
+        FUZZ_CHECK(again == f.body);
+      }
+      break;
+    }
     default:
       break;
   }

@@ -54,6 +54,7 @@ class BlockingBrokerClient {
                  const std::vector<uint64_t>& offsets);
   Status Ack(std::string_view queue, std::string_view group, const std::vector<uint64_t>& offsets,
              bool sync, uint64_t* committed = nullptr);
+  Status Stats(BrokerStats* out);
   // Drops the connection (the broker hands this client's unacked group messages back).
   void Close();
 

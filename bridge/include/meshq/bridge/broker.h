@@ -67,6 +67,14 @@ struct BrokerOptions {
   // port (see Broker::metrics_port()).
   int metrics_port = -1;
   std::string metrics_bind = "127.0.0.1";
+  // Retention (docs/broker-protocol.md, "Retention"); both 0: nothing is ever trimmed. A message
+  // may go once it is older than `retention` or has `retention_bytes` stored after it in its
+  // queue, and no consumer group of its queue still needs it; RPC replies and the dedupe
+  // journal also stay while the dedupe window may need them.
+  std::chrono::milliseconds retention{0};
+  uint64_t retention_bytes = 0;
+  // How often the retention round runs (each visits a bounded share of the queues).
+  std::chrono::milliseconds retention_round{1000};
 };
 
 class Broker {

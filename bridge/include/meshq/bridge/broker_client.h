@@ -73,6 +73,8 @@ class BrokerClient : public std::enable_shared_from_this<BrokerClient> {
 
   // A round trip to the broker that touches no queue (the network + framing floor).
   void Ping(std::function<void(const Status&)> done);
+  // The broker's and its store's counters (STATS). The broker takes them off its io threads.
+  void Stats(std::function<void(const Status&, const BrokerStats&)> done);
 
   // Bytes queued for sending, not yet written (for callers that bound their own backlog).
   size_t unsent_bytes() const { return out_.size() + writing_.size(); }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "meshq/status.h"
@@ -103,5 +104,13 @@ void BeginMessagesReply(uint64_t queue_size, std::string* body);
 void AppendMessage(const Message& message, std::string* body);
 void FinishMessagesReply(size_t begin, uint32_t count, std::string* body);
 Status DecodeMessagesReply(std::string_view body, MessagesReply* out);
+
+// STATS_REPLY: named counters of the broker and its store (names in docs/broker-protocol.md), in
+// the order the broker sends them. A reader looks names up: new ones may be added.
+using BrokerStats = std::vector<std::pair<std::string, uint64_t>>;
+void EncodeStatsReply(const BrokerStats& stats, std::string* body);
+Status DecodeStatsReply(std::string_view body, BrokerStats* out);
+// The value of `name` in `stats`, or `missing` when it is not there.
+uint64_t StatValue(const BrokerStats& stats, std::string_view name, uint64_t missing = 0);
 
 }  // namespace meshq::bridge

@@ -20,10 +20,12 @@ enum class FrameType : uint8_t {
   kGroupFetch = 0x04,
   kAck = 0x05,
   kPing = 0x06,
+  kStats = 0x07,  // the broker's and its store's counters (docs/broker-protocol.md, STATS)
   kPutReply = 0x81,
   kMessages = 0x82,  // answers kGet, kFetch and kGroupFetch
   kAckReply = 0x85,
   kPong = 0x86,
+  kStatsReply = 0x87,
   kError = 0xFF,
 };
 inline constexpr uint8_t kResponseBit = 0x80;
