@@ -27,7 +27,8 @@ Status FromRocks(const rocksdb::Status& s, const std::string& path) {
 MetadataStore::MetadataStore() = default;
 MetadataStore::~MetadataStore() { Close(); }
 
-Status MetadataStore::Open(const std::string& path, bool read_only, bool keep_recovered_log) {
+Status MetadataStore::Open(const std::string& path, bool read_only, bool keep_recovered_log,
+                           size_t write_buffer_bytes) {
   path_ = path;
   read_only_ = read_only;
   rocksdb::Options options;
@@ -57,9 +58,8 @@ Status MetadataStore::Open(const std::string& path, bool read_only, bool keep_re
   // manifest by 4 MiB): on a nearly full disk that would take what Open's own writes need, and
   // a killed process leaves it allocated. The files here are small and synced at every Flush.
   options.allow_fallocate = false;
-  // Block-list deltas are written in large batches at Flush; a bigger memtable keeps them out of
-  // many tiny SST files.
-  options.write_buffer_size = 64 << 20;
+  // StoreOptions::metadata_write_buffer_bytes (Open of a read-only copy: the default).
+  options.write_buffer_size = write_buffer_bytes;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &db)
                                 : rocksdb::DB::Open(options, path, &db);

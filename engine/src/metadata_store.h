@@ -40,7 +40,8 @@ class MetadataStore {
   // `keep_recovered_log`: recovery leaves what it replays from the log in the memtable (flushed in
   // the normal course) instead of first writing it into a table file — up to write_buffer_size
   // bytes, which a full disk does not have. Reopens after a failed write do the same.
-  Status Open(const std::string& path, bool read_only, bool keep_recovered_log = false);
+  Status Open(const std::string& path, bool read_only, bool keep_recovered_log = false,
+              size_t write_buffer_bytes = 64u << 20);
   void Close();
 
   Status Get(std::string_view key, std::string* value);  // NotFound when absent

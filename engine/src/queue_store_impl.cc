@@ -56,6 +56,10 @@ Status ValidateOptions(const StoreOptions& o) {
     return bad("max_pending_bytes must be at least write_chunk_size");
   }
   if (o.max_get_bytes == 0) return bad("max_get_bytes must be positive");
+  if (o.metadata_write_buffer_bytes < (64u << 10) || o.metadata_write_buffer_bytes > (1u << 30)) {
+    return bad("metadata_write_buffer_bytes must be in [64 KiB, 1 GiB], got " +
+               std::to_string(o.metadata_write_buffer_bytes));
+  }
   return Status::OK();
 }
 
@@ -124,7 +128,8 @@ Status QueueStoreImpl::Init(bool short_of_space) {
                                    ": has segment files but no meta/ database; not a meshq store "
                                    "or its metadata was removed");
   }
-  s = meta_.Open(meta_dir, /*read_only=*/false, short_of_space);
+  s = meta_.Open(meta_dir, /*read_only=*/false, short_of_space,
+                 options_.metadata_write_buffer_bytes);
   if (!s.ok()) return s;
   s = OpenFormat();
   if (!s.ok()) return s;

@@ -162,6 +162,11 @@ TEST(QueueStore, BadOptionsAndDirectories) {
   o.block_size = 1500;
   EXPECT_TRUE(QueueStore::Open(o, &store).IsInvalidArgument());
   o.block_size = 4096;
+  o.metadata_write_buffer_bytes = 1024;
+  Status small = QueueStore::Open(o, &store);
+  EXPECT_TRUE(small.IsInvalidArgument()) << small.ToString();
+  EXPECT_NE(small.ToString().find("metadata_write_buffer_bytes"), std::string::npos);
+  o.metadata_write_buffer_bytes = 64u << 20;
 
   // A directory that cannot be created: its parent is a regular file.
   std::string file = tmp.sub("plain-file");

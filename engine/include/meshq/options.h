@@ -49,6 +49,11 @@ struct StoreOptions {
   // Open fails with InvalidArgument on a file system without direct I/O. Not a property of
   // the store: it may be reopened either way.
   bool direct_io = false;
+  // Memory the metadata database (RocksDB) may fill with index updates before it writes them
+  // to a table file: a large one keeps a bulk load's block-list updates out of many tiny tables;
+  // a long-running server with a steady trickle of updates wants a small one, or its memory
+  // grows by this much before the first table write.
+  size_t metadata_write_buffer_bytes = 64u << 20;
   // A Get returns at most this many bytes of messages (always at least one message when any
   // exists at the offset), whatever its max_count.
   size_t max_get_bytes = 4u << 20;
