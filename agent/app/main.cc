@@ -15,6 +15,7 @@
 #include "meshq/agent/direct_transport.h"
 #include "meshq/agent/provider_agent.h"
 #include "meshq/flags.h"
+#include "meshq/log.h"
 #if MESHQ_AGENT_HAS_MQ
 #include "meshq/agent/mq_transport.h"
 #include "meshq/bridge/hop_stats.h"
@@ -26,7 +27,7 @@ using meshq::Status;
 using namespace meshq::agent;
 
 [[noreturn]] void Fail(const std::string& why) {
-  std::fprintf(stderr, "meshq-agent: %s (see meshq-agent --help)\n", why.c_str());
+  std::fputs(meshq::UsageError("meshq-agent", why).c_str(), stderr);
   std::exit(2);
 }
 
@@ -152,6 +153,7 @@ int main(int argc, char** argv) {
                "kill -9), synced (also a machine crash), stored",
                "D");
   flags.String("client-id", &client_id, "mq consumer: reply-queue prefix", "ID");
+  meshq::DeclareLogLevelFlag(&flags);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (role.empty()) Fail("--role is required (consumer or provider)");
 #if MESHQ_AGENT_HAS_MQ
@@ -194,12 +196,19 @@ int main(int argc, char** argv) {
     ConsumerAgent agent(options, factory);
     Status s = agent.Start();
     if (!s.ok()) {
-      std::fprintf(stderr, "meshq-agent: %s\n", s.ToString().c_str());
+      meshq::LogEvent(meshq::LogLevel::kError, "consumer", "cannot start").Error(s);
       return 1;
     }
+    // The stdout line is what scripts and tests read; the log line is for the operator.
     std::printf("listening on %s:%u\n", listen.substr(0, listen.rfind(':')).c_str(), agent.port());
     std::fflush(stdout);
-    WaitForStop(stop_signals);
+    meshq::LogEvent(meshq::LogLevel::kInfo, "consumer", "listening")
+        .Field("listen", listen)
+        .Field("port", unsigned{agent.port()})
+        .Field("mode", mode)
+        .Field("etcd", etcd);
+    const int sig = WaitForStop(stop_signals);
+    meshq::LogEvent(meshq::LogLevel::kInfo, "consumer", "stopping").Field("signal", sig);
     agent.Stop();
     return 0;
   }
@@ -230,12 +239,18 @@ int main(int argc, char** argv) {
   ProviderAgent agent(options, factory);
   Status s = agent.Start();
   if (!s.ok()) {
-    std::fprintf(stderr, "meshq-agent: %s\n", s.ToString().c_str());
+    meshq::LogEvent(meshq::LogLevel::kError, "provider", "cannot start").Error(s);
     return 1;
   }
   std::printf("listening on %s\n", agent.address().c_str());
   std::fflush(stdout);
-  WaitForStop(stop_signals);
+  meshq::LogEvent(meshq::LogLevel::kInfo, "provider", "listening")
+      .Field("address", agent.address())
+      .Field("mode", mode)
+      .Field("provider", provider)
+      .Field("service", options.service);
+  const int sig = WaitForStop(stop_signals);
+  meshq::LogEvent(meshq::LogLevel::kInfo, "provider", "stopping").Field("signal", sig);
   agent.Stop();
   return 0;
 }

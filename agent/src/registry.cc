@@ -2,6 +2,8 @@
 // registry traffic is a few requests per second at most, so it stays off the data-path threads.
 #include "registry.h"
 
+#include "meshq/log.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -42,7 +44,8 @@ void ServiceRegistration::KeepAliveLoop() {
     int64_t ttl_left = 0;
     Status s = etcd_.KeepAliveOnce(lease_id_, &ttl_left);
     if (s.ok() && ttl_left <= 0) s = Register();  // the lease expired: register afresh
-    if (!s.ok()) std::fprintf(stderr, "registry: %s: %s\n", key_.c_str(), s.ToString().c_str());
+    if (!s.ok())
+      LogEvent(LogLevel::kWarn, "registry", "lease refresh failed").Field("key", key_).Error(s);
     lock.lock();
   }
 }
@@ -58,7 +61,7 @@ void ServiceRegistration::Stop() {
   if (lease_id_ != 0) {
     Status s = etcd_.RevokeLease(lease_id_);
     if (!s.ok())
-      std::fprintf(stderr, "registry: deregister %s: %s\n", key_.c_str(), s.ToString().c_str());
+      LogEvent(LogLevel::kWarn, "registry", "deregister failed").Field("key", key_).Error(s);
   }
   lease_id_ = 0;
 }
@@ -126,8 +129,9 @@ void ServiceWatcher::Run() {
       if (s.ok()) return;
     }
     if (stopping()) return;
-    std::fprintf(stderr, "registry: watch %s: %s (retrying)\n", prefix_.c_str(),
-                 s.ToString().c_str());
+    LogEvent(LogLevel::kWarn, "registry", "watch failed, retrying")
+        .Field("prefix", prefix_)
+        .Error(s);
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, 500ms, [this] { return stopping_; });
   }

@@ -247,7 +247,7 @@ header() {
 
 echo "## machine"
 echo "cores: $(nproc); $(uname -r); wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}')"
-"$RTT" 4 2
+"$RTT" --connections 4 --seconds 2
 
 SUM=0
 for c in "${CAPS[@]}"; do SUM=$((SUM + c)); done

@@ -6,6 +6,7 @@
 
 #include "meshq/bridge/broker.h"
 #include "meshq/flags.h"
+#include "meshq/log.h"
 
 int main(int argc, char** argv) {
   // A reader of our stdout may go away (tests read only the first line).
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   flags.Int<int64_t>("idle-timeout-ms", &idle_timeout_ms, 0, 86'400'000,
                      "a connection with no frame and no parked fetch for this long is\n"
                      "closed (0: no limit)");
+  meshq::DeclareLogLevelFlag(&flags);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   options.frame_timeout = std::chrono::milliseconds(frame_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
@@ -68,15 +70,24 @@ int main(int argc, char** argv) {
   std::unique_ptr<meshq::bridge::Broker> broker;
   meshq::Status s = meshq::bridge::Broker::Open(options, &broker);
   if (!s.ok()) {
-    std::fprintf(stderr, "meshq-broker: %s\n", s.ToString().c_str());
+    meshq::LogEvent(meshq::LogLevel::kError, "broker", "cannot start")
+        .Field("dir", options.dir)
+        .Error(s);
     return 1;
   }
+  // The stdout line is the contract with scripts and tests; the log line is for the operator.
   std::printf("listening on %s:%u\n", options.bind.c_str(), broker->port());
   std::fflush(stdout);
+  meshq::LogEvent(meshq::LogLevel::kInfo, "broker", "listening")
+      .Field("bind", options.bind)
+      .Field("port", broker->port())
+      .Field("dir", options.dir)
+      .Field("threads", options.threads);
   s = broker->Run();
   if (!s.ok()) {
-    std::fprintf(stderr, "meshq-broker: shutdown: %s\n", s.ToString().c_str());
+    meshq::LogEvent(meshq::LogLevel::kError, "broker", "shutdown failed").Error(s);
     return 1;
   }
+  meshq::LogEvent(meshq::LogLevel::kInfo, "broker", "stopped");
   return 0;
 }
