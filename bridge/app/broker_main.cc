@@ -1,4 +1,5 @@
-// meshq-broker: hosts one QueueStore over TCP. Prints "listening on ADDR:PORT" once it accepts.
+// meshq-broker: hosts one QueueStore over TCP. Prints "listening on ADDR:PORT" once it accepts
+// (after "metrics on ADDR:PORT" when it serves metrics).
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -56,6 +57,18 @@ int main(int argc, char** argv) {
   flags.Int<int64_t>("idle-timeout-ms", &idle_timeout_ms, 0, 86'400'000,
                      "a connection with no frame and no parked fetch for this long is\n"
                      "closed (0: no limit)");
+  flags.Custom(
+      "metrics-port", "N", "",
+      [&options](std::string_view text) {
+        uint16_t port = 0;
+        meshq::Status s = meshq::FlagSet::ParseNumber<uint16_t>(text, false, 0, 65535, &port);
+        if (s.ok()) options.metrics_port = port;
+        return s;
+      },
+      "serve /metrics and /healthz on this port (docs/metrics.md); 0 picks a free\n"
+      "one; off when not given");
+  flags.String("metrics-bind", &options.metrics_bind, "address the metrics port listens on",
+               "ADDR");
   meshq::DeclareLogLevelFlag(&flags);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   options.frame_timeout = std::chrono::milliseconds(frame_timeout_ms);
@@ -74,6 +87,10 @@ int main(int argc, char** argv) {
         .Field("dir", options.dir)
         .Error(s);
     return 1;
+  }
+  // Before "listening on", which tells a reader the broker is ready.
+  if (options.metrics_port >= 0) {
+    std::printf("metrics on %s:%u\n", options.metrics_bind.c_str(), broker->metrics_port());
   }
   // The stdout line is the contract with scripts and tests; the log line is for the operator.
   std::printf("listening on %s:%u\n", options.bind.c_str(), broker->port());

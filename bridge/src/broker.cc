@@ -1,6 +1,7 @@
 // Broker: opens the store, accepts connections on io thread 0 and spreads them round-robin over
 // the io threads, and shuts down cleanly on SIGTERM/SIGINT.
 // Out of descriptors, it refuses connections promptly (meshq/accept_guard.h) instead of spinning.
+// With a metrics port, serves /metrics and /healthz on a thread of their own (MetricsServer).
 #include "meshq/bridge/broker.h"
 
 #include <pthread.h>
@@ -15,7 +16,9 @@
 
 #include "broker_connection.h"
 #include "broker_core.h"
+#include "broker_metrics.h"
 #include "meshq/accept_guard.h"
+#include "meshq/metrics_server.h"
 #include "meshq/queue_store.h"
 
 namespace meshq::bridge {
@@ -29,6 +32,7 @@ class BrokerImpl final : public Broker {
       : options_(options), limits_(options_), accept_guard_("meshq-broker") {}
 
   ~BrokerImpl() override {
+    metrics_server_.reset();  // its scrapes read everything below
     accept_backoff_.reset();  // I/O objects go before their io_context
     acceptor_.reset();
     contexts_.clear();  // connections go before the core they use
@@ -44,7 +48,7 @@ class BrokerImpl final : public Broker {
     so.dir = options_.dir;
     Status s = QueueStore::Open(so, &store_);
     if (!s.ok()) return s;
-    core_ = std::make_unique<BrokerCore>(store_.get(), options_, restarted);
+    core_ = std::make_unique<BrokerCore>(store_.get(), options_, restarted, &metrics_);
     s = core_->Recover();
     if (!s.ok()) return s;
     int n = std::max(1, options_.threads);
@@ -62,10 +66,17 @@ class BrokerImpl final : public Broker {
       return Status::IOError(options_.bind + ":" + std::to_string(options_.port) + ": " +
                              e.code().message());
     }
-    return Status::OK();
+    if (options_.metrics_port < 0) return Status::OK();
+    AddMetrics();
+    MetricsServerOptions mo;
+    mo.bind = options_.metrics_bind;
+    mo.port = static_cast<uint16_t>(options_.metrics_port);
+    return MetricsServer::Start(
+        mo, &registry_, [this] { return Health(); }, &metrics_server_);
   }
 
   uint16_t port() const override { return port_; }
+  uint16_t metrics_port() const override { return metrics_server_ ? metrics_server_->port() : 0; }
 
   Status Run() override {
     asio::signal_set signals(*contexts_[0], SIGTERM, SIGINT);
@@ -86,8 +97,10 @@ class BrokerImpl final : public Broker {
       auto guard = asio::make_work_guard(*contexts_[0]);
       contexts_[0]->run();
     }
+    stopping_ = true;
     for (auto& ctx : contexts_) ctx->stop();
     for (auto& t : threads) t.join();
+    metrics_server_.reset();
     acceptor_.reset();
     ReportRefusals();
     // Durable state first (offsets, a last Flush), then the store.
@@ -98,10 +111,55 @@ class BrokerImpl final : public Broker {
   }
 
   void Shutdown() override {
+    stopping_ = true;
     for (auto& ctx : contexts_) ctx->stop();
   }
 
  private:
+  // Healthy: the store takes writes (no background write failing) and connections are accepted
+  // (descriptors left, not shutting down). Runs on the metrics thread.
+  Status Health() {
+    if (stopping_) return Status::Unavailable("shutting down");
+    if (accept_failing_) return Status::Unavailable("not accepting: out of descriptors");
+    Status s = store_->BackgroundError();
+    if (!s.ok()) return Status::Unavailable("store writes failing: " + s.ToString());
+    return Status::OK();
+  }
+
+  // What is read at scrape time rather than counted on the data path: the store's figures and
+  // the limits' counts (docs/metrics.md).
+  void AddMetrics() {
+    metrics_.AddStoreMetrics(store_.get(), options_.dir);
+    MetricsRegistry& r = registry_;
+    auto count = [](const std::atomic<uint64_t>& c) {
+      return [&c] { return static_cast<double>(c.load(std::memory_order_relaxed)); };
+    };
+    const char* kRefusedHelp =
+        "Operations refused by a limit, by reason (see docs/broker-protocol.md, Limits).";
+    r.AddCallbackCounter("meshq_broker_refused_total", kRefusedHelp, count(refused_descriptors_),
+                         {{"reason", "out_of_descriptors"}});
+    r.AddCallbackCounter("meshq_broker_refused_total", kRefusedHelp, count(limits_.refused_memory),
+                         {{"reason", "max_buffered_bytes"}});
+    r.AddCallbackCounter("meshq_broker_refused_total", kRefusedHelp, count(limits_.refused_parked),
+                         {{"reason", "max_parked_fetches"}});
+    const char* kClosedHelp = "Connections the broker closed for a timeout, by which.";
+    r.AddCallbackCounter("meshq_broker_connections_timed_out_total", kClosedHelp,
+                         count(limits_.frame_timeouts), {{"timeout", "frame"}});
+    r.AddCallbackCounter("meshq_broker_connections_timed_out_total", kClosedHelp,
+                         count(limits_.idle_timeouts), {{"timeout", "idle"}});
+    r.AddCallbackGauge(
+        "meshq_broker_buffered_input_bytes",
+        "Input held for frames larger than one read, over all connections (--max-buffered-bytes).",
+        [this] { return static_cast<double>(limits_.buffered.load(std::memory_order_relaxed)); });
+    r.AddCallbackGauge("meshq_broker_dedupe_ids", "Request ids the dedupe window remembers.",
+                       [this] { return static_cast<double>(core_->dedupe_ids()); });
+    r.AddCallbackGauge("meshq_broker_dedupe_capacity",
+                       "Request ids the dedupe window holds at most (--dedupe-window).",
+                       [this] { return static_cast<double>(options_.dedupe_window); });
+    r.AddCallbackGauge("meshq_broker_consumer_groups", "Consumer groups held in memory.",
+                       [this] { return static_cast<double>(core_->group_count()); });
+  }
+
   void Accept() {
     asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
     acceptor_->async_accept(
@@ -111,13 +169,19 @@ class BrokerImpl final : public Broker {
             // Retrying at once would fail again (the connection stays queued): shed, then wait.
             accept_backoff_->expires_after(
                 accept_guard_.OnError(acceptor_->native_handle(), ec.value()));
+            accept_failing_ = true;
+            refused_descriptors_ = accept_guard_.refused();
             accept_backoff_->async_wait([this](boost::system::error_code e) {
-              if (!e) Accept();
+              if (e) return;
+              accept_failing_ = false;  // until the next accept fails again
+              Accept();
             });
             return;
           }
           if (!ec) {
             accept_guard_.OnSuccess();
+            accept_failing_ = false;
+            metrics_.connections_accepted()->Inc();
             ConnectionId id = ++next_connection_;
             // Start on the socket's own thread: the connection never runs on another.
             asio::post(socket.get_executor(), [this, id, s = std::move(socket)]() mutable {
@@ -148,6 +212,8 @@ class BrokerImpl final : public Broker {
 
   const BrokerOptions options_;
   ConnectionLimits limits_;  // outlives contexts_: their connections point at it
+  MetricsRegistry registry_;
+  BrokerMetrics metrics_{&registry_};  // outlives core_ and the connections
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<BrokerCore> core_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
@@ -157,6 +223,11 @@ class BrokerImpl final : public Broker {
   uint16_t port_ = 0;
   size_t next_context_ = 0;
   std::atomic<ConnectionId> next_connection_{0};
+  // Health and the refusals, written by io thread 0 and read by scrapes.
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> accept_failing_{false};
+  std::atomic<uint64_t> refused_descriptors_{0};
+  std::unique_ptr<MetricsServer> metrics_server_;  // last: stopped first
 };
 
 }  // namespace

@@ -18,6 +18,10 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr std::chrono::milliseconds kCloseGrace{1000};
 constexpr uint8_t kStatusBusy = static_cast<uint8_t>(Status::Code::kBusy);
 constexpr uint8_t kStatusTimedOut = static_cast<uint8_t>(Status::Code::kTimedOut);
+
+uint64_t Nanoseconds(Clock::duration d) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
 }  // namespace
 
 BrokerConnection::BrokerConnection(asio::ip::tcp::socket socket, BrokerCore* core, ConnectionId id,
@@ -27,11 +31,16 @@ BrokerConnection::BrokerConnection(asio::ip::tcp::socket socket, BrokerCore* cor
       id_(id),
       limits_(limits),
       options_(limits->options),
+      metrics_(core->metrics()),
       deadline_(socket_.get_executor()) {
   in_.resize(kReadChunk);
+  metrics_.connections()->Inc();
 }
 
-BrokerConnection::~BrokerConnection() { limits_->buffered -= in_.size() - kReadChunk; }
+BrokerConnection::~BrokerConnection() {
+  limits_->buffered -= in_.size() - kReadChunk;
+  metrics_.connections()->Dec();
+}
 
 void BrokerConnection::Start() {
   boost::system::error_code ec;
@@ -108,6 +117,7 @@ void BrokerConnection::ProcessInput() {
       close_after_write_ = true;
       break;
     }
+    metrics_.FrameReceived(r.value.header.type, r.consumed);
     Dispatch(r.value);
     in_begin_ += r.consumed;
     consumed = true;
@@ -209,27 +219,36 @@ void BrokerConnection::Dispatch(const Frame& frame) {
 }
 
 void BrokerConnection::HandlePut(const Frame& frame) {
+  const Clock::time_point start = Clock::now();
+  Histogram* const latency = metrics_.request_seconds(FrameType::kPut);
   PutRequest request;
   uint64_t rid = frame.header.request_id;
   Status s = DecodePutRequest(frame.body, frame.header.flags, &request);
-  if (!s.ok()) return SendStatus(rid, s);
   std::string body;
   bool no_consumers = false;
-  s = core_->Put(request, frame.header.flags, &body, &no_consumers);
-  if (!s.ok()) return SendStatus(rid, s);
-  if (no_consumers) return SendError(rid, kStatusNoConsumers, "no consumers in group");
+  if (s.ok()) s = core_->Put(request, frame.header.flags, &body, &no_consumers);
   const uint8_t flags = frame.header.flags;
-  if (!(flags & (kPutFlagFlush | kPutFlagWritten))) return Send(FrameType::kPutReply, 0, rid, body);
+  if (!s.ok() || no_consumers || !(flags & (kPutFlagFlush | kPutFlagWritten))) {
+    if (!s.ok()) {
+      SendStatus(rid, s);
+    } else if (no_consumers) {
+      SendError(rid, kStatusNoConsumers, "no consumers in group");
+    } else {
+      Send(FrameType::kPutReply, 0, rid, body);
+    }
+    return latency->ObserveSince(start);
+  }
   // Acknowledged only once a Flush covering it returned (the committer batches them).
   core_->committer().RequestFlush(
-      [self = shared_from_this(), rid, body = std::move(body)](Status fs) mutable {
+      [self = shared_from_this(), rid, body = std::move(body), start, latency](Status fs) mutable {
         asio::post(self->socket_.get_executor(),
-                   [self, rid, fs = std::move(fs), body = std::move(body)] {
+                   [self, rid, fs = std::move(fs), body = std::move(body), start, latency] {
                      if (fs.ok()) {
                        self->Send(FrameType::kPutReply, 0, rid, body);
                      } else {
                        self->SendStatus(rid, fs);
                      }
+                     latency->ObserveSince(start);
                    });
       },
       (flags & kPutFlagFlush) ? FlushMode::kSync : FlushMode::kWrite);
@@ -262,15 +281,23 @@ void BrokerConnection::HandleGroupFetch(const Frame& frame) {
 }
 
 void BrokerConnection::Serve(uint64_t rid, Wait wait, uint32_t wait_ms) {
-  if (waits_.count(rid)) return SendError(rid, kStatusBadFrame, "request id already waiting");
-  if (TryAnswer(rid, wait, wait_ms == 0)) return;
+  const Clock::time_point start = Clock::now();
+  Histogram* const latency = metrics_.request_seconds(wait.type);
+  if (waits_.count(rid)) {
+    SendError(rid, kStatusBadFrame, "request id already waiting");
+    return latency->ObserveSince(start);
+  }
+  if (TryAnswer(rid, wait, wait_ms == 0)) return latency->ObserveSince(start);
   const uint32_t cap = options_.max_parked_fetches;
   if (cap != 0 && waits_.size() >= cap) {
     ++limits_->refused_parked;
-    return SendError(rid, kStatusBusy,
-                     std::to_string(cap) + " fetches already wait on this connection " +
-                         "(--max-parked-fetches)");
+    SendError(rid, kStatusBusy,
+              std::to_string(cap) + " fetches already wait on this connection " +
+                  "(--max-parked-fetches)");
+    return latency->ObserveSince(start);
   }
+  wait.parked = start;
+  metrics_.parked_fetches()->Inc();
   Wait& w = waits_.emplace(rid, std::move(wait)).first->second;
   w.timer = std::make_unique<asio::steady_timer>(socket_.get_executor(),
                                                  std::chrono::milliseconds(wait_ms));
@@ -307,6 +334,7 @@ void BrokerConnection::ServeWait(uint64_t rid, bool timed_out) {
   Wait& w = it->second;
   if (w.token) core_->watch().Remove(w.queue, w.token);
   w.token = 0;
+  const Clock::time_point start = Clock::now();
   if (!TryAnswer(rid, w, timed_out)) {
     // Register first, then look once more: a PUT between the look above and the registration
     // would otherwise be missed until the wait times out.
@@ -324,31 +352,41 @@ void BrokerConnection::ServeWait(uint64_t rid, bool timed_out) {
     core_->watch().Remove(w.queue, w.token);
   }
   if (w.timer) w.timer->cancel();
-  waits_.erase(it);
   last_active_ = Clock::now();  // the idle clock starts when the last wait ends
+  metrics_.request_seconds(w.type)->Observe(Nanoseconds(last_active_ - start));
+  metrics_.fetch_wait_seconds(w.type)->Observe(Nanoseconds(last_active_ - w.parked));
+  metrics_.parked_fetches()->Dec();
+  waits_.erase(it);
 }
 
 void BrokerConnection::HandleAck(const Frame& frame) {
+  const Clock::time_point start = Clock::now();
+  Histogram* const latency = metrics_.request_seconds(FrameType::kAck);
   AckRequest request;
   uint64_t rid = frame.header.request_id;
   Status s = DecodeAckRequest(frame.body, &request);
-  if (!s.ok()) return SendStatus(rid, s);
   uint64_t committed = 0;
-  s = core_->Ack(request, frame.header.flags & kAckFlagRelease, &committed);
-  if (!s.ok()) return SendStatus(rid, s);
+  if (s.ok()) s = core_->Ack(request, frame.header.flags & kAckFlagRelease, &committed);
   const bool sync = frame.header.flags & kAckFlagSync;
-  if (!sync && (frame.header.flags & kAckFlagNoReply)) return;
   std::string body(8, '\0');
   std::memcpy(body.data(), &committed, 8);
-  if (!sync) return Send(FrameType::kAckReply, 0, rid, body);
+  if (!s.ok() || !sync) {
+    if (!s.ok()) {
+      SendStatus(rid, s);
+    } else if (!(frame.header.flags & kAckFlagNoReply)) {
+      Send(FrameType::kAckReply, 0, rid, body);
+    }
+    return latency->ObserveSince(start);
+  }
   core_->committer().RequestFlush(
-      [self = shared_from_this(), rid, body](Status fs) {
-        asio::post(self->socket_.get_executor(), [self, rid, fs, body] {
+      [self = shared_from_this(), rid, body, start, latency](Status fs) {
+        asio::post(self->socket_.get_executor(), [self, rid, fs, body, start, latency] {
           if (fs.ok()) {
             self->Send(FrameType::kAckReply, 0, rid, body);
           } else {
             self->SendStatus(rid, fs);
           }
+          latency->ObserveSince(start);
         });
       },
       FlushMode::kSync, /*offsets=*/true);
@@ -361,10 +399,12 @@ void BrokerConnection::Send(FrameType type, uint8_t status, uint64_t rid, std::s
   h.status = status;
   h.request_id = rid;
   AppendFrame(h, body, &out_);
+  metrics_.FrameSent(type, kFrameHeaderSize + body.size());
   DoWrite();
 }
 
 void BrokerConnection::SendError(uint64_t rid, uint8_t status, std::string_view message) {
+  if (!closed_) metrics_.ErrorSent(status);
   Send(FrameType::kError, status, rid, message);
 }
 
@@ -397,6 +437,7 @@ void BrokerConnection::Close() {
     if (w.token) core_->watch().Remove(w.queue, w.token);
     if (w.timer) w.timer->cancel();
   }
+  metrics_.parked_fetches()->Add(-static_cast<int64_t>(waits_.size()));
   waits_.clear();
   core_->ConnectionClosed(id_);
 }

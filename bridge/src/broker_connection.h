@@ -50,6 +50,7 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
     uint64_t member = 0;  // GROUP_FETCH's assigning member
     QueueWatch::Token token = 0;
     std::unique_ptr<boost::asio::steady_timer> timer;
+    std::chrono::steady_clock::time_point parked;  // when it started waiting
   };
 
   void DoRead();
@@ -84,6 +85,7 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   const ConnectionId id_;
   ConnectionLimits* const limits_;
   const BrokerOptions& options_;
+  BrokerMetrics& metrics_;
   std::vector<char> in_;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;

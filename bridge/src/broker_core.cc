@@ -28,8 +28,10 @@ std::string GroupMetadataKey(std::string_view queue, std::string_view group) {
   return "g/" + GroupMapKey(queue, group);
 }
 
-BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool restarted)
+BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool restarted,
+                       BrokerMetrics* metrics)
     : store_(store),
+      metrics_(metrics),
       options_(options),
       started_(std::chrono::steady_clock::now()),
       restarted_(restarted),
@@ -39,7 +41,8 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
       [this](std::optional<FlushMode> flush, bool write_offsets) {
         return CommitRound(flush, write_offsets);
       },
-      options.offset_commit_interval, options.commit_linger);
+      options.offset_commit_interval, options.commit_linger, metrics->commit_round_requests(),
+      metrics->commit_round_seconds());
 }
 
 BrokerCore::~BrokerCore() { committer_->Stop(); }
@@ -107,6 +110,7 @@ Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* re
         }
       }
       if (full) {
+        metrics_->refused_dedupe_full()->Inc();
         status = Status::Busy("dedupe window full: " + std::to_string(options_.dedupe_window) +
                               " ids seen in the last " +
                               std::to_string(options_.dedupe_min_age.count()) + " ms");
@@ -459,7 +463,9 @@ Status BrokerCore::CommitGroups(const std::vector<std::shared_ptr<ConsumerGroup>
   if (flush) {
     std::vector<uint64_t> sizes(groups.size());
     for (size_t i = 0; i < groups.size(); ++i) sizes[i] = store_->QueueSize(groups[i]->queue);
+    const auto start = std::chrono::steady_clock::now();
     Status s = store_->Flush(*flush);  // everything counted in `sizes` was Put before this call
+    metrics_->flush_seconds(*flush)->ObserveSince(start);
     if (!s.ok()) {
       if (write_offsets) {
         for (auto& g : groups) MarkDirty(g);

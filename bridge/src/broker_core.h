@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "assignment_log.h"
+#include "broker_metrics.h"
 #include "committer.h"
 #include "consumer_group.h"
 #include "dedupe_window.h"
@@ -26,8 +27,9 @@ namespace meshq::bridge {
 class BrokerCore {
  public:
   // `restarted`: the store held data before this broker opened it (clients, responders among
-  // them, may be about to reconnect).
-  BrokerCore(QueueStore* store, const BrokerOptions& options, bool restarted);
+  // them, may be about to reconnect). `metrics` outlives the core.
+  BrokerCore(QueueStore* store, const BrokerOptions& options, bool restarted,
+             BrokerMetrics* metrics);
   ~BrokerCore();
 
   // Replays the dedupe journal. Call once before serving.
@@ -59,8 +61,11 @@ class BrokerCore {
   void ExpireIdleGroups(SteadyTime now);
   // Groups held in memory.
   size_t group_count();
+  // Request ids the dedupe window remembers now.
+  size_t dedupe_ids() { return dedupe_.size(); }
 
   QueueWatch& watch() { return watch_; }
+  BrokerMetrics& metrics() { return *metrics_; }
   Committer& committer() { return *committer_; }
 
  private:
@@ -83,6 +88,7 @@ class BrokerCore {
   std::mutex& QueueLock(std::string_view queue);
 
   QueueStore* const store_;
+  BrokerMetrics* const metrics_;
   // A Flush(kWrite) ran since the last synced one (CommitRound only: the committer's thread).
   bool written_unsynced_ = false;
   const BrokerOptions options_;

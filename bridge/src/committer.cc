@@ -6,8 +6,13 @@
 namespace meshq::bridge {
 
 Committer::Committer(Round round, std::chrono::milliseconds interval,
-                     std::chrono::microseconds linger)
-    : round_(std::move(round)), interval_(interval), linger_(linger) {
+                     std::chrono::microseconds linger, Histogram* round_requests,
+                     Histogram* round_seconds)
+    : round_(std::move(round)),
+      interval_(interval),
+      linger_(linger),
+      round_requests_(round_requests),
+      round_seconds_(round_seconds) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -64,9 +69,14 @@ void Committer::Run() {
     }
     std::optional<FlushMode> flush;
     if (!batch.empty()) flush = sync ? FlushMode::kSync : FlushMode::kWrite;
+    const Clock::time_point start = Clock::now();
     Status s = round_(flush, offsets);
     if (offsets) last_offsets = Clock::now();
-    if (!batch.empty()) ++flushes_;
+    if (!batch.empty()) {
+      ++flushes_;
+      if (round_requests_ != nullptr) round_requests_->Observe(batch.size());
+      if (round_seconds_ != nullptr) round_seconds_->ObserveSince(start);
+    }
     for (Done& done : batch) done(s);
     if (stopping) {
       std::lock_guard lock(mu_);

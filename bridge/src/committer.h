@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "meshq/metrics.h"
 #include "meshq/queue_store.h"
 #include "meshq/status.h"
 
@@ -26,8 +27,11 @@ class Committer {
   // request wants them written).
   using Round = std::function<Status(std::optional<FlushMode> flush, bool write_offsets)>;
 
+  // `round_requests` and `round_seconds` (either may be null) get, for each round that answered
+  // requests, how many and how long the round took.
   Committer(Round round, std::chrono::milliseconds interval,
-            std::chrono::microseconds linger = std::chrono::microseconds(0));
+            std::chrono::microseconds linger = std::chrono::microseconds(0),
+            Histogram* round_requests = nullptr, Histogram* round_seconds = nullptr);
   ~Committer();
 
   // Calls `done` (on the committer thread) after a round whose Flush (of `mode` or stronger)
@@ -44,6 +48,8 @@ class Committer {
   const Round round_;
   const std::chrono::milliseconds interval_;
   const std::chrono::microseconds linger_;
+  Histogram* const round_requests_;
+  Histogram* const round_seconds_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Done> waiting_;

@@ -82,6 +82,12 @@ class DedupeWindow {
   // Applies a record read back at start (the journal's, or the assignment log's).
   void Replay(const JournalRecord& record);
 
+  // Ids remembered now (at most the capacity).
+  size_t size() {
+    std::lock_guard lock(mu_);
+    return entries_.size();
+  }
+
   // For tests: the table's bucket count, which filling the window must not change.
   size_t buckets() {
     std::lock_guard lock(mu_);

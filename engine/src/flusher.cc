@@ -127,6 +127,7 @@ bool Flusher::Write(std::shared_ptr<WriteChunk> chunk) {
     seg->MarkDirty();
     seg->RemoveInFlight(chunk.get());
     pending_bytes_.fetch_sub(chunk->used, std::memory_order_relaxed);
+    bytes_written_.Inc(chunk->used);
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

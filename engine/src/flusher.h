@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "meshq/metrics.h"
 #include "meshq/status.h"
 #include "write_chunk.h"
 
@@ -50,6 +51,8 @@ class Flusher {
   Status error();
   bool has_error() const { return has_error_.load(std::memory_order_relaxed); }
   size_t pending_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
+  // Bytes written to the segment files since the store opened.
+  uint64_t bytes_written() const { return bytes_written_.Value(); }
   // Writes everything queued, then stops the threads.
   void Stop();
 
@@ -71,6 +74,7 @@ class Flusher {
   Status error_;
   std::atomic<bool> has_error_{false};
   std::atomic<size_t> pending_bytes_{0};
+  Counter bytes_written_;
   std::vector<std::thread> threads_;
 };
 

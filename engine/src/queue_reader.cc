@@ -128,6 +128,7 @@ Status QueueReader::ReadSealed(const Queue* q, const ReadPlan& plan, const Cache
     const char* block;
     BlockHeader h;
     const bool hit = cached != nullptr && cached->unit == ref.unit;
+    (hit ? cache_hits_ : cache_misses_).Inc();
     if (hit) {
       block = cached->bytes.data();
       h = cached->header;

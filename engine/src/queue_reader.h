@@ -10,6 +10,7 @@
 
 #include "block_format.h"
 #include "meshq/message_batch.h"
+#include "meshq/metrics.h"
 #include "meshq/options.h"
 #include "meshq/status.h"
 #include "queue.h"
@@ -34,6 +35,9 @@ class QueueReader {
 
   // Bytes held by the queues' cached blocks.
   uint64_t cached_bytes() const { return cache_.used(); }
+  // Sealed blocks Reads took from a queue's cached block, and from staging memory or the file.
+  uint64_t cache_hits() const { return cache_hits_.Value(); }
+  uint64_t cache_misses() const { return cache_misses_.Value(); }
 
  private:
   struct Fill;
@@ -60,6 +64,8 @@ class QueueReader {
   const uint32_t read_ahead_blocks_;
   const size_t max_get_bytes_;
   ReadCache cache_;
+  Counter cache_hits_;
+  Counter cache_misses_;
 };
 
 }  // namespace meshq

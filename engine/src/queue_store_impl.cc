@@ -238,6 +238,7 @@ Status QueueStoreImpl::Put(std::string_view queue, std::string_view message) {
   std::lock_guard<SpinLock> lock(q->mu);
   if (closed_.load(std::memory_order_seq_cst)) return Status::Closed("Put on a closed store");
   Status s = PutLocked(q, message, slot);
+  if (s.ok()) puts_.Inc();
   // Listed even when the Put failed: it may have sealed the open block before failing. Listed
   // before the queue lock is released, so Close's pass over the queue locks (see Close) also
   // waits for this.
@@ -302,6 +303,7 @@ Status QueueStoreImpl::Get(std::string_view queue, uint64_t offset, uint64_t max
   if (!ValidQueueName(queue)) return CheckQueueName(queue);
   OpGuard guard(this);
   if (!guard.ok()) return Status::Closed("Get on a closed store");
+  gets_.Inc();
   if (max_count == 0) return Status::OK();
   Queue* q = table_->Find(queue, HashQueueName(queue));
   if (q == nullptr) return Status::OK();
@@ -404,7 +406,19 @@ StoreStats QueueStoreImpl::GetStats() {
   st.pending_write_bytes = flusher_->pending_bytes();
   st.recovered_blocks = recovery_counts_.recovered_blocks;
   st.discarded_blocks = recovery_counts_.discarded_blocks;
+  st.puts = puts_.Value();
+  st.gets = gets_.Value();
+  st.blocks_sealed = slots_->blocks_staged();
+  st.bytes_written = flusher_->bytes_written();
+  st.read_cache_hits = reader_->cache_hits();
+  st.read_cache_misses = reader_->cache_misses();
   return st;
+}
+
+Status QueueStoreImpl::BackgroundError() {
+  OpGuard guard(this);
+  if (!guard.ok() || !flusher_->has_error()) return Status::OK();
+  return flusher_->error();
 }
 
 }  // namespace meshq

@@ -46,6 +46,7 @@ class QueueStoreImpl final : public QueueStore {
   Status GetMetadata(std::string_view key, std::string* value) override;
   uint64_t QueueSize(std::string_view queue) override;
   StoreStats GetStats() override;
+  Status BackgroundError() override;
 
   static std::string SegmentPath(const std::string& dir, uint32_t index);
 
@@ -87,6 +88,8 @@ class QueueStoreImpl final : public QueueStore {
   std::unique_ptr<QueueReader> reader_;
   std::unique_ptr<Checkpointer> checkpointer_;
   std::mutex close_mu_;
+  Counter puts_;
+  Counter gets_;
 };
 
 }  // namespace meshq

@@ -75,6 +75,7 @@ Status WriterSlots::StageBlock(WriterSlot& slot, const Queue& q, uint64_t first,
   EncodeBlock(dst, q.id, first, count, std::string_view(payload, payload_len), salt_);
   *unit = static_cast<uint32_t>((chunk->base + chunk->used) / kBlockUnit);
   chunk->used += bytes;
+  blocks_staged_.Inc();
   return Status::OK();
 }
 

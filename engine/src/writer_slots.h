@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "flusher.h"
+#include "meshq/metrics.h"
 #include "queue.h"
 #include "segment.h"
 #include "spin_lock.h"
@@ -71,6 +72,8 @@ class WriterSlots {
   uint64_t TakePartialChunks(std::vector<std::shared_ptr<WriteChunk>>* partial);
   // Waits until no call is in progress on any slot.
   void WaitIdle();
+  // Blocks staged since the store opened.
+  uint64_t blocks_staged() const { return blocks_staged_.Value(); }
 
  private:
   // A thread's first call on this store (or a call after using another store): looks up or
@@ -83,6 +86,7 @@ class WriterSlots {
   Flusher* const flusher_;
   const uint64_t salt_;
   std::atomic<uint32_t> next_slot_{0};
+  Counter blocks_staged_;
   WriterSlot slots_[kCount];
 };
 

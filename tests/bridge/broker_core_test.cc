@@ -29,7 +29,7 @@ class BrokerCoreTest : public ::testing::Test {
     b.dir = dir_;
     b.group_expiry = 100ms;
     b.offset_commit_interval = 1h;  // rounds run when the test says
-    core_ = std::make_unique<BrokerCore>(store_.get(), b, false);
+    core_ = std::make_unique<BrokerCore>(store_.get(), b, false, &metrics_);
     ASSERT_TRUE(core_->Recover().ok());
   }
   void TearDown() override {
@@ -63,6 +63,8 @@ class BrokerCoreTest : public ::testing::Test {
   }
 
   std::string dir_;
+  MetricsRegistry registry_;
+  BrokerMetrics metrics_{&registry_};
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<BrokerCore> core_;
 };

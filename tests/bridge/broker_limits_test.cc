@@ -16,6 +16,7 @@
 
 #include "broker_process.h"
 #include "child_process_usage.h"
+#include "loopback_client.h"
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/frame.h"
 #include "meshq/coding.h"
@@ -28,18 +29,7 @@ using Clock = std::chrono::steady_clock;
 constexpr uint8_t kBusy = static_cast<uint8_t>(Status::Code::kBusy);
 constexpr uint8_t kTimedOut = static_cast<uint8_t>(Status::Code::kTimedOut);
 
-int Connect(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+int Connect(uint16_t port) { return ::meshq::testing::ConnectLoopback(port); }
 
 bool SendAll(int fd, std::string_view bytes) {
   while (!bytes.empty()) {

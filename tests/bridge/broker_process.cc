@@ -111,6 +111,12 @@ bool BrokerProcess::Start(std::vector<std::string> extra_args) {
     if (at != std::string::npos) {
       size_t colon = out.find(':', at);
       port_ = static_cast<uint16_t>(std::atoi(out.c_str() + colon + 1));
+      // Printed before "listening on" when the broker serves metrics.
+      const size_t metrics = out.find("metrics on ");
+      metrics_port_ =
+          metrics == std::string::npos
+              ? 0
+              : static_cast<uint16_t>(std::atoi(out.c_str() + out.find(':', metrics) + 1));
       return true;
     }
     WaitBounded(pid_, std::chrono::seconds(2));

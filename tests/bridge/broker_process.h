@@ -28,6 +28,8 @@ class BrokerProcess {
   int Stop(int sig);
 
   uint16_t port() const { return port_; }
+  // The port of /metrics and /healthz when started with --metrics-port (else 0).
+  uint16_t metrics_port() const { return metrics_port_; }
   BrokerAddress address() const { return BrokerAddress{"127.0.0.1", port_}; }
   const std::string& dir() const { return dir_; }
   bool running() const { return pid_ > 0; }
@@ -42,6 +44,7 @@ class BrokerProcess {
   std::string dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t metrics_port_ = 0;
   uint64_t file_size_limit_ = 0;
   uint64_t descriptor_limit_ = 0;
 };

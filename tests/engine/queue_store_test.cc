@@ -217,6 +217,36 @@ TEST(QueueStore, CloseAndReopenServesEverything) {
   }
 }
 
+// The counters since Open (what the broker exposes as metrics) count what the calls did.
+TEST(QueueStore, StatsCountPutsGetsBlocksWritesAndCacheHits) {
+  TempDir tmp;
+  auto store = OpenStore(tmp.path());
+  StoreStats st = store->GetStats();
+  EXPECT_EQ(st.puts, 0u);
+  EXPECT_EQ(st.bytes_written, 0u);
+  const int n = 1000;  // 50-byte messages: several 4 KiB blocks
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(store->Put("q", Msg("q", i, 50)).ok());
+  EXPECT_FALSE(store->Put("", "refused").ok());  // not counted
+  ASSERT_TRUE(store->Flush().ok());
+  st = store->GetStats();
+  EXPECT_EQ(st.puts, uint64_t{n});
+  EXPECT_EQ(st.gets, 0u);
+  EXPECT_GE(st.blocks_sealed, uint64_t{n} * 50 / 4096);
+  EXPECT_EQ(st.blocks_sealed, st.blocks);
+  EXPECT_GE(st.bytes_written, uint64_t{n} * 50);  // every block written by the Flush
+  EXPECT_EQ(st.pending_write_bytes, 0u);
+  EXPECT_TRUE(store->BackgroundError().ok());
+  // A forward reader in small batches: the first Get of each block reads it, the rest hit.
+  MessageBatch batch;
+  for (int i = 0; i < n; i += 10) ASSERT_TRUE(store->Get("q", i, 10, &batch).ok());
+  st = store->GetStats();
+  EXPECT_EQ(st.gets, uint64_t{n} / 10);
+  EXPECT_GT(st.read_cache_hits, st.read_cache_misses);
+  EXPECT_GE(st.read_cache_misses, st.blocks_sealed - 1);
+  ASSERT_TRUE(store->Close().ok());
+  EXPECT_TRUE(store->BackgroundError().ok());
+}
+
 // Many Flushes of a few puts each (a broker's group commits) must not leave a hole the size of a
 // write chunk per Flush: under a broker's load (a group commit after a few puts) the segments would
 // grow by a chunk per commit until they hit their 4 TiB limit. The files stay about as large as the

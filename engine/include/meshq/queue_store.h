@@ -16,8 +16,8 @@
 
 namespace meshq {
 
-// Counters describing a store, for tools and benchmarks. A snapshot, not synchronized with
-// concurrent Puts.
+// Counters describing a store, for tools, benchmarks and metrics. A snapshot, not synchronized
+// with concurrent Puts. The counts "since Open" start at 0 with each Open.
 struct StoreStats {
   uint64_t queues = 0;
   uint64_t messages = 0;
@@ -29,6 +29,12 @@ struct StoreStats {
   uint64_t pending_write_bytes = 0;  // staged, not yet written
   uint64_t recovered_blocks = 0;     // adopted by the last Open's scan past the checkpoint
   uint64_t discarded_blocks = 0;     // valid blocks the last Open's scan could not adopt
+  uint64_t puts = 0;                 // messages stored by Put since Open
+  uint64_t gets = 0;                 // Get calls since Open (empty ones included)
+  uint64_t blocks_sealed = 0;        // blocks sealed (staged for writing) since Open
+  uint64_t bytes_written = 0;        // bytes written to the segment files since Open
+  uint64_t read_cache_hits = 0;      // sealed blocks a Get took from the read cache
+  uint64_t read_cache_misses = 0;    // sealed blocks a Get read from staging memory or the file
 };
 
 // What a Flush guarantees once it returns OK.
@@ -91,7 +97,12 @@ class QueueStore {
 
   // Number of messages in `queue` (0 for an unknown queue).
   virtual uint64_t QueueSize(std::string_view queue) = 0;
+  // Walks every queue (under each one's lock): cost grows with the number of queues.
   virtual StoreStats GetStats() = 0;
+  // The failure of a background write that no retry has got through yet, during which Put
+  // refuses messages (see Put and Flush); OK while writes work, and after Close. Cheap (no walk):
+  // for health checks. Thread-safe.
+  virtual Status BackgroundError() = 0;
 
  protected:
   QueueStore() = default;

@@ -63,6 +63,10 @@ struct BrokerOptions {
   // (docs/BENCHMARKS.md); each acknowledgement waits up to that much longer. Puts are readable (and
   // delivered to consumers) before either way.
   std::chrono::microseconds commit_linger{0};
+  // /metrics and /healthz (docs/metrics.md) on their own thread: -1 = off, 0 = an ephemeral
+  // port (see Broker::metrics_port()).
+  int metrics_port = -1;
+  std::string metrics_bind = "127.0.0.1";
 };
 
 class Broker {
@@ -73,6 +77,8 @@ class Broker {
 
   // The bound port (the ephemeral one when options.port was 0).
   virtual uint16_t port() const = 0;
+  // The metrics responder's port (0 when options.metrics_port is -1).
+  virtual uint16_t metrics_port() const = 0;
   // Serves until SIGTERM/SIGINT or Shutdown(), then persists offsets, flushes and closes the
   // store. Returns the first error of that shutdown.
   virtual Status Run() = 0;
