@@ -117,6 +117,9 @@ void BrokerConnection::ProcessInput() {
       close_after_write_ = true;
       break;
     }
+    // One clock reading for the frames of one read (their arrival), one after them (below, also
+    // the idle clock's): a request answered at once is timed between the two.
+    if (!consumed) arrived_ = Clock::now();
     metrics_.FrameReceived(r.value.header.type, r.consumed);
     Dispatch(r.value);
     in_begin_ += r.consumed;
@@ -126,7 +129,11 @@ void BrokerConnection::ProcessInput() {
   const bool partial = in_end_ > in_begin_;
   if (consumed || (partial && !partial_)) {
     const Clock::time_point now = Clock::now();
-    if (consumed) last_active_ = now;
+    if (consumed) {
+      last_active_ = now;
+      for (Histogram* h : answered_) h->Observe(Nanoseconds(now - arrived_));
+      answered_.clear();
+    }
     if (partial) {
       frame_start_ = now;
       const auto limit = options_.frame_timeout;
@@ -219,7 +226,7 @@ void BrokerConnection::Dispatch(const Frame& frame) {
 }
 
 void BrokerConnection::HandlePut(const Frame& frame) {
-  const Clock::time_point start = Clock::now();
+  const Clock::time_point start = arrived_;
   Histogram* const latency = metrics_.request_seconds(FrameType::kPut);
   PutRequest request;
   uint64_t rid = frame.header.request_id;
@@ -236,7 +243,7 @@ void BrokerConnection::HandlePut(const Frame& frame) {
     } else {
       Send(FrameType::kPutReply, 0, rid, body);
     }
-    return latency->ObserveSince(start);
+    return answered_.push_back(latency);
   }
   // Acknowledged only once a Flush covering it returned (the committer batches them).
   core_->committer().RequestFlush(
@@ -281,22 +288,21 @@ void BrokerConnection::HandleGroupFetch(const Frame& frame) {
 }
 
 void BrokerConnection::Serve(uint64_t rid, Wait wait, uint32_t wait_ms) {
-  const Clock::time_point start = Clock::now();
   Histogram* const latency = metrics_.request_seconds(wait.type);
   if (waits_.count(rid)) {
     SendError(rid, kStatusBadFrame, "request id already waiting");
-    return latency->ObserveSince(start);
+    return answered_.push_back(latency);
   }
-  if (TryAnswer(rid, wait, wait_ms == 0)) return latency->ObserveSince(start);
+  if (TryAnswer(rid, wait, wait_ms == 0)) return answered_.push_back(latency);
   const uint32_t cap = options_.max_parked_fetches;
   if (cap != 0 && waits_.size() >= cap) {
     ++limits_->refused_parked;
     SendError(rid, kStatusBusy,
               std::to_string(cap) + " fetches already wait on this connection " +
                   "(--max-parked-fetches)");
-    return latency->ObserveSince(start);
+    return answered_.push_back(latency);
   }
-  wait.parked = start;
+  wait.parked = arrived_;
   metrics_.parked_fetches()->Inc();
   Wait& w = waits_.emplace(rid, std::move(wait)).first->second;
   w.timer = std::make_unique<asio::steady_timer>(socket_.get_executor(),
@@ -334,7 +340,6 @@ void BrokerConnection::ServeWait(uint64_t rid, bool timed_out) {
   Wait& w = it->second;
   if (w.token) core_->watch().Remove(w.queue, w.token);
   w.token = 0;
-  const Clock::time_point start = Clock::now();
   if (!TryAnswer(rid, w, timed_out)) {
     // Register first, then look once more: a PUT between the look above and the registration
     // would otherwise be missed until the wait times out.
@@ -353,14 +358,13 @@ void BrokerConnection::ServeWait(uint64_t rid, bool timed_out) {
   }
   if (w.timer) w.timer->cancel();
   last_active_ = Clock::now();  // the idle clock starts when the last wait ends
-  metrics_.request_seconds(w.type)->Observe(Nanoseconds(last_active_ - start));
   metrics_.fetch_wait_seconds(w.type)->Observe(Nanoseconds(last_active_ - w.parked));
   metrics_.parked_fetches()->Dec();
   waits_.erase(it);
 }
 
 void BrokerConnection::HandleAck(const Frame& frame) {
-  const Clock::time_point start = Clock::now();
+  const Clock::time_point start = arrived_;
   Histogram* const latency = metrics_.request_seconds(FrameType::kAck);
   AckRequest request;
   uint64_t rid = frame.header.request_id;
@@ -376,7 +380,7 @@ void BrokerConnection::HandleAck(const Frame& frame) {
     } else if (!(frame.header.flags & kAckFlagNoReply)) {
       Send(FrameType::kAckReply, 0, rid, body);
     }
-    return latency->ObserveSince(start);
+    return answered_.push_back(latency);
   }
   core_->committer().RequestFlush(
       [self = shared_from_this(), rid, body, start, latency](Status fs) {

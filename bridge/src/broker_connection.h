@@ -100,7 +100,11 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   boost::asio::steady_timer deadline_;
   std::chrono::steady_clock::time_point last_active_;  // last frame, or last wait answered
   std::chrono::steady_clock::time_point frame_start_;  // first byte of the unfinished frame
-  bool partial_ = false;                               // input holds part of a frame
+  // Arrival of the frames being processed, and the latency histograms of those among them
+  // answered at once: observed when they are processed (ProcessInput).
+  std::chrono::steady_clock::time_point arrived_;
+  std::vector<Histogram*> answered_;
+  bool partial_ = false;  // input holds part of a frame
   bool deadline_armed_ = false;
   bool closing_ = false;  // the next firing of the deadline closes
 };

@@ -69,7 +69,8 @@ BrokerMetrics::BrokerMetrics(MetricsRegistry* registry) : registry_(registry) {
 
   const char* kRequestHelp =
       "Time from a request's arrival to its answer being queued (a PUT with FLUSH or WRITTEN "
-      "includes its group commit; a parked fetch counts the attempt that answered), by op.";
+      "includes its group commit; a parked long-poll is in meshq_broker_fetch_wait_seconds "
+      "instead), by op.";
   for (FrameType type : {FrameType::kPut, FrameType::kGet, FrameType::kFetch,
                          FrameType::kGroupFetch, FrameType::kAck}) {
     request_[RequestSlot(type)] =

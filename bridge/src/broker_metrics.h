@@ -37,8 +37,8 @@ class BrokerMetrics {
   }
   // An ERROR frame's status byte (a Status code or kStatusNoConsumers / kStatusBadFrame).
   void ErrorSent(uint8_t status) { errors_[status < errors_.size() ? status : 0]->Inc(); }
-  // The time from a request frame's decoding to its answer being queued (a parked fetch: the
-  // attempt that answered), for PUT, GET, FETCH, GROUP_FETCH and ACK (null for other types).
+  // The time from a request frame's arrival to its answer being queued (not for a parked fetch),
+  // for PUT, GET, FETCH, GROUP_FETCH and ACK (null for other types).
   Histogram* request_seconds(FrameType type) { return request_[RequestSlot(type)]; }
   // How long a FETCH or GROUP_FETCH was parked before it was answered (null for other types).
   Histogram* fetch_wait_seconds(FrameType type) { return fetch_wait_[RequestSlot(type)]; }

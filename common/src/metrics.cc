@@ -14,7 +14,6 @@ namespace {
 
 constexpr size_t kLine = 64;
 constexpr size_t kCellsPerLine = kLine / sizeof(std::atomic<uint64_t>);
-constexpr uint32_t kUnleased = UINT32_MAX;
 
 uint32_t ComputeShardCount() {
   // Room for every core's threads plus the broker's and agents' helpers (committer, flushers,
@@ -37,9 +36,6 @@ ShardPool& Pool() {
   return *pool;
 }
 
-// Read on every update: trivially destructible, so access needs no initialisation guard.
-thread_local uint32_t tl_shard = kUnleased;
-
 // Returns the lease when its thread exits. Later updates by that thread (other thread_local
 // destructors) go to the shared shard, never to one another thread may now hold.
 struct Lease {
@@ -53,6 +49,8 @@ struct Lease {
   }
 };
 thread_local Lease tl_lease;
+
+}  // namespace
 
 uint32_t LeaseShard() {
   uint32_t shard = exclusive_shards();
@@ -68,20 +66,14 @@ uint32_t LeaseShard() {
   return shard;
 }
 
-}  // namespace
-
 uint32_t shard_count() {
   static const uint32_t n = ComputeShardCount();
   return n;
 }
 
-uint32_t ThreadShard() {
-  const uint32_t shard = tl_shard;
-  return shard != kUnleased ? shard : LeaseShard();
-}
-
 ShardedCells::ShardedCells(size_t cells_per_shard)
-    : stride_((cells_per_shard + kCellsPerLine - 1) / kCellsPerLine * kCellsPerLine) {
+    : stride_((cells_per_shard + kCellsPerLine - 1) / kCellsPerLine * kCellsPerLine),
+      exclusive_(exclusive_shards()) {
   const size_t n = stride_ * shard_count();
   auto* raw = static_cast<std::atomic<uint64_t>*>(
       ::operator new(n * sizeof(std::atomic<uint64_t>), std::align_val_t(kLine)));

@@ -121,6 +121,19 @@ TEST_F(BrokerMetricsTest, ErrorsAreCountedByStatus) {
   EXPECT_EQ(Sample(text, "meshq_broker_frames_sent_total{type=\"error\"}"), 1);
 }
 
+// A long-poll that had to wait is timed as a wait, from its arrival to its (empty) answer.
+TEST_F(BrokerMetricsTest, AParkedFetchIsAWait) {
+  auto c = Connect();
+  std::vector<OwnedMessage> got;
+  ASSERT_TRUE(c->Fetch("empty", 0, 10, 50, &got).ok());
+  EXPECT_TRUE(got.empty());
+  const std::string text = Scrape();
+  EXPECT_EQ(Sample(text, "meshq_broker_fetch_wait_seconds_count{op=\"fetch\"}"), 1);
+  EXPECT_GE(Sample(text, "meshq_broker_fetch_wait_seconds_sum{op=\"fetch\"}"), 0.05);
+  EXPECT_EQ(Sample(text, "meshq_broker_request_duration_seconds_count{op=\"fetch\"}"), 0);
+  EXPECT_EQ(Sample(text, "meshq_broker_parked_fetches"), 0);
+}
+
 TEST_F(BrokerMetricsTest, HealthAndTheRest) {
   const uint16_t port = broker_.metrics_port();
   std::string r = HttpGet(port, "/healthz");

@@ -28,9 +28,17 @@ namespace meshq {
 
 namespace metrics_internal {
 
-// The calling thread's shard, leased on its first call and returned when the thread exits.
-// Shards below exclusive_shards() are held by one live thread each; the last one is shared.
-uint32_t ThreadShard();
+inline constexpr uint32_t kUnleased = UINT32_MAX;
+// The calling thread's shard, kUnleased before its first update. Trivial and constant-initialised,
+// so reading it is one thread-local load (no initialisation guard, no call).
+inline thread_local uint32_t tl_shard = kUnleased;
+// Leases the calling thread a shard (returned when the thread exits) and returns it. Shards below
+// exclusive_shards() are held by one live thread each; the last one is shared.
+uint32_t LeaseShard();
+inline uint32_t ThreadShard() {
+  const uint32_t shard = tl_shard;
+  return shard != kUnleased ? shard : LeaseShard();
+}
 uint32_t shard_count();
 inline uint32_t exclusive_shards() { return shard_count() - 1; }
 
@@ -46,7 +54,7 @@ class ShardedCells {
   void Add(size_t i, uint64_t n) {
     const uint32_t shard = ThreadShard();
     std::atomic<uint64_t>& c = cells_[shard * stride_ + i];
-    if (shard < exclusive_shards()) {
+    if (shard < exclusive_) {
       c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     } else {
       c.fetch_add(n, std::memory_order_relaxed);
@@ -59,7 +67,8 @@ class ShardedCells {
   struct Free {
     void operator()(std::atomic<uint64_t>* p) const;
   };
-  size_t stride_;  // cells per shard block, a whole number of cache lines
+  size_t stride_;       // cells per shard block, a whole number of cache lines
+  uint32_t exclusive_;  // exclusive_shards()
   std::unique_ptr<std::atomic<uint64_t>[], Free> cells_;
 };
 
