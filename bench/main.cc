@@ -16,6 +16,7 @@
 #include "cache_dropper.h"
 #include "disk_limits.h"
 #include "fault_injecting_store.h"
+#include "meshq/flags.h"
 #include "phase.h"
 #include "process_stats.h"
 #include "reference_machine.h"
@@ -107,8 +108,7 @@ int Main(int argc, char** argv) {
   BenchConfig config;
   Status s = ParseBenchConfig(std::vector<std::string>(argv + 1, argv + argc), &config);
   if (!s.ok()) {
-    std::fprintf(stderr, "meshq-bench: %s\n(meshq-bench --help lists the flags)\n",
-                 std::string(s.message()).c_str());
+    std::fputs(UsageError("meshq-bench", s.message()).c_str(), stderr);
     return kExitUsage;
   }
   if (config.help) {

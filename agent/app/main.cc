@@ -11,10 +11,13 @@
 #include <string>
 
 #include "meshq/agent/agent_listener.h"
+#include "meshq/agent/agent_metrics.h"
 #include "meshq/agent/consumer_agent.h"
 #include "meshq/agent/direct_transport.h"
 #include "meshq/agent/provider_agent.h"
 #include "meshq/flags.h"
+#include "meshq/log.h"
+#include "meshq/metrics_server.h"
 #if MESHQ_AGENT_HAS_MQ
 #include "meshq/agent/mq_transport.h"
 #include "meshq/bridge/hop_stats.h"
@@ -26,7 +29,7 @@ using meshq::Status;
 using namespace meshq::agent;
 
 [[noreturn]] void Fail(const std::string& why) {
-  std::fprintf(stderr, "meshq-agent: %s (see meshq-agent --help)\n", why.c_str());
+  std::fputs(meshq::UsageError("meshq-agent", why).c_str(), stderr);
   std::exit(2);
 }
 
@@ -89,6 +92,8 @@ int main(int argc, char** argv) {
   std::string broker = broker_env ? broker_env : "127.0.0.1:9400";
   std::string durability = "written";
   std::string client_id = "consumer-" + std::to_string(getpid());
+  int metrics_port = -1;  // off
+  std::string metrics_bind = "127.0.0.1";
 
   meshq::FlagSet flags(
       "meshq-agent",
@@ -152,6 +157,18 @@ int main(int argc, char** argv) {
                "kill -9), synced (also a machine crash), stored",
                "D");
   flags.String("client-id", &client_id, "mq consumer: reply-queue prefix", "ID");
+  flags.Custom(
+      "metrics-port", "N", "",
+      [&metrics_port](std::string_view text) {
+        uint16_t port = 0;
+        Status s = meshq::FlagSet::ParseNumber<uint16_t>(text, false, 0, 65535, &port);
+        if (s.ok()) metrics_port = port;
+        return s;
+      },
+      "serve /metrics and /healthz on this port (docs/metrics.md); 0 picks a free\n"
+      "one; off when not given");
+  flags.String("metrics-bind", &metrics_bind, "address the metrics port listens on", "ADDR");
+  meshq::DeclareLogLevelFlag(&flags);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (role.empty()) Fail("--role is required (consumer or provider)");
 #if MESHQ_AGENT_HAS_MQ
@@ -175,6 +192,27 @@ int main(int argc, char** argv) {
   }
   const sigset_t stop_signals = BlockStopSignals();
 
+  // Metrics: counted on the call path, served on a thread of their own (MetricsServer). Declared
+  // before the agent so the server stops after it and before what its scrapes read.
+  meshq::MetricsRegistry registry;
+  std::unique_ptr<AgentMetrics> metrics;
+  if (metrics_port >= 0) metrics = std::make_unique<AgentMetrics>(&registry, role);
+  std::unique_ptr<meshq::MetricsServer> metrics_server;
+  // Starts /metrics and /healthz; prints "metrics on ADDR:PORT" (before "listening on").
+  auto start_metrics = [&](meshq::MetricsServer::HealthCheck health) {
+    if (!metrics) return true;
+    meshq::MetricsServerOptions mo;
+    mo.bind = metrics_bind;
+    mo.port = static_cast<uint16_t>(metrics_port);
+    Status s = meshq::MetricsServer::Start(mo, &registry, std::move(health), &metrics_server);
+    if (!s.ok()) {
+      meshq::LogEvent(meshq::LogLevel::kError, role, "cannot serve metrics").Error(s);
+      return false;
+    }
+    std::printf("metrics on %s:%u\n", metrics_bind.c_str(), metrics_server->port());
+    return true;
+  };
+
   if (role == "consumer") {
     ConsumerAgent::Options options;
     options.listen = listen;
@@ -185,21 +223,43 @@ int main(int argc, char** argv) {
     options.http.timeouts.header = std::chrono::milliseconds(header_timeout_ms);
     options.http.timeouts.body = std::chrono::milliseconds(body_timeout_ms);
     options.http.timeouts.idle = std::chrono::milliseconds(idle_timeout_ms);
+    options.http.metrics = metrics.get();
     DirectTransport::Options direct;
     direct.link.max_frame = max_frame;
+    direct.balancer.metrics = metrics.get();
     ConsumerTransportFactory factory = DirectTransport::Factory(direct);
 #if MESHQ_AGENT_HAS_MQ
-    if (mq) factory = MqConsumerTransport::Factory(mq_options);
+    if (mq) {
+      mq_options.metrics = metrics.get();
+      if (metrics) {
+        meshq::bridge::HopStats().reply.Export(metrics->hop(AgentMetrics::Hop::kMqReply));
+      }
+      factory = MqConsumerTransport::Factory(mq_options);
+    }
 #endif
     ConsumerAgent agent(options, factory);
     Status s = agent.Start();
     if (!s.ok()) {
-      std::fprintf(stderr, "meshq-agent: %s\n", s.ToString().c_str());
+      meshq::LogEvent(meshq::LogLevel::kError, "consumer", "cannot start").Error(s);
       return 1;
     }
+    const bool watching = !options.etcd.empty();
+    if (!start_metrics([m = metrics.get(), watching] {
+          return !watching || m->watch_up() ? Status::OK()
+                                            : Status::Unavailable("registry watch is down");
+        })) {
+      return 1;
+    }
+    // The stdout line is what scripts and tests read; the log line is for the operator.
     std::printf("listening on %s:%u\n", listen.substr(0, listen.rfind(':')).c_str(), agent.port());
     std::fflush(stdout);
-    WaitForStop(stop_signals);
+    meshq::LogEvent(meshq::LogLevel::kInfo, "consumer", "listening")
+        .Field("listen", listen)
+        .Field("port", unsigned{agent.port()})
+        .Field("mode", mode)
+        .Field("etcd", etcd);
+    const int sig = WaitForStop(stop_signals);
+    meshq::LogEvent(meshq::LogLevel::kInfo, "consumer", "stopping").Field("signal", sig);
     agent.Stop();
     return 0;
   }
@@ -213,6 +273,7 @@ int main(int argc, char** argv) {
   options.lease_ttl_seconds = lease_ttl;
   options.dubbo.connections = dubbo_connections;
   options.dubbo.heartbeat_interval = std::chrono::milliseconds(dubbo_heartbeat_ms);
+  options.metrics = metrics.get();
   if (!SplitHostPort(provider, &options.dubbo.host, &options.dubbo.port)) {
     Fail("bad --provider '" + provider + "': not HOST:PORT");
   }
@@ -224,18 +285,35 @@ int main(int argc, char** argv) {
     if (flags.given("weight")) {
       mq_options.max_in_flight = static_cast<uint32_t>((options.weight + threads - 1) / threads);
     }
+    mq_options.metrics = metrics.get();
+    if (metrics) {
+      meshq::bridge::HopStats().request.Export(metrics->hop(AgentMetrics::Hop::kMqRequest));
+    }
     factory = MqProviderTransport::Factory(mq_options, options.service, provider);
   }
 #endif
   ProviderAgent agent(options, factory);
   Status s = agent.Start();
   if (!s.ok()) {
-    std::fprintf(stderr, "meshq-agent: %s\n", s.ToString().c_str());
+    meshq::LogEvent(meshq::LogLevel::kError, "provider", "cannot start").Error(s);
+    return 1;
+  }
+  const bool registering = !options.etcd.empty();
+  if (!start_metrics([m = metrics.get(), registering] {
+        return !registering || m->registered() ? Status::OK()
+                                               : Status::Unavailable("not registered");
+      })) {
     return 1;
   }
   std::printf("listening on %s\n", agent.address().c_str());
   std::fflush(stdout);
-  WaitForStop(stop_signals);
+  meshq::LogEvent(meshq::LogLevel::kInfo, "provider", "listening")
+      .Field("address", agent.address())
+      .Field("mode", mode)
+      .Field("provider", provider)
+      .Field("service", options.service);
+  const int sig = WaitForStop(stop_signals);
+  meshq::LogEvent(meshq::LogLevel::kInfo, "provider", "stopping").Field("signal", sig);
   agent.Stop();
   return 0;
 }

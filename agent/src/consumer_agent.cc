@@ -4,6 +4,7 @@
 #include "http_connection.h"
 #include "io_threads.h"
 #include "meshq/accept_guard.h"
+#include "meshq/agent/agent_metrics.h"
 #include "registry.h"
 
 #include <boost/asio/post.hpp>
@@ -57,13 +58,15 @@ Status ConsumerAgent::Start() {
   if (!options_.etcd.empty()) {
     watcher_ = std::make_unique<ServiceWatcher>(
         options_.etcd, options_.service_prefix,
-        [this](const std::vector<ProviderEndpoint>& eps) { SetEndpoints(eps); });
+        [this](const std::vector<ProviderEndpoint>& eps) { SetEndpoints(eps); },
+        options_.http.metrics);
     watcher_->Start();
   }
   return Status::OK();
 }
 
 void ConsumerAgent::SetEndpoints(const std::vector<ProviderEndpoint>& endpoints) {
+  if (options_.http.metrics) options_.http.metrics->SetRegistered(endpoints);
   auto shared = std::make_shared<const std::vector<ProviderEndpoint>>(endpoints);
   for (auto& w : workers_) {
     asio::post(w->io, [t = w->transport.get(), shared] { t->UpdateEndpoints(*shared); });

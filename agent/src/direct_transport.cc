@@ -7,6 +7,7 @@
 
 #include "agent_link.h"
 #include "load_balancer.h"
+#include "meshq/agent/agent_metrics.h"
 
 namespace meshq::agent {
 
@@ -77,6 +78,9 @@ void DirectTransport::TryNext(std::shared_ptr<Attempt> attempt) {
     if (t == nullptr) {
       attempt->done(std::move(result));
       return;
+    }
+    if (AgentMetrics* m = t->options_.balancer.metrics) {
+      m->hop(AgentMetrics::Hop::kProviderAgent)->ObserveSince(start);
     }
     switch (result.status) {
       case CallStatus::kOk:

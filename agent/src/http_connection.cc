@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "http_response.h"
+#include "meshq/agent/agent_metrics.h"
 
 namespace meshq::agent {
 
@@ -194,6 +195,7 @@ bool HttpConnection::Dispatch(const http::Request& req) {
   }
   Status s = form_.Parse(req.body);
   if (!s.ok()) {
+    if (options_.metrics) options_.metrics->RequestRefused();
     Answer(seq, 400, "malformed form body: " + std::string(s.message()) + "\n");
     return req.keep_alive;
   }
@@ -206,15 +208,19 @@ bool HttpConnection::Dispatch(const http::Request& req) {
     bool found = false;
     const std::string_view v = form_.Get(kFields[i], &found);
     if (!found || (i < 2 && v.empty())) {
+      if (options_.metrics) options_.metrics->RequestRefused();
       Answer(seq, 400, "missing form field: " + std::string(kFields[i]) + "\n");
       return req.keep_alive;
     }
     targets[i]->assign(v);
   }
-  call.deadline = Clock::now() + options_.call_timeout;
+  const Clock::time_point arrived = Clock::now();
+  call.deadline = arrived + options_.call_timeout;
   ++*inflight_;
-  transport_->Invoke(std::move(call), [self = shared_from_this(), seq](CallResult result) {
+  transport_->Invoke(std::move(call), [self = shared_from_this(), seq, arrived](CallResult result) {
     --*self->inflight_;
+    if (AgentMetrics* m = self->options_.metrics)
+      m->CallDone(result.status, Clock::now() - arrived);
     const int status = HttpStatusFor(result.status);
     if (status != 200) {
       result.body = std::string(CallStatusName(result.status)) + ": " + result.body + "\n";

@@ -21,8 +21,17 @@ void LoadBalancer::SetEndpoints(const std::vector<ProviderEndpoint>& endpoints) 
       Endpoint fresh;
       fresh.id = next_id_++;
       fresh.info = info;
+      if (options_.metrics) fresh.cells = options_.metrics->Endpoint(info.address());
       next.push_back(std::move(fresh));
     }
+  }
+  // A dropped endpoint's calls still in flight are no longer counted here (their answers are
+  // ignored): take them out of its gauge too.
+  for (const Endpoint& e : endpoints_) {
+    if (e.cells == nullptr || e.inflight == 0) continue;
+    const bool kept =
+        std::any_of(next.begin(), next.end(), [&](const Endpoint& n) { return n.id == e.id; });
+    if (!kept) e.cells->in_flight.Add(-e.inflight);
   }
   endpoints_ = std::move(next);
 }
@@ -75,13 +84,22 @@ LoadBalancer::Endpoint* LoadBalancer::FindMutable(uint64_t id) {
 }
 
 void LoadBalancer::OnStart(uint64_t id) {
-  if (Endpoint* e = FindMutable(id)) ++e->inflight;
+  Endpoint* e = FindMutable(id);
+  if (e == nullptr) return;
+  ++e->inflight;
+  if (e->cells) e->cells->in_flight.Inc();
+}
+
+void LoadBalancer::Settle(Endpoint* e) {
+  if (e->inflight <= 0) return;
+  --e->inflight;
+  if (e->cells) e->cells->in_flight.Dec();
 }
 
 void LoadBalancer::OnSuccess(uint64_t id, std::chrono::microseconds latency) {
   Endpoint* e = FindMutable(id);
   if (e == nullptr) return;
-  e->inflight = std::max(0, e->inflight - 1);
+  Settle(e);
   const double sample = static_cast<double>(std::max<int64_t>(1, latency.count()));
   e->latency_ewma_us =
       e->latency_ewma_us == 0
@@ -94,12 +112,12 @@ void LoadBalancer::OnSuccess(uint64_t id, std::chrono::microseconds latency) {
 void LoadBalancer::OnFailure(uint64_t id, Clock::time_point now) {
   Endpoint* e = FindMutable(id);
   if (e == nullptr) return;
-  e->inflight = std::max(0, e->inflight - 1);
+  Settle(e);
   if (++e->consecutive_failures >= options_.failures_to_eject) EjectEndpoint(*e, now);
 }
 
 void LoadBalancer::OnAbandon(uint64_t id) {
-  if (Endpoint* e = FindMutable(id)) e->inflight = std::max(0, e->inflight - 1);
+  if (Endpoint* e = FindMutable(id)) Settle(e);
 }
 
 void LoadBalancer::Eject(uint64_t id, Clock::time_point now) {
@@ -113,6 +131,7 @@ void LoadBalancer::EjectEndpoint(Endpoint& e, Clock::time_point now) {
   e.ejected_until = now + std::min<std::chrono::milliseconds>(backoff, options_.max_ejection);
   ++e.ejections;
   e.consecutive_failures = 0;
+  if (e.cells) e.cells->ejections.Inc();
 }
 
 }  // namespace meshq::agent

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "meshq/agent/agent_metrics.h"
 #include "meshq/agent/direct_transport.h"
 #include "meshq/agent/provider_endpoint.h"
 
@@ -28,6 +29,7 @@ class LoadBalancer {
     int consecutive_failures = 0;
     int ejections = 0;  // consecutive ejections, for the back-off
     Clock::time_point ejected_until{};
+    EndpointCells* cells = nullptr;  // its metrics, with options.metrics
   };
 
   LoadBalancer() = default;
@@ -58,6 +60,8 @@ class LoadBalancer {
  private:
   Endpoint* FindMutable(uint64_t id);
   void EjectEndpoint(Endpoint& ep, Clock::time_point now);
+  // One of its calls ended: in-flight down by one (never below 0).
+  void Settle(Endpoint* e);
 
   Options options_;
   std::vector<Endpoint> endpoints_;

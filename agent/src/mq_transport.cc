@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "meshq/agent/agent_metrics.h"
 #include "meshq/bridge/wire.h"
 
 namespace meshq::agent {
@@ -43,12 +44,28 @@ bool DecodeMqResult(std::string_view payload, CallResult* result) {
   return true;
 }
 
+namespace {
+
+// Counts one thread's broker link in `metrics` at its transitions only (a failed reconnect
+// reports "down" again).
+std::function<void(bool)> LinkCounter(AgentMetrics* metrics) {
+  if (metrics == nullptr) return {};
+  return [metrics, was_up = std::make_shared<bool>(false)](bool up) {
+    if (up == *was_up) return;
+    *was_up = up;
+    metrics->BrokerConnection(up);
+  };
+}
+
+}  // namespace
+
 MqConsumerTransport::MqConsumerTransport(boost::asio::io_context& io, const MqOptions& options,
                                          int thread) {
   bridge::RpcClientOptions o;
   o.broker = options.broker;
   o.client_id = options.client_id_prefix + "-t" + std::to_string(thread);
   o.request_durability = options.durability;
+  o.on_connection = LinkCounter(options.metrics);
   client_ = bridge::RpcClient::Create(io, o);
   client_->Start();
 }
@@ -139,6 +156,14 @@ struct MqProviderTransport::Health {
   int timeouts_in_a_row = 0;
   bool pausing = false;
   bool probing = false;  // resumed after a pause, one call at a time, until one succeeds
+  AgentMetrics* metrics = nullptr;
+  bool counted_paused = false;  // in metrics' paused threads, from a pause to full speed again
+
+  void CountPaused(bool paused) {
+    if (metrics == nullptr || paused == counted_paused) return;
+    counted_paused = paused;
+    metrics->ProviderPaused(paused);
+  }
 
   void Succeeded() {
     timeouts_in_a_row = 0;
@@ -146,6 +171,7 @@ struct MqProviderTransport::Health {
     // The provider is back: full speed, and the next trouble starts from the shortest pause.
     probing = false;
     pause = kFirstPause;
+    CountPaused(false);
     if (auto s = server.lock()) s->Resume();
   }
   void TimedOut() {
@@ -157,6 +183,7 @@ struct MqProviderTransport::Health {
     auto s = server.lock();
     if (!s || pausing) return;
     pausing = true;
+    CountPaused(true);
     s->Pause();
     resume.expires_after(pause);
     pause = std::min<std::chrono::milliseconds>(pause * 2, kLongestPause);
@@ -192,8 +219,10 @@ Status MqProviderTransport::Start(Invoker* local) {
   o.service = service_;
   o.max_in_flight = options_.max_in_flight;
   o.reply_durability = options_.durability;
+  o.on_connection = LinkCounter(options_.metrics);
   std::string interface_name = service_;
   health_ = std::make_shared<Health>(io_);
+  health_->metrics = options_.metrics;
   server_ = bridge::RpcServer::Create(
       io_, o,
       [local, interface_name, weak_health = std::weak_ptr<Health>(health_)](
@@ -216,6 +245,7 @@ Status MqProviderTransport::Start(Invoker* local) {
           if (health && result.status == CallStatus::kNotExecuted) {
             // Never reached the provider: another provider-agent runs it, at once.
             if (auto s = health->server.lock()) {
+              if (health->metrics) health->metrics->CallGivenBack();
               s->GiveBack(id);
               health->Pause();
               return;

@@ -3,14 +3,37 @@
 #include "meshq/agent/provider_agent.h"
 
 #include "io_threads.h"
+#include "meshq/agent/agent_metrics.h"
 #include "registry.h"
 
 #include <thread>
 
 namespace meshq::agent {
 
+namespace {
+
+// The local provider as the transport sees it, counting each call's outcome and time.
+class MeteredInvoker : public Invoker {
+ public:
+  MeteredInvoker(Invoker* inner, AgentMetrics* metrics) : inner_(inner), metrics_(metrics) {}
+  void Invoke(CallRequest request, CallCallback done) override {
+    inner_->Invoke(std::move(request), [metrics = metrics_, start = Clock::now(),
+                                        done = std::move(done)](CallResult result) {
+      metrics->CallDone(result.status, Clock::now() - start);
+      done(std::move(result));
+    });
+  }
+
+ private:
+  Invoker* const inner_;
+  AgentMetrics* const metrics_;
+};
+
+}  // namespace
+
 struct ProviderAgent::Worker {
   std::unique_ptr<DubboClient> dubbo;
+  std::unique_ptr<Invoker> metered;  // over dubbo, with options.metrics
   std::unique_ptr<ProviderTransport> transport;
 };
 
@@ -26,7 +49,12 @@ Status ProviderAgent::Start() {
     auto w = std::make_unique<Worker>();
     w->dubbo = std::make_unique<DubboClient>(threads_->io(i), options_.dubbo);
     w->transport = factory_(threads_->io(i), i);
-    Status s = w->transport->Start(w->dubbo.get());
+    Invoker* local = w->dubbo.get();
+    if (options_.metrics) {
+      w->metered = std::make_unique<MeteredInvoker>(local, options_.metrics);
+      local = w->metered.get();
+    }
+    Status s = w->transport->Start(local);
     if (!s.ok()) return s;
     address_ = w->transport->address();
     workers_.push_back(std::move(w));
@@ -41,7 +69,7 @@ Status ProviderAgent::Start() {
     ep.weight = std::max(1, options_.weight);
     registration_ = std::make_unique<ServiceRegistration>(
         options_.etcd, ep.RegistryKey(options_.service_prefix), ep.ToRegistryValue(),
-        options_.lease_ttl_seconds);
+        options_.lease_ttl_seconds, options_.metrics);
     Status s = registration_->Start();
     if (!s.ok()) return s;
   }

@@ -2,6 +2,9 @@
 // registry traffic is a few requests per second at most, so it stays off the data-path threads.
 #include "registry.h"
 
+#include "meshq/agent/agent_metrics.h"
+#include "meshq/log.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,11 +14,12 @@ namespace meshq::agent {
 using namespace std::chrono_literals;
 
 ServiceRegistration::ServiceRegistration(std::string etcd_endpoint, std::string key,
-                                         std::string value, int ttl_seconds)
+                                         std::string value, int ttl_seconds, AgentMetrics* metrics)
     : etcd_(etcd_endpoint),
       key_(std::move(key)),
       value_(std::move(value)),
-      ttl_seconds_(std::max(1, ttl_seconds)) {}
+      ttl_seconds_(std::max(1, ttl_seconds)),
+      metrics_(metrics) {}
 
 ServiceRegistration::~ServiceRegistration() { Stop(); }
 
@@ -30,6 +34,7 @@ Status ServiceRegistration::Register() {
 Status ServiceRegistration::Start() {
   Status s = Register();
   if (s.ok()) thread_ = std::thread([this] { KeepAliveLoop(); });
+  if (metrics_) metrics_->Registered(s.ok());
   return s;
 }
 
@@ -42,7 +47,13 @@ void ServiceRegistration::KeepAliveLoop() {
     int64_t ttl_left = 0;
     Status s = etcd_.KeepAliveOnce(lease_id_, &ttl_left);
     if (s.ok() && ttl_left <= 0) s = Register();  // the lease expired: register afresh
-    if (!s.ok()) std::fprintf(stderr, "registry: %s: %s\n", key_.c_str(), s.ToString().c_str());
+    if (metrics_) {
+      if (!s.ok()) metrics_->LeaseRefreshFailed();
+      metrics_->Registered(s.ok());
+    }
+    if (!s.ok()) {
+      LogEvent(LogLevel::kWarn, "registry", "lease refresh failed").Field("key", key_).Error(s);
+    }
     lock.lock();
   }
 }
@@ -57,16 +68,21 @@ void ServiceRegistration::Stop() {
   if (thread_.joinable()) thread_.join();
   if (lease_id_ != 0) {
     Status s = etcd_.RevokeLease(lease_id_);
-    if (!s.ok())
-      std::fprintf(stderr, "registry: deregister %s: %s\n", key_.c_str(), s.ToString().c_str());
+    if (!s.ok()) {
+      LogEvent(LogLevel::kWarn, "registry", "deregister failed").Field("key", key_).Error(s);
+      if (metrics_) metrics_->LeaseRefreshFailed();
+    }
   }
+  if (metrics_) metrics_->Registered(false);
   lease_id_ = 0;
 }
 
-ServiceWatcher::ServiceWatcher(std::string etcd_endpoint, std::string prefix, Listener on_change)
+ServiceWatcher::ServiceWatcher(std::string etcd_endpoint, std::string prefix, Listener on_change,
+                               AgentMetrics* metrics)
     : etcd_endpoint_(std::move(etcd_endpoint)),
       prefix_(std::move(prefix)),
-      on_change_(std::move(on_change)) {}
+      on_change_(std::move(on_change)),
+      metrics_(metrics) {}
 
 ServiceWatcher::~ServiceWatcher() { Stop(); }
 
@@ -111,6 +127,7 @@ void ServiceWatcher::Run() {
         if (ProviderEndpoint::FromRegistryValue(kv.key, kv.value, &ep)) endpoints_[kv.key] = ep;
       }
       Publish();
+      if (metrics_) metrics_->WatchState(true);
       auto on_events = [this](const std::vector<EtcdEvent>& events) {
         for (const EtcdEvent& ev : events) {
           ProviderEndpoint ep;
@@ -126,8 +143,10 @@ void ServiceWatcher::Run() {
       if (s.ok()) return;
     }
     if (stopping()) return;
-    std::fprintf(stderr, "registry: watch %s: %s (retrying)\n", prefix_.c_str(),
-                 s.ToString().c_str());
+    if (metrics_) metrics_->WatchState(false);
+    LogEvent(LogLevel::kWarn, "registry", "watch failed, retrying")
+        .Field("prefix", prefix_)
+        .Error(s);
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, 500ms, [this] { return stopping_; });
   }

@@ -15,12 +15,15 @@
 
 namespace meshq::agent {
 
+class AgentMetrics;
+
 // Keeps one endpoint registered while alive. If the lease is lost (etcd restarted, long pause) it
 // re-grants and re-puts. Stop() (and the destructor) revoke the lease, which deletes the key.
 class ServiceRegistration {
  public:
+  // `metrics` (optional) learns whether the lease holds and counts failed refreshes.
   ServiceRegistration(std::string etcd_endpoint, std::string key, std::string value,
-                      int ttl_seconds);
+                      int ttl_seconds, AgentMetrics* metrics = nullptr);
   ~ServiceRegistration();
   ServiceRegistration(const ServiceRegistration&) = delete;
   ServiceRegistration& operator=(const ServiceRegistration&) = delete;
@@ -38,6 +41,7 @@ class ServiceRegistration {
   const std::string key_;
   const std::string value_;
   const int ttl_seconds_;
+  AgentMetrics* const metrics_;
   int64_t lease_id_ = 0;  // owned by the keep-alive thread once started
   std::mutex mu_;
   std::condition_variable cv_;
@@ -50,7 +54,9 @@ class ServiceRegistration {
 class ServiceWatcher {
  public:
   using Listener = std::function<void(const std::vector<ProviderEndpoint>&)>;
-  ServiceWatcher(std::string etcd_endpoint, std::string prefix, Listener on_change);
+  // `metrics` (optional) learns whether the watch streams or retries.
+  ServiceWatcher(std::string etcd_endpoint, std::string prefix, Listener on_change,
+                 AgentMetrics* metrics = nullptr);
   ~ServiceWatcher();
   ServiceWatcher(const ServiceWatcher&) = delete;
   ServiceWatcher& operator=(const ServiceWatcher&) = delete;
@@ -65,6 +71,7 @@ class ServiceWatcher {
   const std::string etcd_endpoint_;
   const std::string prefix_;
   const Listener on_change_;
+  AgentMetrics* const metrics_;
   std::map<std::string, ProviderEndpoint> endpoints_;  // by key; watcher thread only
   std::unique_ptr<EtcdClient> watch_client_;
   std::mutex mu_;

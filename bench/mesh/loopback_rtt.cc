@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "meshq/flags.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -46,8 +48,15 @@ int Connect(int port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int connections = argc > 1 ? std::atoi(argv[1]) : 4;
-  const double seconds = argc > 2 ? std::atof(argv[2]) : 2.0;
+  int connections = 4;
+  double seconds = 2.0;
+  meshq::FlagSet flags(
+      "loopback_rtt",
+      "The bare loopback TCP round trip: one connection's p50/p99, then the round\n"
+      "trips per second of --connections in parallel.");
+  flags.Int("connections", &connections, 1, 1024, "parallel connections, one thread each");
+  flags.Double("seconds", &seconds, 0.1, 3600, "length of each measurement");
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
 
   const int listener = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -13,11 +13,15 @@
 # receives (losing every call in flight on it; meshq-provider-sim --close-percent), and prints
 # what the providers closed and dropped after each topology, to set against the HTTP errors
 # (summed over its levels; no warm-up then).
+# --metrics gives every agent a /metrics port (--metrics-port 0; docs/metrics.md): the cost of
+# counting, against a run without. --prometheus (implies --metrics) also runs a real Prometheus
+# server on loopback scraping the agents (and the broker of run_mq.sh, MESHQ_BROKER_METRICS) every
+# second, and leaves its data directory for a look afterwards (printed at the end).
 #
 #   bench/mesh/run.sh [--mode direct] [--duration 15s] [--latency-ms 50]
 #                     [--connections "128 256 512"] [--capacities "20 40 60"] [--threads 1]
 #                     [--no-zero-latency] [--mq-durability written|synced|stored]
-#                     [--provider-close-percent P]
+#                     [--provider-close-percent P] [--metrics] [--prometheus]
 # Binaries come from ${MESHQ_BUILD_DIR:-build} (build them first: tools/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +35,8 @@ THREADS=1
 ZERO_LATENCY=1
 MQ_DURABILITY=written
 CLOSE_PERCENT=0
+METRICS=0
+PROMETHEUS=0
 while (($#)); do
   case "$1" in
     --mode) MODE=$2; shift 2 ;;
@@ -42,6 +48,8 @@ while (($#)); do
     --no-zero-latency) ZERO_LATENCY=0; shift ;;
     --mq-durability) MQ_DURABILITY=$2; shift 2 ;;
     --provider-close-percent) CLOSE_PERCENT=$2; shift 2 ;;
+    --metrics) METRICS=1; shift ;;
+    --prometheus) PROMETHEUS=1; METRICS=1; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -68,7 +76,13 @@ command -v wrk >/dev/null || { echo "run.sh: wrk not installed" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/meshq-mesh-XXXXXX)
 PIDS=()
+PROM_PID=""
 cleanup() {
+  if [[ -n $PROM_PID ]]; then
+    kill "$PROM_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
+    echo "prometheus data (kept): $PROM_DIR  (look: $PROM_DIR/look.sh)" >&2
+  fi
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -105,7 +119,74 @@ cpu_seconds() {
   awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
 }
 
+# The agents' metrics flags, and where their /metrics are ("metrics on ADDR" in their stdout).
+METRICS_OPTS=()
+((METRICS)) && METRICS_OPTS=(--metrics-port 0)
+metrics_address() { sed -n 's/^metrics on //p' "$1" | head -1; }
+
+# A free loopback port (Prometheus cannot report one it picked itself).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Prometheus scrapes the targets listed in $PROM_DIR/targets.json, rewritten by each topology
+# (file-based discovery: it rereads the file by itself).
+PROM_DIR=""
+start_prometheus() {
+  PROM_DIR=$(mktemp -d /tmp/meshq-prometheus-XXXXXX)
+  local port
+  port=$(free_port)
+  echo '[]' >"$PROM_DIR/targets.json"
+  cat >"$PROM_DIR/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+scrape_configs:
+  - job_name: meshq
+    file_sd_configs:
+      - files: ["$PROM_DIR/targets.json"]
+        refresh_interval: 1s
+YAML
+  /usr/bin/prometheus --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
+    --web.listen-address="127.0.0.1:$port" >"$PROM_DIR/prometheus.log" 2>&1 &
+  PROM_PID=$!
+  PROM_URL="http://127.0.0.1:$port"
+  cat >"$PROM_DIR/look.sh" <<LOOK
+#!/bin/sh
+# Serves this run's data again for a look: open http://127.0.0.1:9090/graph, e.g.
+#   rate(meshq_agent_requests_total[5s])
+#   histogram_quantile(0.99, rate(meshq_agent_request_duration_seconds_bucket[5s]))
+exec /usr/bin/prometheus --config.file="$PROM_DIR/prometheus.yml" \\
+  --storage.tsdb.path="$PROM_DIR/data" --web.listen-address=127.0.0.1:9090
+LOOK
+  chmod +x "$PROM_DIR/look.sh"
+  for _ in $(seq 1 100); do
+    if curl -sf "$PROM_URL/-/ready" >/dev/null 2>&1; then
+      echo "prometheus: $PROM_URL, data $PROM_DIR"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "run.sh: prometheus did not become ready (see $PROM_DIR/prometheus.log)" >&2
+  return 1
+}
+
+# The scrape targets of the current topology (and the broker's, when given).
+write_targets() {
+  [[ -n $PROM_DIR ]] || return 0
+  local targets=() f a
+  for f in "$WORK/ca.out" "$WORK"/pa{0,1,2}.out; do
+    a=$(metrics_address "$f")
+    [[ -n $a ]] && targets+=("\"$a\"")
+  done
+  [[ -n ${MESHQ_BROKER_METRICS:-} ]] && targets+=("\"$MESHQ_BROKER_METRICS\"")
+  local IFS=,
+  echo "[{\"targets\": [${targets[*]}], \"labels\": {\"run\": \"mesh\"}}]" >"$PROM_DIR/targets.json.tmp"
+  mv "$PROM_DIR/targets.json.tmp" "$PROM_DIR/targets.json"
+}
+
 ETCD_URL=$(tools/etcd.sh start "$WORK/etcd")
+((PROMETHEUS)) && start_prometheus
 PREFIX=/meshq/bench/
 read -r -a CAPS <<<"$CAPACITIES"
 
@@ -123,18 +204,21 @@ start_topology() {
     local sim_addr
     sim_addr=$(wait_listening "$WORK/sim$i.out")
     "$AGENT" --role provider --mode "$MODE" "${MODE_OPTS[@]}" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
-      --provider "$sim_addr" --weight "${CAPS[$i]}" --threads "$THREADS" \
+      --provider "$sim_addr" --weight "${CAPS[$i]}" --threads "$THREADS" "${METRICS_OPTS[@]}" \
       >"$WORK/pa$i.out" 2>"$WORK/pa$i.err" &
     PIDS+=($!); TOPOLOGY_PIDS+=($!); PROVIDER_AGENT_PIDS+=($!)
     wait_listening "$WORK/pa$i.out" >/dev/null
   done
   "$AGENT" --role consumer --mode "$MODE" "${MODE_OPTS[@]}" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
-    --threads "$THREADS" >"$WORK/ca.out" 2>"$WORK/ca.err" &
+    --threads "$THREADS" "${METRICS_OPTS[@]}" >"$WORK/ca.out" 2>"$WORK/ca.err" &
   CONSUMER_PID=$!
   PIDS+=($!); TOPOLOGY_PIDS+=($!)
   CONSUMER_ADDR=$(wait_listening "$WORK/ca.out")
   for _ in $(seq 1 100); do
-    [[ $(curl -s "http://$CONSUMER_ADDR/endpoints" | grep -c weight=) -eq 3 ]] && return 0
+    if [[ $(curl -s "http://$CONSUMER_ADDR/endpoints" | grep -c weight=) -eq 3 ]]; then
+      write_targets
+      return 0
+    fi
     sleep 0.05
   done
   echo "run.sh: consumer-agent did not see 3 providers" >&2
@@ -247,7 +331,7 @@ header() {
 
 echo "## machine"
 echo "cores: $(nproc); $(uname -r); wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}')"
-"$RTT" 4 2
+"$RTT" --connections 4 --seconds 2
 
 SUM=0
 for c in "${CAPS[@]}"; do SUM=$((SUM + c)); done

@@ -7,6 +7,7 @@
 
 #include "meshq/bridge/broker.h"
 #include "meshq/flags.h"
+#include "meshq/log.h"
 
 int main(int argc, char** argv) {
   // A reader of our stdout may go away (tests read only the first line).
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
                         "once no consumer group needs it (0: no size limit)");
   flags.Int<int64_t>("retention-round-ms", &retention_round_ms, 10, 3'600'000,
                      "how often the retention looks for what it may trim");
+  meshq::DeclareLogLevelFlag(&flags);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   options.retention = std::chrono::milliseconds(retention_ms);
   options.retention_round = std::chrono::milliseconds(retention_round_ms);
@@ -94,19 +96,28 @@ int main(int argc, char** argv) {
   std::unique_ptr<meshq::bridge::Broker> broker;
   meshq::Status s = meshq::bridge::Broker::Open(options, &broker);
   if (!s.ok()) {
-    std::fprintf(stderr, "meshq-broker: %s\n", s.ToString().c_str());
+    meshq::LogEvent(meshq::LogLevel::kError, "broker", "cannot start")
+        .Field("dir", options.dir)
+        .Error(s);
     return 1;
   }
   // Before "listening on", which tells a reader the broker is ready.
   if (options.metrics_port >= 0) {
     std::printf("metrics on %s:%u\n", options.metrics_bind.c_str(), broker->metrics_port());
   }
+  // The stdout line is the contract with scripts and tests; the log line is for the operator.
   std::printf("listening on %s:%u\n", options.bind.c_str(), broker->port());
   std::fflush(stdout);
+  meshq::LogEvent(meshq::LogLevel::kInfo, "broker", "listening")
+      .Field("bind", options.bind)
+      .Field("port", broker->port())
+      .Field("dir", options.dir)
+      .Field("threads", options.threads);
   s = broker->Run();
   if (!s.ok()) {
-    std::fprintf(stderr, "meshq-broker: shutdown: %s\n", s.ToString().c_str());
+    meshq::LogEvent(meshq::LogLevel::kError, "broker", "shutdown failed").Error(s);
     return 1;
   }
+  meshq::LogEvent(meshq::LogLevel::kInfo, "broker", "stopped");
   return 0;
 }

@@ -273,7 +273,8 @@ int main(int argc, char** argv) {
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   f.independent = independent != 0;
   if (f.broker.port == 0) {
-    std::fprintf(stderr, "meshq-rpc-bench: --broker HOST:PORT is required\n");
+    std::fputs(meshq::UsageError("meshq-rpc-bench", "--broker HOST:PORT is required").c_str(),
+               stderr);
     return 2;
   }
   asio::io_context client_io, server_io;

@@ -105,19 +105,17 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   flags.Int<uint64_t>("since", &since_seconds, 0, uint64_t{1} << 40,
                       "only calls stored from this time on (UNIX seconds)");
   flags.Int<size_t>("limit", &limit, 0, size_t{1} << 32, "unanswered or late calls listed");
-  Status parsed = flags.Parse(args);
-  if (!parsed.ok()) {
-    err << "audit: " << parsed.message() << " (see meshq audit --help)\n";
-    return 2;
-  }
-  if (flags.help()) {
-    out << flags.Usage();
-    return 0;
-  }
+  if (auto exit_code = flags.ParseArguments(args, out, err)) return *exit_code;
   const uint64_t since_us = since_seconds * 1000000ull;
   BrokerAddress address;
-  if (service.empty() || !ParseBrokerAddress(broker, &address)) {
-    err << flags.Usage();
+  if (!ParseBrokerAddress(broker, &address)) {
+    err << UsageError(flags.program(), broker.empty()
+                                           ? "--broker is required"
+                                           : "bad --broker '" + broker + "': not HOST:PORT");
+    return 2;
+  }
+  if (service.empty()) {
+    err << UsageError(flags.program(), "--service is required");
     return 2;
   }
   BlockingBrokerClient client(address);

@@ -203,6 +203,7 @@ void RpcClient::FetchStoredReply(uint64_t id, std::string_view queue, uint64_t o
 }
 
 void RpcClient::OnConnection(bool up) {
+  if (options_.on_connection) options_.on_connection(up);
   if (!up) {
     // fetches_ is back to 0 already: the broker client failed each fetch (its callback counted
     // it out) before reporting the connection down.

@@ -80,6 +80,7 @@ void RpcServer::Shutdown() {
 }
 
 void RpcServer::OnConnection(bool up) {
+  if (options_.on_connection) options_.on_connection(up);
   if (!up) return;  // the fetches in flight failed (and were counted out) before this
   FetchRequests();
 }

@@ -1,10 +1,19 @@
-// FlagSet: declaration, parsing and the usage text.
+// FlagSet: declaration, the usage text, and parsing on Boost.Program_options (which splits the
+// command line into flags and values; each flag's own setter checks type and range).
 #include "meshq/flags.h"
 
+#include <boost/make_shared.hpp>
+#include <boost/program_options.hpp>
+#include <cstddef>
 #include <cstdio>
+#include <iostream>
 #include <utility>
 
 namespace meshq {
+
+std::string UsageError(std::string_view program, std::string_view message) {
+  return std::string(program) + ": " + std::string(message) + "; see --help\n";
+}
 
 FlagSet::FlagSet(std::string program, std::string summary, std::string synopsis)
     : program_(std::move(program)), summary_(std::move(summary)), synopsis_(std::move(synopsis)) {}
@@ -118,48 +127,112 @@ bool FlagSet::ParseScaled(std::string_view text, long double* out) {
   return true;
 }
 
-Status FlagSet::Parse(const std::vector<std::string>& args) {
+namespace {
+
+namespace po = boost::program_options;
+
+// The key under which Boost hands back arguments that are not flags; no flag can be spelled so.
+constexpr const char* kPositionalKey = " positional";
+
+// Long flags (`--name value`, `--name=value`), `-h`, and "--" ending the flags; no abbreviations,
+// no short flags of the program's own (so "-x" is an unknown flag, not a cluster of letters).
+constexpr int kStyle =
+    po::command_line_style::allow_long | po::command_line_style::long_allow_adjacent |
+    po::command_line_style::long_allow_next | po::command_line_style::allow_short |
+    po::command_line_style::allow_dash_for_short | po::command_line_style::short_allow_next;
+
+// "--name=" is Boost's "empty adjacent parameter" error; here it is the empty value, as in
+// `--dir=` (the same as `--dir ''`).
+std::vector<std::string> SplitEmptyAdjacentValues(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  out.reserve(args.size());
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
+    if (arg == "--") {
+      out.insert(out.end(), args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+      break;
+    }
+    if (arg.size() > 3 && arg.rfind("--", 0) == 0 && arg.back() == '=' &&
+        arg.find('=') == arg.size() - 1) {
+      out.push_back(arg.substr(0, arg.size() - 1));
+      out.emplace_back();
+    } else {
+      out.push_back(arg);
+    }
+  }
+  return out;
+}
+
+// The name a person typed: "--bogus" of "--bogus=1", "-x" of "-x".
+std::string TypedName(const po::option& o) {
+  const std::string& token = o.original_tokens.empty() ? o.string_key : o.original_tokens[0];
+  return token.substr(0, token.find('='));
+}
+
+}  // namespace
+
+Status FlagSet::Parse(const std::vector<std::string>& args) {
+  po::options_description description;
+  description.add_options()("help,h", "");
+  for (const Flag& f : flags_) {
+    po::typed_value<std::string>* value = po::value<std::string>();
+    // A switch alone means true; its value is only ever adjacent (`--name=false`).
+    if (f.value_name.empty()) value->implicit_value("true");
+    description.add(boost::make_shared<po::option_description>(f.name.c_str(), value, ""));
+  }
+  description.add_options()(kPositionalKey, po::value<std::vector<std::string>>(), "");
+  po::positional_options_description positional;
+  positional.add(kPositionalKey, -1);
+
+  po::parsed_options parsed(&description);
+  try {
+    parsed = po::command_line_parser(SplitEmptyAdjacentValues(args))
+                 .options(description)
+                 .positional(positional)
+                 .style(kStyle)
+                 .allow_unregistered()
+                 .run();
+  } catch (const po::invalid_command_line_syntax& e) {
+    if (e.kind() == po::invalid_command_line_syntax::missing_parameter) {
+      return Status::InvalidArgument("missing value for " + e.get_option_name());
+    }
+    return Status::InvalidArgument(e.what());
+  } catch (const po::error& e) {
+    return Status::InvalidArgument(e.what());
+  }
+
+  // In command-line order, so the first problem is the one reported and --help stops the rest.
+  for (const po::option& o : parsed.options) {
+    if (o.unregistered) return Status::InvalidArgument("unknown flag " + TypedName(o));
+    if (o.string_key == "help") {
       help_ = true;
       return Status::OK();
     }
-    if (arg == "--") {
-      if (positional_ == nullptr && i + 1 < args.size()) {
-        return Status::InvalidArgument("unexpected argument '" + args[i + 1] + "'");
+    auto add_positional = [this](const std::string& word) {
+      if (positional_ == nullptr) {
+        return Status::InvalidArgument("unexpected argument '" + word + "'");
       }
-      for (++i; i < args.size(); ++i) positional_->push_back(args[i]);
-      break;
-    }
-    if (arg.size() >= 2 && arg[0] == '-' && arg[1] != '-') {
-      return Status::InvalidArgument("unknown flag " + arg);
-    }
-    if (arg.rfind("--", 0) != 0) {  // a word, or "-" (stdin, by convention)
-      if (positional_ == nullptr)
-        return Status::InvalidArgument("unexpected argument '" + arg + "'");
-      positional_->push_back(arg);
+      positional_->push_back(word);
+      return Status::OK();
+    };
+    std::string value = o.value.empty() ? "true" : o.value.front();
+    if (o.string_key == kPositionalKey) {
+      if (o.position_key < 0) return Status::InvalidArgument("unknown flag " + TypedName(o));
+      Status s = add_positional(value);
+      if (!s.ok()) return s;
       continue;
     }
-    const size_t eq = arg.find('=');
-    const std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    Flag* flag = Find(name);
-    if (flag == nullptr || name.empty()) {
-      return Status::InvalidArgument("unknown flag --" + name);
-    }
-    std::string value;
-    if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-    } else if (flag->value_name.empty()) {
-      value = "true";  // a switch alone
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return Status::InvalidArgument("missing value for --" + name);
+    Flag* flag = Find(o.string_key);
+    if (flag->value_name.empty() && o.original_tokens.size() > 1) {
+      // Boost gave a switch the next argument ("--verbose false"): that one is a word of its
+      // own, and the switch stands alone.
+      Status s = add_positional(value);
+      if (!s.ok()) return s;
+      value = "true";
     }
     Status s = flag->set(value);
     if (!s.ok()) {
-      return Status::InvalidArgument("bad --" + name + " '" + value +
+      return Status::InvalidArgument("bad --" + flag->name + " '" + value +
                                      "': " + std::string(s.message()));
     }
     flag->given = true;
@@ -190,19 +263,23 @@ std::string FlagSet::Usage() const {
   return out;
 }
 
-std::optional<int> FlagSet::ParseCommandLine(int argc, char** argv) {
-  const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+std::optional<int> FlagSet::ParseArguments(const std::vector<std::string>& args, std::ostream& out,
+                                           std::ostream& err) {
   Status s = Parse(args);
   if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s (see %s --help)\n", program_.c_str(),
-                 std::string(s.message()).c_str(), program_.c_str());
+    err << UsageError(program_, s.message()) << std::flush;
     return 2;
   }
   if (help_) {
-    std::fputs(Usage().c_str(), stdout);
+    out << Usage() << std::flush;
     return 0;
   }
   return std::nullopt;
+}
+
+std::optional<int> FlagSet::ParseCommandLine(int argc, char** argv) {
+  return ParseArguments(std::vector<std::string>(argv + (argc > 0 ? 1 : 0), argv + argc), std::cout,
+                        std::cerr);
 }
 
 }  // namespace meshq

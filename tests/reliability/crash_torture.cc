@@ -20,16 +20,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "meshq/flags.h"
 #include "meshq/queue_store.h"
 #include "message_pattern.h"
 #include "temp_dir.h"
@@ -424,36 +427,35 @@ class Torture {
   bool store_complete_ = false;  // an Open of the current store has completed
 };
 
-bool ParseArgs(int argc, char** argv, Config* cfg) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--dir")
-      cfg->dir = v;
-    else if (k == "--seconds")
-      cfg->seconds = std::stod(v);
-    else if (k == "--iterations")
-      cfg->iterations = std::stoull(v);
-    else if (k == "--seed")
-      cfg->seed = std::stoull(v);
-    else if (k == "--queues")
-      cfg->queues = static_cast<uint32_t>(std::stoul(v));
-    else if (k == "--threads")
-      cfg->threads = std::stoi(v);
-    else if (k == "--max-messages")
-      cfg->max_messages = std::stoull(v);
-    else if (k == "--direct-io")
-      cfg->direct_io = v;
-    else if (k == "--writer-iteration")  // internal: this process is a writer child
-      cfg->writer_iteration = std::stoll(v);
-    else if (k == "--ack-fd")
-      cfg->ack_fd = std::stoi(v);
-    else
-      return false;
-  }
-  const bool io_mode_ok =
-      cfg->direct_io == "off" || cfg->direct_io == "on" || cfg->direct_io == "mixed";
-  return argc % 2 == 1 && io_mode_ok && cfg->queues >= 1 && cfg->queues <= kMaxQueues &&
-         cfg->threads >= 1 && cfg->seconds > 0;
+// The command line; nullopt when the torture should run, else the exit status.
+std::optional<int> ParseArgs(int argc, char** argv, Config* cfg) {
+  FlagSet flags("reliability_crash_torture",
+                "Kills writer children at random moments and checks that every flushed message\n"
+                "survives each restart.");
+  flags.String("dir", &cfg->dir, "the store (default: a fresh temporary directory)", "DIR");
+  flags.Double("seconds", &cfg->seconds, 0.001, 1e6, "run for this long");
+  flags.Count<uint64_t>("iterations", &cfg->iterations, 0, uint64_t{1} << 40,
+                        "at most this many kills");
+  flags.Int<uint64_t>("seed", &cfg->seed, 0, UINT64_MAX, "random seed");
+  flags.Int<uint32_t>("queues", &cfg->queues, 1, kMaxQueues, "queues written");
+  flags.Int("threads", &cfg->threads, 1, 256, "writer threads");
+  flags.Count<uint64_t>("max-messages", &cfg->max_messages, 1, uint64_t{1} << 40,
+                        "a fresh store (new generation) past this many");
+  flags.Custom(
+      "direct-io", "off|on|mixed", "off",
+      [cfg](std::string_view v) {
+        if (v != "off" && v != "on" && v != "mixed") {
+          return Status::InvalidArgument("--direct-io must be off, on or mixed");
+        }
+        cfg->direct_io = std::string(v);
+        return Status::OK();
+      },
+      "the segment files' I/O: buffered, direct, or changing between kills");
+  // Internal: this process is the writer child of that iteration, acknowledging on that fd.
+  flags.Int<int64_t>("writer-iteration", &cfg->writer_iteration, -1, INT64_MAX,
+                     "internal: run as the writer child of this iteration");
+  flags.Int("ack-fd", &cfg->ack_fd, -1, 1 << 20, "internal: the writer child's ack pipe");
+  return flags.ParseCommandLine(argc, argv);
 }
 
 }  // namespace
@@ -461,13 +463,7 @@ bool ParseArgs(int argc, char** argv, Config* cfg) {
 
 int main(int argc, char** argv) {
   meshq::Config cfg;
-  if (!meshq::ParseArgs(argc, argv, &cfg)) {
-    std::fprintf(stderr,
-                 "usage: %s [--dir D] [--seconds S] [--iterations N] [--seed X] [--queues Q<=400] "
-                 "[--threads T] [--max-messages M] [--direct-io off|on|mixed]\n",
-                 argv[0]);
-    return 2;
-  }
+  if (auto exit_code = meshq::ParseArgs(argc, argv, &cfg)) return *exit_code;
   if (cfg.writer_iteration >= 0) {
     meshq::RunWriter(cfg, static_cast<uint64_t>(cfg.writer_iteration), cfg.ack_fd);
   }

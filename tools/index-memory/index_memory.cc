@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   flags.Bool("keep", &keep, "keep the store");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (dir.empty()) {
-    std::fprintf(stderr, "meshq-index-memory: --dir is required\n");
+    std::fputs(meshq::UsageError("meshq-index-memory", "--dir is required").c_str(), stderr);
     return 2;
   }
 

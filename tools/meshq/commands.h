@@ -1,7 +1,7 @@
 // The `meshq` operator tool's subcommands. Each takes its arguments (without the program and
 // subcommand names), writes its report to `out` and diagnostics to `err`, and returns the
 // process exit code: 0 success/clean, 1 problems found, 2 bad usage or the store cannot be opened.
-// Every subcommand is read-only: it never modifies the store.
+// Every subcommand is read-only: it never modifies the store (top reads only servers' /metrics).
 #pragma once
 
 #include <ostream>
@@ -21,6 +21,8 @@ int RunInspect(const std::vector<std::string>& args, std::ostream& out, std::ost
 int RunVerify(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 // meshq dump DIR QUEUE [--from N] [--count M] [--hex]: the messages of one queue.
 int RunDump(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// meshq top HOST:PORT... [--interval S] [--once]: a live view of servers' /metrics.
+int RunTop(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 // meshq audit ...: the bridge's request/reply audit (when the bridge is built).
 int RunAuditCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 // Dispatches args[0] to a subcommand; prints usage for anything else.

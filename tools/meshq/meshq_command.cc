@@ -1,5 +1,6 @@
 // meshq: dispatch of the operator tool's subcommands.
 #include "commands.h"
+#include "meshq/flags.h"
 
 namespace meshq::cli {
 
@@ -13,6 +14,7 @@ void Usage(std::ostream& os) {
         "  dump DIR QUEUE [--from N] [--count M] [--hex]\n"
         "                                print a queue's messages: offset, length, bytes\n"
         "  audit ...                     pair stored RPC requests with replies (bridge)\n"
+        "  top HOST:PORT... [--once]     live rates, latencies and gauges from servers' /metrics\n"
         "Every command is read-only.\n";
 }
 
@@ -20,7 +22,7 @@ void Usage(std::ostream& os) {
 
 int RunMeshq(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
-    Usage(err);
+    err << UsageError("meshq", "a command is required");
     return kExitUsage;
   }
   const std::string& cmd = args[0];
@@ -29,12 +31,12 @@ int RunMeshq(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (cmd == "verify") return RunVerify(rest, out, err);
   if (cmd == "dump") return RunDump(rest, out, err);
   if (cmd == "audit") return RunAuditCommand(rest, out, err);
+  if (cmd == "top") return RunTop(rest, out, err);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     Usage(out);
     return kExitOk;
   }
-  err << "meshq: unknown command '" << cmd << "'\n";
-  Usage(err);
+  err << UsageError("meshq", "unknown command '" + cmd + "'");
   return kExitUsage;
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "meshq/flags.h"
+#include "meshq/log.h"
 #include "sim_server.h"
 
 int main(int argc, char** argv) {
@@ -46,27 +47,37 @@ int main(int argc, char** argv) {
   flags.Bool("fault-parameters", &opt.faults.by_parameter,
              "fault: hash parameters choose a fault: fault:close, fault:answer-bytes:N,\n"
              "fault:exception-depth:N");
+  meshq::DeclareLogLevelFlag(&flags);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   opt.faults.answer_heartbeats = !no_heartbeat_answers;
   if (!flags.given("port")) {
-    std::fprintf(stderr, "meshq-provider-sim: --port is required (0 picks a free port)\n");
+    std::fputs(
+        meshq::UsageError("meshq-provider-sim", "--port is required (0 picks a free port)").c_str(),
+        stderr);
     return 2;
   }
 
   SimServer server(opt);
   meshq::Status st = server.Start();
   if (!st.ok()) {
-    std::fprintf(stderr, "meshq-provider-sim: %s\n", st.ToString().c_str());
+    meshq::LogEvent(meshq::LogLevel::kError, "provider-sim", "cannot start").Error(st);
     return 1;
   }
   boost::asio::signal_set signals(server.main_context(), SIGINT, SIGTERM);
   signals.async_wait([&server](const boost::system::error_code& ec, int) {
     if (!ec) server.Stop();
   });
+  // The stdout lines (listening, counters) are what scripts read; the log is for the operator.
   std::printf("listening on %s:%u\n", opt.bind.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
+  meshq::LogEvent(meshq::LogLevel::kInfo, "provider-sim", "listening")
+      .Field("bind", opt.bind)
+      .Field("port", unsigned{server.port()})
+      .Field("latency_ms", opt.latency_ms)
+      .Field("capacity", uint64_t{opt.capacity});
   server.Run();
   std::printf("provider-sim: %s\n", server.CountersLine().c_str());
   std::fflush(stdout);
+  meshq::LogEvent(meshq::LogLevel::kInfo, "provider-sim", "stopped");
   return 0;
 }

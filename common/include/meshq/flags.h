@@ -2,13 +2,15 @@
 // each bound to a variable whose value at declaration is the default, then parses its arguments.
 // Every flag takes `--name value` and `--name=value`; numbers are checked for type and range;
 // an unknown flag, a missing value or a bad one is an InvalidArgument naming the flag; `--help`
-// (or `-h`) asks for Usage(), which lists every flag with its default.
+// (or `-h`) asks for Usage(), which lists every flag with its default. Boost.Program_options splits
+// the command line; FlagSet adds the typed, range-checked values and one error style.
 #pragma once
 
 #include <charconv>
 #include <concepts>
 #include <functional>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +18,11 @@
 #include "meshq/status.h"
 
 namespace meshq {
+
+// The one style of a bad-usage message, for FlagSet and for a program's own checks after it
+// (a required flag missing, two that conflict): "<program>: <message>; see --help\n". Such an
+// exit is status 2.
+std::string UsageError(std::string_view program, std::string_view message);
 
 class FlagSet {
  public:
@@ -70,9 +77,14 @@ class FlagSet {
   std::string Usage() const;
 
   // For main(): parses argv. On --help prints Usage() to stdout and yields 0; on an error
-  // prints "<program>: <message>" and a pointer to --help to stderr and yields 2; nullopt when
-  // the program should run.
+  // prints UsageError(program, message) to stderr and yields 2; nullopt when the program
+  // should run.
   std::optional<int> ParseCommandLine(int argc, char** argv);
+  // The same over `args` (argv without the program name), writing to `out` and `err`.
+  std::optional<int> ParseArguments(const std::vector<std::string>& args, std::ostream& out,
+                                    std::ostream& err);
+  // The program named in the usage and error texts.
+  const std::string& program() const { return program_; }
 
   // Numbers, for the templates above: *out = text within [min, max], or an error saying why.
   template <std::integral T>

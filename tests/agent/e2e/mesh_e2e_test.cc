@@ -11,7 +11,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -164,6 +166,7 @@ class MeshTest : public ::testing::Test {
     std::unique_ptr<ChildProcess> sim;
     std::unique_ptr<ChildProcess> agent;
     std::string agent_address;
+    uint16_t metrics_port = 0;
   };
 
   void SetUp() override {
@@ -183,18 +186,24 @@ class MeshTest : public ::testing::Test {
       std::string sim_address;
       ASSERT_TRUE(p.sim->WaitForLine("listening on ", 10s, &sim_address));
       p.agent = std::make_unique<ChildProcess>();
-      ASSERT_TRUE(p.agent->Start(
-          {MESHQ_AGENT_BIN, "--role", "provider", "--mode", "direct", "--etcd", etcd_.endpoint(),
-           "--provider", sim_address, "--weight", std::to_string(i + 1), "--lease-ttl", "2"},
-          dir_ + "/provider-agent" + std::to_string(i) + ".log"));
+      ASSERT_TRUE(p.agent->Start({MESHQ_AGENT_BIN, "--role", "provider", "--mode", "direct",
+                                  "--etcd", etcd_.endpoint(), "--provider", sim_address, "--weight",
+                                  std::to_string(i + 1), "--lease-ttl", "2", "--metrics-port", "0"},
+                                 dir_ + "/provider-agent" + std::to_string(i) + ".log"));
+      std::string metrics_address;
+      ASSERT_TRUE(p.agent->WaitForLine("metrics on 127.0.0.1:", 10s, &metrics_address));
+      p.metrics_port = static_cast<uint16_t>(std::stoi(metrics_address));
       ASSERT_TRUE(p.agent->WaitForLine("listening on ", 10s, &p.agent_address));
       providers_.push_back(std::move(p));
     }
     consumer_ = std::make_unique<ChildProcess>();
-    ASSERT_TRUE(consumer_->Start({MESHQ_AGENT_BIN, "--role", "consumer", "--mode", "direct",
-                                  "--etcd", etcd_.endpoint(), "--timeout-ms", "3000"},
-                                 dir_ + "/consumer-agent.log"));
+    ASSERT_TRUE(
+        consumer_->Start({MESHQ_AGENT_BIN, "--role", "consumer", "--mode", "direct", "--etcd",
+                          etcd_.endpoint(), "--timeout-ms", "3000", "--metrics-port", "0"},
+                         dir_ + "/consumer-agent.log"));
     std::string address;
+    ASSERT_TRUE(consumer_->WaitForLine("metrics on 127.0.0.1:", 10s, &address));
+    metrics_port_ = static_cast<uint16_t>(std::stoi(address));
     ASSERT_TRUE(consumer_->WaitForLine("listening on 127.0.0.1:", 10s, &address));
     port_ = static_cast<uint16_t>(std::stoi(address));
     ASSERT_TRUE(WaitForEndpoints(3, 5s)) << Endpoints();
@@ -249,7 +258,81 @@ class MeshTest : public ::testing::Test {
   std::vector<Provider> providers_;
   std::unique_ptr<ChildProcess> consumer_;
   uint16_t port_ = 0;
+  uint16_t metrics_port_ = 0;  // the consumer-agent's /metrics
 };
+
+// The value of the series written exactly as `series` ("name{labels}") in `text`; -1 if absent.
+double SeriesValue(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+// Runs `promtool check metrics` over `text`; its verdict and output.
+bool PromtoolAccepts(const std::string& text, const std::string& dir, std::string* output) {
+  const std::string in = dir + "/scrape.txt", out = dir + "/promtool.out";
+  {
+    std::ofstream f(in);
+    f << text;
+  }
+  const int rc = std::system(("promtool check metrics < " + in + " > " + out + " 2>&1").c_str());
+  std::ifstream f(out);
+  output->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return rc == 0;
+}
+
+TEST_F(MeshTest, AgentsServeMetricsThatMoveWithTrafficAndPromtoolAccepts) {
+  Client c(port_);
+  constexpr int kCalls = 30;
+  for (int i = 0; i < kCalls; ++i) {
+    const std::string parameter = "metrics-" + std::to_string(i);
+    Reply r = c.Post(CallBody(parameter));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  ASSERT_EQ(c.Post("interface=x").status, 400);  // a refused request: method missing
+
+  const Reply consumer = Client(metrics_port_).Get("/metrics");
+  ASSERT_EQ(consumer.status, 200);
+  const std::string& m = consumer.body;
+  EXPECT_EQ(SeriesValue(m, "meshq_agent_requests_total{role=\"consumer\",outcome=\"ok\"}"), kCalls)
+      << m;
+  EXPECT_EQ(SeriesValue(m, "meshq_agent_requests_total{role=\"consumer\",outcome=\"bad_request\"}"),
+            1);
+  EXPECT_EQ(SeriesValue(m, "meshq_agent_request_duration_seconds_count{role=\"consumer\"}"),
+            kCalls);
+  EXPECT_EQ(SeriesValue(m,
+                        "meshq_agent_hop_duration_seconds_count{role=\"consumer\",hop=\""
+                        "provider_agent\"}"),
+            kCalls);
+  EXPECT_EQ(SeriesValue(m, "meshq_agent_registry_watch_up{role=\"consumer\"}"), 1);
+  EXPECT_EQ(SeriesValue(m, "meshq_agent_registry_endpoints{role=\"consumer\"}"), 3);
+  double in_flight = 0;
+  for (const Provider& p : providers_) {
+    const std::string series =
+        "meshq_agent_endpoint_in_flight{endpoint=\"" + p.agent_address + "\"}";
+    in_flight += SeriesValue(m, series);
+    EXPECT_EQ(SeriesValue(
+                  m, "meshq_agent_endpoint_ejections_total{endpoint=\"" + p.agent_address + "\"}"),
+              0)
+        << m;
+  }
+  EXPECT_EQ(in_flight, 0) << "every call was answered:\n" << m;
+  std::string verdict;
+  EXPECT_TRUE(PromtoolAccepts(m, dir_, &verdict)) << verdict << "\n" << m;
+  EXPECT_EQ(Client(metrics_port_).Get("/healthz").status, 200);
+
+  double provider_calls = 0;
+  for (const Provider& p : providers_) {
+    const Reply r = Client(p.metrics_port).Get("/metrics");
+    ASSERT_EQ(r.status, 200);
+    provider_calls +=
+        SeriesValue(r.body, "meshq_agent_requests_total{role=\"provider\",outcome=\"ok\"}");
+    EXPECT_EQ(SeriesValue(r.body, "meshq_agent_registry_registered{role=\"provider\"}"), 1);
+    EXPECT_TRUE(PromtoolAccepts(r.body, dir_, &verdict)) << verdict << "\n" << r.body;
+    EXPECT_EQ(Client(p.metrics_port).Get("/healthz").status, 200);
+  }
+  EXPECT_EQ(provider_calls, kCalls);
+}
 
 TEST_F(MeshTest, AnswersAreJavaHashCodesIncludingNonAscii) {
   Client c(port_);

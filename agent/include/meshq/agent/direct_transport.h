@@ -20,6 +20,7 @@ namespace meshq::agent {
 inline constexpr std::size_t kDefaultMaxAgentFrame = 1u << 20;
 
 class AgentLink;
+class AgentMetrics;
 class LoadBalancer;
 
 // How the LoadBalancer weighs latency and ejects failing endpoints.
@@ -30,6 +31,7 @@ struct BalancerOptions {
   int failures_to_eject = 3;          // consecutive failures before ejection
   std::chrono::milliseconds first_ejection{500};
   std::chrono::milliseconds max_ejection{8000};
+  AgentMetrics* metrics = nullptr;  // per-endpoint in-flight calls and ejections
 };
 
 // Timing of one AgentLink (a consumer-agent's connection to a provider-agent).

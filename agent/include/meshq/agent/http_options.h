@@ -9,6 +9,8 @@
 
 namespace meshq::agent {
 
+class AgentMetrics;
+
 // What one HTTP request may hold; beyond them it is refused with the status named.
 struct HttpLimits {
   std::size_t max_header_bytes = 8 * 1024;   // request line + headers + blank line; else 431
@@ -39,6 +41,7 @@ struct HttpOptions {
   HttpTimeouts timeouts;
   std::chrono::milliseconds call_timeout{5000};  // deadline of each call
   std::size_t max_pipelined = 1024;              // answers outstanding before reading pauses
+  AgentMetrics* metrics = nullptr;               // counts each request's outcome and time
 };
 
 }  // namespace meshq::agent

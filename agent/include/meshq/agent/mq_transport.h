@@ -16,6 +16,8 @@
 
 namespace meshq::agent {
 
+class AgentMetrics;
+
 struct MqOptions {
   bridge::BrokerAddress broker;
   // Consumer: reply queues are "rpc.rep.<client_id_prefix>-t<thread>".
@@ -27,6 +29,8 @@ struct MqOptions {
   // capacity, calls wait in the broker (where any free provider can take them) rather than in
   // one provider's queue.
   uint32_t max_in_flight = 512;
+  // Broker links up, provider pauses and calls given back (optional).
+  AgentMetrics* metrics = nullptr;
 };
 
 // The call <-> RPC payload mapping (pure; exposed for tests).

@@ -13,6 +13,7 @@
 
 namespace meshq::agent {
 
+class AgentMetrics;
 class IoThreads;
 class ServiceRegistration;
 
@@ -27,6 +28,7 @@ class ProviderAgent {
     int lease_ttl_seconds = 3;
     std::chrono::milliseconds drain_timeout{3000};
     DubboClient::Options dubbo;
+    AgentMetrics* metrics = nullptr;  // calls by outcome and time, the registration's state
   };
 
   ProviderAgent(Options options, ProviderTransportFactory factory);

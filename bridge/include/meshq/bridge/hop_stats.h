@@ -16,20 +16,28 @@
 #include <string_view>
 
 #include "meshq/latency_histogram.h"
+#include "meshq/metrics.h"
 
 namespace meshq::bridge {
 
-// Microsecond latencies recorded from any thread; Take() snapshots them from any other.
+// Microsecond latencies recorded from any thread; Take() snapshots them from any other. Each
+// sample also goes to the Prometheus histogram given to Export (an agent's /metrics), so the
+// SIGUSR1 lines and /metrics count the same events.
 class HopHistogram {
  public:
   void Record(uint64_t micros) {
     buckets_[LatencyHistogram::BucketOf(micros)].fetch_add(1, std::memory_order_relaxed);
+    if (Histogram* h = exported_.load(std::memory_order_acquire)) h->Observe(micros * 1000);
   }
+  // From now on samples are also observed (in nanoseconds) by `h` (a Latency() histogram that
+  // outlives every Record), or no longer when null.
+  void Export(Histogram* h) { exported_.store(h, std::memory_order_release); }
   // The samples recorded since the previous Take (or the start), which starts a new period.
   LatencyHistogram Take();
 
  private:
   std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> buckets_{};
+  std::atomic<Histogram*> exported_{nullptr};
 };
 
 struct ProcessHopStats {

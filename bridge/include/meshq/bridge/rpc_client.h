@@ -63,6 +63,8 @@ struct RpcClientOptions {
   PutDurability request_durability = PutDurability::kWritten;
   std::chrono::milliseconds sweep_interval{5};
   uint32_t reply_batch = 256;
+  // Told (on the client's thread) each time its broker connection comes up or goes down.
+  std::function<void(bool up)> on_connection;
 };
 
 class RpcClient : public std::enable_shared_from_this<RpcClient> {

@@ -53,6 +53,8 @@ struct RpcServerOptions {
   // When the broker acknowledges a reply: kWritten or kSynced keep the "settled" mark through a
   // broker kill -9 (a redelivery then is not executed again); see RpcClientOptions.
   PutDurability reply_durability = PutDurability::kWritten;
+  // Told (on the server's thread) each time its broker connection comes up or goes down.
+  std::function<void(bool up)> on_connection;
 };
 
 class RpcServer : public std::enable_shared_from_this<RpcServer> {
