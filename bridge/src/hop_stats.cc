@@ -1,14 +1,16 @@
-// Hop stats: atomic bucket counters, snapshot-and-reset, one-line report.
+// Hop stats: per-thread bucket counters, a period's samples by difference, one-line report.
 #include "meshq/bridge/hop_stats.h"
 
 namespace meshq::bridge {
 
 LatencyHistogram HopHistogram::Take() {
   LatencyHistogram h;
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    // exchange: a sample recorded concurrently lands in this period or the next, never neither.
-    const uint64_t n = buckets_[b].exchange(0, std::memory_order_relaxed);
-    if (n != 0) h.Add(b, n);
+  std::lock_guard lock(take_mu_);
+  for (size_t b = 0; b < taken_.size(); ++b) {
+    // The sums only grow: a sample recorded concurrently lands in this period or the next.
+    const uint64_t sum = cells_.Sum(b);
+    if (sum != taken_[b]) h.Add(b, sum - taken_[b]);
+    taken_[b] = sum;
   }
   return h;
 }

@@ -9,11 +9,12 @@
 // carries its first answer's stamp). Between hosts the figures include the clocks' offset.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "meshq/latency_histogram.h"
 #include "meshq/metrics.h"
@@ -22,11 +23,14 @@ namespace meshq::bridge {
 
 // Microsecond latencies recorded from any thread; Take() snapshots them from any other. Each
 // sample also goes to the Prometheus histogram given to Export (an agent's /metrics), so the
-// SIGUSR1 lines and /metrics count the same events.
+// SIGUSR1 lines and /metrics count the same events. Recording touches only the calling thread's
+// cells (the metrics library's shards): no cache line shared between io threads per call.
 class HopHistogram {
  public:
+  HopHistogram() : cells_(LatencyHistogram::kBuckets), taken_(LatencyHistogram::kBuckets, 0) {}
+
   void Record(uint64_t micros) {
-    buckets_[LatencyHistogram::BucketOf(micros)].fetch_add(1, std::memory_order_relaxed);
+    cells_.Add(LatencyHistogram::BucketOf(micros), 1);
     if (Histogram* h = exported_.load(std::memory_order_acquire)) h->Observe(micros * 1000);
   }
   // From now on samples are also observed (in nanoseconds) by `h` (a Latency() histogram that
@@ -36,7 +40,9 @@ class HopHistogram {
   LatencyHistogram Take();
 
  private:
-  std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> buckets_{};
+  metrics_internal::ShardedCells cells_;
+  std::mutex take_mu_;
+  std::vector<uint64_t> taken_;  // each bucket's sum at the previous Take; guarded by take_mu_
   std::atomic<Histogram*> exported_{nullptr};
 };
 
