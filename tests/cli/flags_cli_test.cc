@@ -132,8 +132,11 @@ std::vector<Program> Programs() {
                  "bad --broker 'nowhere': not HOST:PORT"});
 #endif
 #ifdef MESHQ_BIN_MESHQ
-  all.push_back(
-      {MESHQ_BIN_MESHQ, "meshq dump", {"dump"}, {"--from", "-1"}, "bad --from '-1': not a whole number"});
+  all.push_back({MESHQ_BIN_MESHQ,
+                 "meshq dump",
+                 {"dump"},
+                 {"--from", "-1"},
+                 "bad --from '-1': not a whole number"});
   all.push_back({MESHQ_BIN_MESHQ,
                  "meshq inspect",
                  {"inspect"},
