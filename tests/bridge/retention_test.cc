@@ -309,7 +309,8 @@ TEST_F(RpcRetentionTest, AnUnansweredRequestIsKeptAndTheAuditStillFailsIt) {
   r.request_id = 0xabc;
   r.deadline_us = UnixMicros() + 100'000;
   r.sent_us = UnixMicros();
-  r.reply_to = ReplyQueueName("keeper");
+  const std::string reply_queue = ReplyQueueName("keeper");  // reply_to is a view: keep it alive
+  r.reply_to = reply_queue;
   std::string payload;
   EncodeRpcRequest(r, &payload);
   ASSERT_TRUE(c->Put(RequestQueueName("kept"), {{r.request_id, payload}}).ok());
