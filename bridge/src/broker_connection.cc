@@ -65,25 +65,27 @@ void BrokerConnection::Handshake() {
   const auto limit =
       options_.frame_timeout.count() > 0 ? options_.frame_timeout : options_.idle_timeout;
   if (limit.count() > 0) ArmDeadline(limit);
-  stream_.async_handshake(asio::ssl::stream_base::server,
-                          [self = shared_from_this()](boost::system::error_code ec) {
-                            self->handshaking_ = false;
-                            if (self->closed_) return;  // timed out
-                            if (ec) {
-                              ++self->limits_->tls_handshake_failures;
-                              LogEvent(LogLevel::kDebug, "broker", "tls handshake failed")
-                                  .Field("connection", self->id_)
-                                  .Field("error", ec.message());
-                              return self->Close();
-                            }
-                            ++self->limits_->tls_handshakes;
-                            self->identity_ = PeerIdentity(self->stream_.native_handle());
-                            LogEvent(LogLevel::kDebug, "broker", "tls connection")
-                                .Field("connection", self->id_)
-                                .Field("version", SSL_get_version(self->stream_.native_handle()))
-                                .Field("identity", self->identity_);
-                            self->StartFrames();
-                          });
+  stream_.async_handshake(
+      asio::ssl::stream_base::server, [self = shared_from_this()](boost::system::error_code ec) {
+        self->handshaking_ = false;
+        if (self->closed_) return;  // timed out
+        if (ec) {
+          ++self->limits_->tls_handshake_failures;
+          const long verify = SSL_get_verify_result(self->stream_.native_handle());
+          LogEvent(LogLevel::kDebug, "broker", "tls handshake failed")
+              .Field("connection", self->id_)
+              .Field("error", ec.message())
+              .Field("verify", verify == X509_V_OK ? "" : X509_verify_cert_error_string(verify));
+          return self->Close();
+        }
+        ++self->limits_->tls_handshakes;
+        self->identity_ = PeerIdentity(self->stream_.native_handle());
+        LogEvent(LogLevel::kDebug, "broker", "tls connection")
+            .Field("connection", self->id_)
+            .Field("version", SSL_get_version(self->stream_.native_handle()))
+            .Field("identity", self->identity_);
+        self->StartFrames();
+      });
 }
 
 bool BrokerConnection::OverHighWater() const {
