@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "meshq/tls.h"
 
 namespace meshq::testing {
@@ -52,6 +54,22 @@ class TestPki {
  private:
   std::string dir_;
   std::string error_;
+};
+
+// A fixture whose suite shares one TestPki (its certificates are only read): pki_ in each test.
+class TestPkiSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { shared_ = new TestPki(); }
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+  void SetUp() override { ASSERT_EQ(pki_.error(), ""); }
+
+  const TestPki& pki_ = *shared_;
+
+ private:
+  static inline TestPki* shared_ = nullptr;
 };
 
 // A client context trusting `pki`'s ca.pem that presents certificate `name` as it is, even

@@ -34,7 +34,6 @@ using ::meshq::testing::HttpBody;
 using ::meshq::testing::HttpGet;
 using ::meshq::testing::MetricSample;
 using ::meshq::testing::ReadUntilClosed;
-using ::meshq::testing::TestPki;
 using testing::BrokerProcess;
 using testing::Converse;
 using testing::IoThread;
@@ -47,16 +46,8 @@ std::string ReadFile(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-class TlsBrokerTest : public ::testing::Test {
+class TlsBrokerTest : public ::meshq::testing::TestPkiSuite {
  protected:
-  // One PKI for the suite: the certificates are only read.
-  static void SetUpTestSuite() { pki = new TestPki(); }
-  static void TearDownTestSuite() {
-    delete pki;
-    pki = nullptr;
-  }
-  void SetUp() override { ASSERT_EQ(pki_.error(), ""); }
-
   // Starts the broker with TLS (mutual when `mutual`), its metrics and a debug log in a file.
   void StartBroker(bool mutual = true, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {
@@ -118,12 +109,8 @@ class TlsBrokerTest : public ::testing::Test {
     EXPECT_TRUE(got.empty());
   }
 
-  static TestPki* pki;
-  const TestPki& pki_ = *pki;
   BrokerProcess broker_;
 };
-
-TestPki* TlsBrokerTest::pki = nullptr;
 
 TEST_F(TlsBrokerTest, MutualTlsRoundTrip) {
   StartBroker();

@@ -16,19 +16,10 @@
 namespace meshq {
 namespace {
 
-using testing::TestPki;
 using Context = std::shared_ptr<boost::asio::ssl::context>;
 
-class TlsTest : public ::testing::Test {
+class TlsTest : public ::meshq::testing::TestPkiSuite {
  protected:
-  // One PKI for the suite: the certificates are only read.
-  static void SetUpTestSuite() { pki = new TestPki(); }
-  static void TearDownTestSuite() {
-    delete pki;
-    pki = nullptr;
-  }
-  void SetUp() override { ASSERT_EQ(pki_.error(), ""); }
-
   Context Server(const std::string& client_ca = "") {
     Context ctx;
     Status s = MakeTlsServerContext({pki_.cert("broker"), pki_.key("broker"), client_ca}, &ctx);
@@ -55,12 +46,7 @@ class TlsTest : public ::testing::Test {
     std::ofstream(path) << text;
     return path;
   }
-
-  static TestPki* pki;
-  const TestPki& pki_ = *pki;
 };
-
-TestPki* TlsTest::pki = nullptr;
 
 // What a handshake between two contexts came to.
 struct Handshake {
