@@ -5,11 +5,17 @@
 
 #include <stdlib.h>
 
+#include <boost/asio/ssl/context.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
+
+#include "meshq/tls.h"
 
 namespace meshq::testing {
 
@@ -49,5 +55,37 @@ class TestPki {
   std::string dir_;
   std::string error_;
 };
+
+// A fixture whose suite shares one TestPki (its certificates are only read): pki_ in each test.
+class TestPkiSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { shared_ = new TestPki(); }
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+  void SetUp() override { ASSERT_EQ(pki_.error(), ""); }
+
+  const TestPki& pki_ = *shared_;
+
+ private:
+  static inline TestPki* shared_ = nullptr;
+};
+
+// A client context trusting `pki`'s ca.pem that presents certificate `name` as it is, even
+// expired (MakeTlsClientContext refuses to load an expired one); null when it cannot be made.
+inline std::shared_ptr<boost::asio::ssl::context> ClientPresenting(const TestPki& pki,
+                                                                   const std::string& name) {
+  TlsClientOptions o;
+  o.ca_file = pki.cert("ca");
+  std::shared_ptr<boost::asio::ssl::context> ctx;
+  if (!MakeTlsClientContext(o, &ctx).ok()) return nullptr;
+  SSL_CTX* native = ctx->native_handle();
+  if (SSL_CTX_use_certificate_chain_file(native, pki.cert(name).c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(native, pki.key(name).c_str(), SSL_FILETYPE_PEM) != 1) {
+    return nullptr;
+  }
+  return ctx;
+}
 
 }  // namespace meshq::testing

@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
   std::string client_id = "consumer-" + std::to_string(getpid());
   int metrics_port = -1;  // off
   std::string metrics_bind = "127.0.0.1";
-  // This agent's certificate and the mesh's CA: one set for every link the agent has.
+  // Direct mode: this agent's certificate and the mesh's CA, for its agent links (the broker and
+  // etcd have flags of their own).
   meshq::TlsClientOptions tls;
   bool insecure_plaintext = false;
   RegistryAccess etcd_access;
@@ -184,6 +185,9 @@ int main(int argc, char** argv) {
                "kill -9), synced (also a machine crash), stored",
                "D");
   flags.String("client-id", &client_id, "mq consumer: reply-queue prefix", "ID");
+  // mq: TLS to the broker (docs/SECURITY.md); any --broker-tls-* flag turns it on.
+  meshq::TlsClientOptions broker_tls;
+  meshq::DeclareTlsClientFlags(&flags, &broker_tls, "broker-tls-", "broker");
   flags.Custom(
       "metrics-port", "N", "",
       [&metrics_port](std::string_view text) {
@@ -196,18 +200,18 @@ int main(int argc, char** argv) {
       "one; off when not given");
   flags.String("metrics-bind", &metrics_bind, "address the metrics port listens on", "ADDR");
   flags.String("tls-cert", &tls.cert_file,
-               "TLS: this agent's certificate (PEM): provider (direct) serves it on its port;\n"
-               "consumer presents it to provider-agents; mq: presented to the broker",
+               "direct: this agent's certificate (PEM): a provider-agent serves it on its\n"
+               "port, a consumer-agent presents it to provider-agents (mutual TLS)",
                "FILE");
-  flags.String("tls-key", &tls.key_file, "TLS: the private key (PEM) of --tls-cert", "FILE");
+  flags.String("tls-key", &tls.key_file, "direct: the private key (PEM) of --tls-cert", "FILE");
   flags.String("tls-ca", &tls.ca_file,
-               "TLS: the mesh's CA certificates (PEM). provider (direct): every consumer-agent\n"
-               "must present a certificate they signed (mutual TLS); consumer and mq: the\n"
-               "provider-agents' and the broker's certificates must verify against them",
+               "direct: the mesh's CA certificates (PEM): a provider-agent takes only links\n"
+               "presenting a certificate they signed; a consumer-agent checks the\n"
+               "provider-agents' certificates against them",
                "FILE");
   flags.String("tls-server-name", &tls.server_name,
-               "TLS, consumer and mq: the name the provider-agents' (or the broker's)\n"
-               "certificates must carry (default: the address connected to)",
+               "direct, consumer: the name the provider-agents' certificates must carry\n"
+               "(default: the address the registry gives)",
                "NAME");
   flags.Bool("insecure-plaintext", &insecure_plaintext,
              "provider (direct): listen on a non-loopback address without TLS");
@@ -236,6 +240,7 @@ int main(int argc, char** argv) {
       Fail("bad --mq-durability '" + durability + "': not stored, written or synced");
     }
     mq_options.client_id_prefix = client_id;
+    FailUnless(meshq::bridge::SetBrokerTls(broker_tls, &mq_options.broker));
   }
 #else
   const bool mq = false;

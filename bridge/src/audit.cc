@@ -12,6 +12,7 @@
 #include "meshq/bridge/blocking_broker_client.h"
 #include "meshq/bridge/rpc_message.h"
 #include "meshq/flags.h"
+#include "meshq/tls.h"
 #include "stored_message.h"
 
 namespace meshq::bridge {
@@ -105,6 +106,8 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   flags.Int<uint64_t>("since", &since_seconds, 0, uint64_t{1} << 40,
                       "only calls stored from this time on (UNIX seconds)");
   flags.Int<size_t>("limit", &limit, 0, size_t{1} << 32, "unanswered or late calls listed");
+  TlsClientOptions tls;
+  DeclareTlsClientFlags(&flags, &tls, "tls-", "broker");
   if (auto exit_code = flags.ParseArguments(args, out, err)) return *exit_code;
   const uint64_t since_us = since_seconds * 1000000ull;
   BrokerAddress address;
@@ -116,6 +119,10 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
   if (service.empty()) {
     err << UsageError(flags.program(), "--service is required");
+    return 2;
+  }
+  if (Status t = SetBrokerTls(tls, &address); !t.ok()) {
+    err << "audit: " << t.ToString() << "\n";
     return 2;
   }
   BlockingBrokerClient client(address);

@@ -16,19 +16,10 @@
 namespace meshq {
 namespace {
 
-using testing::TestPki;
 using Context = std::shared_ptr<boost::asio::ssl::context>;
 
-class TlsTest : public ::testing::Test {
+class TlsTest : public ::meshq::testing::TestPkiSuite {
  protected:
-  // One PKI for the suite: the certificates are only read.
-  static void SetUpTestSuite() { pki = new TestPki(); }
-  static void TearDownTestSuite() {
-    delete pki;
-    pki = nullptr;
-  }
-  void SetUp() override { ASSERT_EQ(pki_.error(), ""); }
-
   Context Server(const std::string& client_ca = "") {
     Context ctx;
     Status s = MakeTlsServerContext({pki_.cert("broker"), pki_.key("broker"), client_ca}, &ctx);
@@ -44,17 +35,8 @@ class TlsTest : public ::testing::Test {
       o.cert_file = pki_.cert(name);
       o.key_file = pki_.key(name);
     }
-    if (name == "expired") {
-      // Refused by MakeTlsClientContext itself: loaded behind its back, to be presented.
-      o.cert_file = o.key_file = "";
-      EXPECT_TRUE(MakeTlsClientContext(o, &ctx).ok());
-      EXPECT_EQ(SSL_CTX_use_certificate_chain_file(ctx->native_handle(), pki_.cert(name).c_str()),
-                1);
-      EXPECT_EQ(SSL_CTX_use_PrivateKey_file(ctx->native_handle(), pki_.key(name).c_str(),
-                                            SSL_FILETYPE_PEM),
-                1);
-      return ctx;
-    }
+    // Refused by MakeTlsClientContext itself: loaded as it is, to be presented.
+    if (name == "expired") return testing::ClientPresenting(pki_, name);
     Status s = MakeTlsClientContext(o, &ctx);
     EXPECT_TRUE(s.ok()) << s.ToString();
     return ctx;
@@ -64,12 +46,7 @@ class TlsTest : public ::testing::Test {
     std::ofstream(path) << text;
     return path;
   }
-
-  static TestPki* pki;
-  const TestPki& pki_ = *pki;
 };
-
-TestPki* TlsTest::pki = nullptr;
 
 // What a handshake between two contexts came to.
 struct Handshake {
