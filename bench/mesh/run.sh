@@ -248,7 +248,7 @@ start_topology() {
   CONSUMER_PID=$!
   PIDS+=($!); TOPOLOGY_PIDS+=($!)
   CONSUMER_ADDR=$(wait_listening "$WORK/ca.out")
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 400); do  # 20 s: a loaded machine is slow to start five processes
     if [[ $(curl -s "http://$CONSUMER_ADDR/endpoints" | grep -c weight=) -eq 3 ]]; then
       write_targets
       return 0

@@ -30,7 +30,8 @@ echo "runs: $OUT"
 run() {  # run NAME [--tls]
   local name=$1; shift
   bash bench/mesh/run_mq.sh --with-direct --connections "$CONNECTIONS" --duration "$DURATION" \
-    --latency-ms "$LATENCY_MS" "$@" >"$OUT/$name.txt" 2>"$OUT/$name.err"
+    --latency-ms "$LATENCY_MS" "$@" >"$OUT/$name.txt" 2>"$OUT/$name.err" ||
+    echo "tls_ab.sh: run $name failed (its rows are left out; see $OUT/$name.err)" >&2
 }
 for ((i = 0; i < PAIRS; i++)); do
   if ((i % 2 == 0)); then
@@ -44,6 +45,8 @@ echo "## bare loopback round trip (bench/mesh/loopback_rtt, one line per run)"
 grep -h "^RTT" "$OUT"/*.txt
 echo
 echo "## medians of $PAIRS interleaved pairs, $CONNECTIONS connections, $DURATION per level"
+echo "| mode | provider latency ms | plaintext QPS | TLS QPS | TLS / plaintext | plaintext p99 ms | TLS p99 ms | errors plain/TLS | wrong plain/TLS | CPU s/1000 req plain | CPU s/1000 req TLS | TLS CPU / plaintext |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 # Rows of run.sh: | mode | latency | connections | QPS | % | p50 | p99 | non-200 | socket errors |
 # wrong | consumer CPU | provider CPU | agents CPU | broker CPU | agents + broker CPU | ...
 awk -F'|' '
@@ -54,21 +57,19 @@ awk -F'|' '
     qps[key, tls, n] = $5; p99[key, tls, n] = $8; cpu[key, tls, n] = $16
     errors[key, tls] += $9 + $10; wrong[key, tls] += $11
   }
-  function median(arr, key, tls, m,   i, j, v, a) {
-    for (i = 1; i <= m; i++) a[i] = arr[key, tls, i] + 0
-    for (i = 2; i <= m; i++) { v = a[i]; j = i - 1; while (j > 0 && a[j] > v) { a[j + 1] = a[j]; j-- } a[j + 1] = v }
-    return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+  function median(arr, k0, t0, m,   i, j, v, s) {
+    for (i = 1; i <= m; i++) s[i] = arr[k0, t0, i] + 0
+    for (i = 2; i <= m; i++) { v = s[i]; j = i - 1; while (j > 0 && s[j] > v) { s[j + 1] = s[j]; j-- } s[j + 1] = v }
+    return m % 2 ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
   }
   END {
-    print "| mode | provider latency ms | plaintext QPS | TLS QPS | TLS / plaintext | plaintext p99 ms | TLS p99 ms | errors plain/TLS | wrong plain/TLS | CPU s/1000 req plain | CPU s/1000 req TLS | TLS CPU / plaintext |"
-    print "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for (key in keys) {
-      split(key, k, "|"); a = count[key, 0]; b = count[key, 1]
-      if (a == 0 || b == 0) continue
-      q0 = median(qps, key, 0, a); q1 = median(qps, key, 1, b)
-      c0 = median(cpu, key, 0, a); c1 = median(cpu, key, 1, b)
+      split(key, k, "|"); na = count[key, 0]; nb = count[key, 1]
+      if (na == 0 || nb == 0) continue
+      q0 = median(qps, key, 0, na); q1 = median(qps, key, 1, nb)
+      c0 = median(cpu, key, 0, na); c1 = median(cpu, key, 1, nb)
       printf "| %s | %s | %.0f | %.0f | %.1f%% | %.1f | %.1f | %d/%d | %d/%d | %.4f | %.4f | %.2f |\n",
-        k[1], k[2], q0, q1, 100 * q1 / q0, median(p99, key, 0, a), median(p99, key, 1, b),
-        errors[key, 0], errors[key, 1], wrong[key, 0], wrong[key, 1], c0, c1, c0 > 0 ? c1 / c0 : 0
+        k[1], k[2], q0, q1, 100 * q1 / q0, median(p99, key, 0, na), median(p99, key, 1, nb),
+        errors[key, 0], errors[key, 1], wrong[key, 0], wrong[key, 1], c0, c1, (c0 > 0 ? c1 / c0 : 0)
     }
   }' "$OUT"/plain-*.txt "$OUT"/tls-*.txt | sort
