@@ -7,6 +7,7 @@
 # seconds per 1000 requests. Every run's full output is kept in the printed directory.
 #
 #   bench/mesh/tls_ab.sh [--pairs 3] [--duration 20s] [--connections 256] [--latency-ms 50]
+#                        [--no-zero-latency]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,13 +15,15 @@ PAIRS=3
 DURATION=20s
 CONNECTIONS=256
 LATENCY_MS=50
+EXTRA=()
 while (($#)); do
   case "$1" in
     --pairs) PAIRS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --latency-ms) LATENCY_MS=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --no-zero-latency) EXTRA+=(--no-zero-latency); shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "tls_ab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -30,7 +33,7 @@ echo "runs: $OUT"
 run() {  # run NAME [--tls]
   local name=$1; shift
   bash bench/mesh/run_mq.sh --with-direct --connections "$CONNECTIONS" --duration "$DURATION" \
-    --latency-ms "$LATENCY_MS" "$@" >"$OUT/$name.txt" 2>"$OUT/$name.err" ||
+    --latency-ms "$LATENCY_MS" "${EXTRA[@]}" "$@" >"$OUT/$name.txt" 2>"$OUT/$name.err" ||
     echo "tls_ab.sh: run $name failed (its rows are left out; see $OUT/$name.err)" >&2
 }
 for ((i = 0; i < PAIRS; i++)); do
