@@ -249,6 +249,9 @@ int main(int argc, char** argv) {
     // MQ mode rides on the bridge's RPC layer, which this build was configured without.
     Fail("--mode " + mode + " is not available in this build (built without the bridge)");
   }
+  if (mq && tls.enabled()) {
+    Fail("--tls-* are the direct-mode agent links'; in mq mode the broker takes --broker-tls-*");
+  }
   const sigset_t stop_signals = BlockStopSignals();
 
   // Metrics: counted on the call path, served on a thread of their own (MetricsServer). Declared

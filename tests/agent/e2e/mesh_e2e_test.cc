@@ -633,6 +633,12 @@ TEST_F(MeshTlsTest, AgentRefusesToStartOnBadCertificatesOrPlaintextNonLoopback) 
   registry[5] = pki_.dir() + "/none.pem";  // --etcd-tls-cert
   EXPECT_EQ(RunToExit(Join({"--role", "consumer"}, registry), &err), 2);
   EXPECT_NE(err.find("none.pem"), std::string::npos) << err;
+  // The agent links' flags in MQ mode, where the broker has its own.
+  EXPECT_EQ(RunToExit({"--role", "consumer", "--mode", "mq", "--etcd", "", "--tls-cert",
+                       pki_.cert("alice"), "--tls-key", pki_.key("alice")},
+                      &err),
+            2);
+  EXPECT_NE(err.find("--broker-tls-*"), std::string::npos) << err;
   // Plaintext on a non-loopback address: refused unless --insecure-plaintext.
   EXPECT_EQ(RunToExit({"--role", "provider", "--etcd", "", "--listen", "0.0.0.0:0"}, &err), 2);
   EXPECT_NE(err.find("--insecure-plaintext"), std::string::npos) << err;
