@@ -42,7 +42,7 @@ if [[ ${MESHQ_SANITIZERS:-on} != off ]]; then
   # bound a server's memory on purpose: with no descriptor free UBSan's vptr check reports Boost's
   # error_category as invalid (the same code passes whenever one is free), and ASan's quarantine
   # keeps freed buffers resident. All of them run in the plain pass above.
-  asan_skip='^(install\.|MeshTest\.|ConsumerAcceptTest\.|BrokerLimitsTest\.(OutOfDescriptors|UnfinishedHugeFrames))'
+  asan_skip='^(install\.|MeshTest\.|MeshTlsTest\.|ConsumerAcceptTest\.|BrokerLimitsTest\.(OutOfDescriptors|UnfinishedHugeFrames))'
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600 -E "$asan_skip"

@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "meshq/agent/agent_listener.h"
@@ -18,6 +20,7 @@
 #include "meshq/flags.h"
 #include "meshq/log.h"
 #include "meshq/metrics_server.h"
+#include "meshq/plaintext_bind.h"
 #include "meshq/tls.h"
 #if MESHQ_AGENT_HAS_MQ
 #include "meshq/agent/mq_transport.h"
@@ -32,6 +35,24 @@ using namespace meshq::agent;
 [[noreturn]] void Fail(const std::string& why) {
   std::fputs(meshq::UsageError("meshq-agent", why).c_str(), stderr);
   std::exit(2);
+}
+
+// A setup the flags name but that cannot be used (a certificate that does not load, a password
+// file that cannot be read): exit status 2 as for bad flags, with the reason alone.
+void FailUnless(const Status& s) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "meshq-agent: %s\n", s.ToString().c_str());
+  std::exit(2);
+}
+
+// The first line of `path` (a password file), without its line end.
+Status ReadSecret(const std::string& path, std::string* out) {
+  std::ifstream f(path);
+  if (!f) return Status::InvalidArgument("cannot read " + path);
+  std::getline(f, *out);
+  if (!out->empty() && out->back() == '\r') out->pop_back();
+  if (out->empty()) return Status::InvalidArgument(path + " is empty");
+  return Status::OK();
 }
 
 // Blocks SIGTERM/SIGINT (and SIGUSR1, the stats request) in every thread (call before any thread
@@ -95,6 +116,12 @@ int main(int argc, char** argv) {
   std::string client_id = "consumer-" + std::to_string(getpid());
   int metrics_port = -1;  // off
   std::string metrics_bind = "127.0.0.1";
+  // Direct mode: this agent's certificate and the mesh's CA, for its agent links (the broker and
+  // etcd have flags of their own).
+  meshq::TlsClientOptions tls;
+  bool insecure_plaintext = false;
+  RegistryAccess etcd_access;
+  std::string etcd_password_file;
 
   meshq::FlagSet flags(
       "meshq-agent",
@@ -172,9 +199,36 @@ int main(int argc, char** argv) {
       "serve /metrics and /healthz on this port (docs/metrics.md); 0 picks a free\n"
       "one; off when not given");
   flags.String("metrics-bind", &metrics_bind, "address the metrics port listens on", "ADDR");
+  flags.String("tls-cert", &tls.cert_file,
+               "direct: this agent's certificate (PEM): a provider-agent serves it on its\n"
+               "port, a consumer-agent presents it to provider-agents (mutual TLS)",
+               "FILE");
+  flags.String("tls-key", &tls.key_file, "direct: the private key (PEM) of --tls-cert", "FILE");
+  flags.String("tls-ca", &tls.ca_file,
+               "direct: the mesh's CA certificates (PEM): a provider-agent takes only links\n"
+               "presenting a certificate they signed; a consumer-agent checks the\n"
+               "provider-agents' certificates against them",
+               "FILE");
+  flags.String("tls-server-name", &tls.server_name,
+               "direct, consumer: the name the provider-agents' certificates must carry\n"
+               "(default: the address the registry gives)",
+               "NAME");
+  flags.Bool("insecure-plaintext", &insecure_plaintext,
+             "provider (direct): listen on a non-loopback address without TLS");
+  meshq::DeclareTlsClientFlags(&flags, &etcd_access.tls, "etcd-tls-", "etcd (https:// --etcd)");
+  flags.String("etcd-user", &etcd_access.user, "the etcd user to authenticate as (etcd auth)",
+               "NAME");
+  flags.String("etcd-password-file", &etcd_password_file,
+               "the file holding --etcd-user's password (its first line)", "FILE");
   meshq::DeclareLogLevelFlag(&flags);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (role.empty()) Fail("--role is required (consumer or provider)");
+  if (!etcd_access.user.empty() && etcd_password_file.empty()) {
+    Fail("--etcd-user needs --etcd-password-file");
+  }
+  if (!etcd_password_file.empty())
+    FailUnless(ReadSecret(etcd_password_file, &etcd_access.password));
+  if (!etcd.empty()) FailUnless(CheckRegistryAccess(etcd, etcd_access));
 #if MESHQ_AGENT_HAS_MQ
   const bool mq = mode == "mq";
   MqOptions mq_options;
@@ -186,9 +240,7 @@ int main(int argc, char** argv) {
       Fail("bad --mq-durability '" + durability + "': not stored, written or synced");
     }
     mq_options.client_id_prefix = client_id;
-    if (Status s = meshq::bridge::SetBrokerTls(broker_tls, &mq_options.broker); !s.ok()) {
-      Fail(s.ToString());
-    }
+    FailUnless(meshq::bridge::SetBrokerTls(broker_tls, &mq_options.broker));
   }
 #else
   const bool mq = false;
@@ -196,6 +248,9 @@ int main(int argc, char** argv) {
   if (mode != "direct" && !mq) {
     // MQ mode rides on the bridge's RPC layer, which this build was configured without.
     Fail("--mode " + mode + " is not available in this build (built without the bridge)");
+  }
+  if (mq && tls.enabled()) {
+    Fail("--tls-* are the direct-mode agent links'; in mq mode the broker takes --broker-tls-*");
   }
   const sigset_t stop_signals = BlockStopSignals();
 
@@ -225,6 +280,7 @@ int main(int argc, char** argv) {
     options.listen = listen;
     options.threads = threads;
     options.etcd = etcd;
+    options.etcd_access = etcd_access;
     options.service_prefix = prefix;
     options.http.call_timeout = std::chrono::milliseconds(timeout_ms);
     options.http.timeouts.header = std::chrono::milliseconds(header_timeout_ms);
@@ -234,6 +290,10 @@ int main(int argc, char** argv) {
     DirectTransport::Options direct;
     direct.link.max_frame = max_frame;
     direct.balancer.metrics = metrics.get();
+    if (!mq && tls.enabled()) {
+      FailUnless(meshq::MakeTlsClientContext(tls, &direct.link.tls));
+      direct.link.tls_server_name = tls.server_name;
+    }
     ConsumerTransportFactory factory = DirectTransport::Factory(direct);
 #if MESHQ_AGENT_HAS_MQ
     if (mq) {
@@ -274,6 +334,7 @@ int main(int argc, char** argv) {
   ProviderAgent::Options options;
   options.threads = threads;
   options.etcd = etcd;
+  options.etcd_access = etcd_access;
   options.service_prefix = prefix;
   options.service = service;
   options.weight = weight;
@@ -286,6 +347,22 @@ int main(int argc, char** argv) {
   }
   AgentListener::Options listener;
   listener.max_frame = max_frame;
+  if (!mq) {
+    if (tls.enabled()) {
+      // Mutual TLS only: a provider-agent with TLS on answers no one without a mesh certificate.
+      if (tls.cert_file.empty()) Fail("TLS on a provider-agent needs --tls-cert and --tls-key");
+      if (tls.ca_file.empty()) Fail("--tls-cert on a provider-agent needs --tls-ca (mutual TLS)");
+      if (!tls.server_name.empty()) Fail("--tls-server-name is for consumer-agents");
+      meshq::TlsServerOptions server{tls.cert_file, tls.key_file, tls.ca_file};
+      FailUnless(meshq::MakeTlsServerContext(server, &listener.tls));
+    } else {
+      std::string host;
+      uint16_t port = 0;
+      if (!SplitHostPort(listen, &host, &port)) Fail("bad --listen '" + listen + "'");
+      FailUnless(meshq::CheckPlaintextBind(
+          "meshq-agent", host, "--tls-cert, --tls-key and --tls-ca", insecure_plaintext));
+    }
+  }
   ProviderTransportFactory factory = AgentListener::Factory(listen, listener);
 #if MESHQ_AGENT_HAS_MQ
   if (mq) {

@@ -5,9 +5,11 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
 #include "batched_writes.h"
+#include "meshq/tls.h"
 
 namespace meshq::agent {
 
@@ -37,12 +39,16 @@ CallStatus ToCallStatus(frame::ResponseStatus s) {
   return CallStatus::kProviderError;
 }
 
+TlsStream NewStream(asio::io_context& io, const AgentLinkOptions& options) {
+  return options.tls ? TlsStream(tcp::socket(io), options.tls) : TlsStream(tcp::socket(io));
+}
+
 }  // namespace
 
 AgentLink::AgentLink(asio::io_context& io, std::string host, uint16_t port, Options options,
                      DownHandler on_down)
     : io_(io),
-      socket_(io),
+      stream_(NewStream(io, options)),
       timer_(io),
       host_(std::move(host)),
       port_(port),
@@ -66,11 +72,11 @@ void AgentLink::Start() {
       });
       return;
     }
-    socket_.async_connect(results.begin()->endpoint(),
-                          [self = shared_from_this()](auto e) { self->OnConnected(e); });
+    stream_.socket().async_connect(results.begin()->endpoint(),
+                                   [self = shared_from_this()](auto e) { self->OnConnected(e); });
   } else {
-    socket_.async_connect(tcp::endpoint(addr, port_),
-                          [self = shared_from_this()](auto e) { self->OnConnected(e); });
+    stream_.socket().async_connect(tcp::endpoint(addr, port_),
+                                   [self = shared_from_this()](auto e) { self->OnConnected(e); });
   }
   Tick();
 }
@@ -81,12 +87,38 @@ void AgentLink::OnConnected(const boost::system::error_code& ec) {
     Fail(true, "connect " + host_ + ":" + std::to_string(port_) + ": " + ec.message());
     return;
   }
-  connected_ = true;
-  last_received_ = Clock::now();
   boost::system::error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
+  stream_.socket().set_option(tcp::no_delay(true), ignored);
+  if (!stream_.tls()) {
+    connected_ = true;
+    last_received_ = Clock::now();
+    Read();
+    Flush();
+    return;
+  }
+  // The provider-agent must prove the address the registry gave for it (a registry entry alone
+  // cannot redirect calls to another holder of a mesh certificate), unless told another name.
+  Status s = SetTlsPeerName(stream_.native_handle(),
+                            options_.tls_server_name.empty() ? host_ : options_.tls_server_name);
+  if (!s.ok()) {
+    Fail(true, "TLS to " + host_ + ":" + std::to_string(port_) + ": " + s.ToString());
+    return;
+  }
+  stream_.async_handshake(asio::ssl::stream_base::client,
+                          [self = shared_from_this()](auto e) { self->OnHandshake(e); });
+}
+
+void AgentLink::OnHandshake(const boost::system::error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    Fail(true, "TLS handshake with " + host_ + ":" + std::to_string(port_) + ": " + ec.message());
+    return;
+  }
+  last_received_ = Clock::now();
+  // TLS 1.3 ends the client's handshake before the provider-agent has checked this link's
+  // certificate: a refusal would only show after calls were written (and count as lost). A
+  // TLS provider-agent pings first once it accepted the link; calls wait for that.
   Read();
-  Flush();
 }
 
 void AgentLink::Send(const CallRequest& request, CallCallback done) {
@@ -127,13 +159,13 @@ void AgentLink::Send(const CallRequest& request, CallCallback done) {
 // shares one write.
 void AgentLink::ScheduleFlush() {
   ScheduleWrite(
-      socket_, writes_, *this, [this] { return WritesLive(); },
+      stream_, writes_, *this, [this] { return WritesLive(); },
       [this](const boost::system::error_code& ec) { WriteFailed(ec); });
 }
 
 void AgentLink::Flush() {
   WritePending(
-      socket_, writes_, *this, [this] { return WritesLive(); },
+      stream_, writes_, *this, [this] { return WritesLive(); },
       [this](const boost::system::error_code& ec) { WriteFailed(ec); });
 }
 
@@ -142,10 +174,14 @@ void AgentLink::WriteFailed(const boost::system::error_code& ec) {
 }
 
 void AgentLink::Read() {
-  socket_.async_read_some(
+  stream_.async_read_some(
       in_.Prepare(), [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
         if (self->closed_) return;
         if (ec) {
+          if (!self->connected_) {
+            self->Fail(true, "TLS: the provider-agent refused the link: " + ec.message());
+            return;
+          }
           self->Fail(!self->draining_ || !self->pending_.empty(),
                      ec == asio::error::eof ? "provider-agent closed the connection"
                                             : "read from provider-agent: " + ec.message());
@@ -153,6 +189,10 @@ void AgentLink::Read() {
         }
         self->in_.Commit(n);
         self->last_received_ = Clock::now();
+        if (!self->connected_) {  // TLS: the provider-agent's first frame accepts the link
+          self->connected_ = true;
+          self->Flush();
+        }
         if (!self->HandleFrames()) return;
         if (!self->closed_) self->Read();
       });
@@ -246,8 +286,7 @@ void AgentLink::Fail(bool failed, const std::string& why) {
   if (closed_) return;
   closed_ = true;
   connected_ = false;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  stream_.Close();
   timer_.cancel();
   // Callbacks may re-enter the owner (a retry on another link).
   pending_.FailAll(writes_.batch(),

@@ -1,6 +1,6 @@
 // AgentLink: one persistent TCP connection from a consumer-agent to a provider-agent (direct
-// mode). Calls are multiplexed by request id; frames queued while a write is in flight, or in the
-// same turn of the event loop, go out together in one write.
+// mode), TLS when its options carry a context. Calls are multiplexed by request id; frames queued
+// while a write is in flight, or in the same turn of the event loop, go out together in one write.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +14,7 @@
 #include "agent_frame.h"
 #include "meshq/agent/call.h"
 #include "meshq/agent/direct_transport.h"
+#include "meshq/tls_stream.h"
 #include "pending_calls.h"
 #include "stream_buffers.h"
 
@@ -48,6 +49,7 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
 
  private:
   void OnConnected(const boost::system::error_code& ec);
+  void OnHandshake(const boost::system::error_code& ec);
   void ScheduleFlush();
   void Flush();
   // For the batched writes: whether this link still writes, and what a failed write does.
@@ -60,7 +62,7 @@ class AgentLink : public std::enable_shared_from_this<AgentLink> {
   void MaybeFinishDrain();
 
   boost::asio::io_context& io_;
-  boost::asio::ip::tcp::socket socket_;
+  TlsStream stream_;
   boost::asio::steady_timer timer_;
   const std::string host_;
   const uint16_t port_;

@@ -3,12 +3,15 @@
 #include "meshq/agent/agent_listener.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include "agent_frame.h"
 #include "batched_writes.h"
 #include "io_threads.h"
 #include "meshq/agent/provider_endpoint.h"
+#include "meshq/log.h"
+#include "meshq/tls_stream.h"
 #include "stream_buffers.h"
 
 namespace meshq::agent {
@@ -39,23 +42,59 @@ frame::ResponseStatus ToFrameStatus(CallStatus s) {
   return frame::ResponseStatus::kProviderError;
 }
 
+TlsStream NewStream(tcp::socket socket, const AgentListener::Options& options) {
+  return options.tls ? TlsStream(std::move(socket), options.tls) : TlsStream(std::move(socket));
+}
+
 }  // namespace
 
 class AgentSession : public std::enable_shared_from_this<AgentSession> {
  public:
   AgentSession(tcp::socket socket, Invoker* local, const AgentListener::Options& options)
-      : socket_(std::move(socket)),
-        watchdog_(socket_.get_executor()),
+      : stream_(NewStream(std::move(socket), options)),
+        watchdog_(stream_.get_executor()),
         local_(local),
         max_frame_(options.max_frame),
-        silence_limit_(options.silence_limit) {}
+        silence_limit_(options.silence_limit),
+        handshake_timeout_(options.handshake_timeout) {}
 
   void Start() {
     boost::system::error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
+    stream_.socket().set_option(tcp::no_delay(true), ignored);
     last_received_ = Clock::now();
-    Read();
-    Watch();
+    if (!stream_.tls()) {
+      handshaken_ = true;
+      Read();
+      Watch();
+      return;
+    }
+    // Nothing is read as a frame before the peer proved its certificate.
+    watchdog_.expires_after(handshake_timeout_);
+    watchdog_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec && !self->handshaken_) self->Close();
+    });
+    stream_.async_handshake(
+        asio::ssl::stream_base::server,
+        [self = shared_from_this()](const boost::system::error_code& ec) {
+          if (self->closed_) return;
+          if (ec) {
+            boost::system::error_code unknown;
+            const auto peer = self->stream_.socket().remote_endpoint(unknown);
+            LogEvent(LogLevel::kWarn, "provider", "agent link refused: TLS handshake failed")
+                .Field("peer", peer.address().to_string() + ":" + std::to_string(peer.port()))
+                .Field("reason", ec.message());
+            self->Close();
+            return;
+          }
+          self->handshaken_ = true;
+          self->watchdog_.cancel();
+          self->last_received_ = Clock::now();
+          self->Read();
+          self->Watch();
+          // The consumer-agent sends calls only once it hears this: the link is accepted.
+          frame::AppendPing(0, self->writes_.out());
+          self->ScheduleFlush();  // with a GoAway appended meanwhile
+        });
   }
 
   // Tells the consumer to send nothing new; calls arriving anyway are refused as not executed.
@@ -70,7 +109,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 
  private:
   void Read() {
-    socket_.async_read_some(
+    stream_.async_read_some(
         in_.Prepare(), [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
           if (self->closed_) return;
           if (ec) {
@@ -178,24 +217,26 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   }
 
   void ScheduleFlush() {
+    // Nothing goes out before the handshake (a GoAway of a drain may wait for it).
     ScheduleWrite(
-        socket_, writes_, *this, [this] { return !closed_; },
+        stream_, writes_, *this, [this] { return !closed_ && handshaken_; },
         [this](const boost::system::error_code&) { Close(); });
   }
 
   void Close() {
     if (closed_) return;
     closed_ = true;
-    boost::system::error_code ignored;
-    socket_.close(ignored);
+    stream_.Close();
     watchdog_.cancel();
   }
 
-  tcp::socket socket_;
+  TlsStream stream_;
   asio::steady_timer watchdog_;
   Invoker* local_;
   const std::size_t max_frame_;
   const std::chrono::milliseconds silence_limit_;
+  const std::chrono::milliseconds handshake_timeout_;
+  bool handshaken_ = false;
   Clock::time_point last_received_;
   frame::ServiceTable services_;
   bool closed_ = false;

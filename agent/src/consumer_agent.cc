@@ -59,7 +59,7 @@ Status ConsumerAgent::Start() {
     watcher_ = std::make_unique<ServiceWatcher>(
         options_.etcd, options_.service_prefix,
         [this](const std::vector<ProviderEndpoint>& eps) { SetEndpoints(eps); },
-        options_.http.metrics);
+        options_.http.metrics, options_.etcd_access);
     watcher_->Start();
   }
   return Status::OK();

@@ -1,16 +1,20 @@
 // EtcdClient over etcd's grpc-gateway: JSON bodies with base64 keys/values, int64s as strings,
-// and the watch as a chunked HTTP response carrying one JSON object per line.
+// and the watch as a chunked HTTP response carrying one JSON object per line. Over TLS when the
+// endpoint is https://; authenticated by an "Authorization: <token>" header when a user is set.
 #include "etcd_client.h"
 
 #include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <charconv>
+
+#include "meshq/tls_stream.h"
 
 namespace meshq::agent {
 
@@ -61,9 +65,14 @@ EtcdKeyValue ParseKv(const json::object& kv) {
   return out;
 }
 
+// etcd's gRPC status codes that the gateway passes on in {"code": n}.
+constexpr int64_t kGrpcUnauthenticated = 16;
+constexpr int64_t kGrpcInvalidArgument = 3;
+
 // Parses a reply body into an object, turning gateway errors ({"error": ..., "code": n}) into
-// false with the message.
-bool ParseReply(std::string_view text, json::object* out, std::string* error) {
+// false with the message (and *code, when given, the gRPC status code).
+bool ParseReply(std::string_view text, json::object* out, std::string* error,
+                int64_t* code = nullptr) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) {
@@ -74,6 +83,7 @@ bool ParseReply(std::string_view text, json::object* out, std::string* error) {
   if (o.contains("error") || (o.contains("code") && !o.contains("header"))) {
     *error = StringField(o, "message");
     if (error->empty()) *error = StringField(o, "error");
+    if (code != nullptr) *code = Int64Field(o, "code");
     return false;
   }
   *out = std::move(o);
@@ -86,20 +96,66 @@ std::string Fail(std::string_view op, std::string_view why) {
   return "etcd " + std::string(op) + ": " + std::string(why);
 }
 
+// Splits "[http[s]://]host[:port][/]"; *tls when https.
+void SplitEndpoint(std::string_view endpoint, bool* tls, std::string* host, std::string* port) {
+  *tls = endpoint.starts_with("https://");
+  if (endpoint.starts_with("http://")) endpoint.remove_prefix(7);
+  if (*tls) endpoint.remove_prefix(8);
+  while (endpoint.ends_with('/')) endpoint.remove_suffix(1);
+  const size_t colon = endpoint.rfind(':');
+  *host = std::string(colon == std::string_view::npos ? endpoint : endpoint.substr(0, colon));
+  *port = colon == std::string_view::npos ? "2379" : std::string(endpoint.substr(colon + 1));
+}
+
+// A TLS context for an https:// endpoint (into *out), or an error naming the problem.
+Status MakeRegistryContext(std::string_view endpoint, const RegistryAccess& access,
+                           std::shared_ptr<asio::ssl::context>* out) {
+  bool tls = false;
+  std::string host, port;
+  SplitEndpoint(endpoint, &tls, &host, &port);
+  if (!access.user.empty() && access.password.empty()) {
+    return Status::InvalidArgument("etcd user " + access.user + " has no password");
+  }
+  if (!tls) {
+    if (access.tls.enabled()) {
+      return Status::InvalidArgument("etcd TLS options given for a plaintext endpoint (" +
+                                     std::string(endpoint) + "): use https://");
+    }
+    return Status::OK();
+  }
+  return MakeTlsClientContext(access.tls, out);
+}
+
+}  // namespace
+
+Status CheckRegistryAccess(std::string_view endpoint, const RegistryAccess& access) {
+  std::shared_ptr<asio::ssl::context> context;
+  return MakeRegistryContext(endpoint, access, &context);
+}
+
+namespace {
+
+// The stream of one connection to etcd: TLS when the client has a context.
+std::unique_ptr<TlsStream> NewStream(asio::io_context& io,
+                                     const std::shared_ptr<asio::ssl::context>& tls) {
+  return tls ? std::make_unique<TlsStream>(tcp::socket(io), tls)
+             : std::make_unique<TlsStream>(tcp::socket(io));
+}
+
 }  // namespace
 
 struct EtcdClient::Connection {
+  explicit Connection(const std::shared_ptr<asio::ssl::context>& tls)
+      : stream(NewStream(io, tls)) {}
   asio::io_context io;
-  tcp::socket socket{io};
+  std::unique_ptr<TlsStream> stream;
   beast::flat_buffer buffer;
 };
 
-EtcdClient::EtcdClient(std::string_view endpoint) {
-  if (endpoint.starts_with("http://")) endpoint.remove_prefix(7);
-  while (endpoint.ends_with('/')) endpoint.remove_suffix(1);
-  const size_t colon = endpoint.rfind(':');
-  host_ = std::string(colon == std::string_view::npos ? endpoint : endpoint.substr(0, colon));
-  port_ = colon == std::string_view::npos ? "2379" : std::string(endpoint.substr(colon + 1));
+EtcdClient::EtcdClient(std::string_view endpoint, const RegistryAccess& access) : access_(access) {
+  bool tls = false;
+  SplitEndpoint(endpoint, &tls, &host_, &port_);
+  config_ = MakeRegistryContext(endpoint, access, &tls_);
 }
 
 EtcdClient::~EtcdClient() = default;
@@ -116,39 +172,62 @@ std::string EtcdClient::PrefixEnd(std::string_view prefix) {
   return std::string(1, '\0');  // every key
 }
 
+bool EtcdClient::Connect(Connection* c, std::string* error) {
+  boost::system::error_code ec;
+  tcp::resolver resolver(c->io);
+  auto addrs = resolver.resolve(host_, port_, ec);
+  if (!ec) {
+    asio::async_connect(
+        c->stream->socket(), addrs, [&](const boost::system::error_code& e, const tcp::endpoint&) {
+          ec = e;
+          if (e || !c->stream->tls()) return;
+          Status s =
+              SetTlsPeerName(c->stream->native_handle(),
+                             access_.tls.server_name.empty() ? host_ : access_.tls.server_name);
+          if (!s.ok()) {
+            ec = asio::error::invalid_argument;
+            return;
+          }
+          c->stream->async_handshake(asio::ssl::stream_base::client,
+                                     [&](const boost::system::error_code& e2) { ec = e2; });
+        });
+    if (!RunWithTimeout(c)) ec = asio::error::timed_out;
+  }
+  if (ec) {
+    *error = (c->stream->tls() && ec.category() == asio::error::get_ssl_category()
+                  ? "TLS handshake with "
+                  : "connect ") +
+             host_ + ":" + port_ + ": " + ec.message();
+    return false;
+  }
+  c->stream->socket().set_option(tcp::no_delay(true), ec);
+  return true;
+}
+
 bool EtcdClient::Post(std::string_view path, const std::string& body, std::string* reply,
                       std::string* error) {
   // One retry: a kept-alive connection may have been closed by etcd since the last call.
   for (int attempt = 0; attempt < 2; ++attempt) {
     boost::system::error_code ec;
     if (!conn_) {
-      conn_ = std::make_unique<Connection>();
-      tcp::resolver resolver(conn_->io);
-      auto addrs = resolver.resolve(host_, port_, ec);
-      if (!ec) {
-        asio::async_connect(
-            conn_->socket, addrs,
-            [&](const boost::system::error_code& e, const tcp::endpoint&) { ec = e; });
-        if (!RunWithTimeout(conn_.get())) ec = asio::error::timed_out;
-      }
-      if (ec) {
+      conn_ = std::make_unique<Connection>(tls_);
+      if (!Connect(conn_.get(), error)) {
         conn_.reset();
-        *error = "connect " + host_ + ":" + port_ + ": " + ec.message();
         return false;
       }
-      conn_->socket.set_option(tcp::no_delay(true), ec);
     }
     http::request<http::string_body> req{http::verb::post, path, 11};
     req.set(http::field::host, host_);
     req.set(http::field::content_type, "application/json");
+    if (!token_.empty()) req.set(http::field::authorization, token_);
     req.body() = body;
     req.prepare_payload();
     http::response<http::string_body> res;
     Connection* c = conn_.get();
-    http::async_write(c->socket, req, [&](const boost::system::error_code& e, size_t) {
+    http::async_write(*c->stream, req, [&](const boost::system::error_code& e, size_t) {
       ec = e;
       if (!e) {
-        http::async_read(c->socket, c->buffer, res,
+        http::async_read(*c->stream, c->buffer, res,
                          [&](const boost::system::error_code& e2, size_t) { ec = e2; });
       }
     });
@@ -171,21 +250,56 @@ bool EtcdClient::RunWithTimeout(Connection* c) {
   c->io.restart();
   c->io.run_for(kCallTimeout);
   if (c->io.stopped()) return true;  // every handler ran
-  boost::system::error_code ignored;
-  c->socket.close(ignored);
+  c->stream->Close();
   c->io.restart();
   c->io.run();  // lets the cancelled handlers finish before their captures go away
   return false;
 }
 
+Status EtcdClient::Authenticate() {
+  json::object o;
+  token_.clear();
+  Status s = CallOnce(
+      "authenticate", "/v3/auth/authenticate",
+      json::serialize(json::object{{"name", access_.user}, {"password", access_.password}}), &o);
+  if (!s.ok()) return s;
+  token_ = StringField(o, "token");
+  if (token_.empty()) return Status::IOError(Fail("authenticate", "no token in reply"));
+  return Status::OK();
+}
+
 // One unary call: POST, then parse the JSON reply; failures name the operation.
-Status EtcdClient::Call(std::string_view op, std::string_view path, const std::string& body,
-                        json::object* reply) {
+Status EtcdClient::CallOnce(std::string_view op, std::string_view path, const std::string& body,
+                            json::object* reply) {
   std::string text;
   std::string error;
   if (!Post(path, body, &text, &error)) return Status::Unavailable(Fail(op, error));
-  if (!ParseReply(text, reply, &error)) return Status::IOError(Fail(op, error));
+  int64_t code = 0;
+  if (!ParseReply(text, reply, &error, &code)) {
+    // etcd's token went stale (expired, or etcd restarted): the caller authenticates again.
+    if (code == kGrpcUnauthenticated ||
+        (code == kGrpcInvalidArgument && error.find("invalid auth token") != std::string::npos)) {
+      token_.clear();
+    }
+    return Status::IOError(Fail(op, error));
+  }
   return Status::OK();
+}
+
+Status EtcdClient::Call(std::string_view op, std::string_view path, const std::string& body,
+                        json::object* reply) {
+  if (!config_.ok()) return config_;
+  const bool authenticating = !access_.user.empty();
+  if (authenticating && token_.empty()) {
+    Status s = Authenticate();
+    if (!s.ok()) return s;
+  }
+  Status s = CallOnce(op, path, body, reply);
+  if (!s.ok() && authenticating && token_.empty()) {
+    s = Authenticate();
+    if (s.ok()) s = CallOnce(op, path, body, reply);
+  }
+  return s;
 }
 
 Status EtcdClient::GrantLease(int ttl_seconds, int64_t* lease_id) {
@@ -250,17 +364,15 @@ void EtcdClient::Cancel() {
 Status EtcdClient::WatchPrefix(
     std::string_view prefix, int64_t start_revision,
     const std::function<void(const std::vector<EtcdEvent>&)>& on_events) {
-  asio::io_context io;
-  tcp::socket socket(io);
-  boost::system::error_code ec;
-  tcp::resolver resolver(io);
-  auto addrs = resolver.resolve(host_, port_, ec);
-  if (!ec) asio::connect(socket, addrs, ec);
-  if (ec) {
-    return Status::Unavailable(
-        Fail("watch", "connect " + host_ + ":" + port_ + ": " + ec.message()));
+  if (!config_.ok()) return config_;
+  if (!access_.user.empty()) {
+    Status s = Authenticate();
+    if (!s.ok()) return s;
   }
-  watch_fd_.store(socket.native_handle());
+  Connection c(tls_);
+  std::string error;
+  if (!Connect(&c, &error)) return Status::Unavailable(Fail("watch", error));
+  watch_fd_.store(c.stream->socket().native_handle());
   if (cancelled_.load()) {  // Cancel() ran before the fd was published
     watch_fd_.store(-1);
     return Status::OK();
@@ -270,9 +382,19 @@ Status EtcdClient::WatchPrefix(
   http::request<http::string_body> req{http::verb::post, "/v3/watch", 11};
   req.set(http::field::host, host_);
   req.set(http::field::content_type, "application/json");
+  if (!token_.empty()) req.set(http::field::authorization, token_);
   req.body() = json::serialize(json::object{{"create_request", std::move(create)}});
   req.prepare_payload();
-  http::write(socket, req, ec);
+  // Each step runs alone on this thread's io_context: the watch blocks until Cancel() shuts
+  // the socket down or etcd ends the stream.
+  boost::system::error_code ec;
+  auto run = [&c] {
+    c.io.restart();
+    c.io.run();
+  };
+  auto done = [&ec](const boost::system::error_code& e, size_t) { ec = e; };
+  http::async_write(*c.stream, req, done);
+  run();
 
   // Each chunk of the body carries part of a newline-delimited stream of JSON messages.
   std::string pending;
@@ -313,9 +435,13 @@ Status EtcdClient::WatchPrefix(
   };
   parser.on_chunk_body(on_chunk);
   beast::flat_buffer buffer;
-  if (!ec) http::read_header(socket, buffer, parser, ec);
+  if (!ec) {
+    http::async_read_header(*c.stream, buffer, parser, done);
+    run();
+  }
   while (!ec && !parser.is_done() && !cancelled_.load() && parse_error.empty()) {
-    http::read_some(socket, buffer, parser, ec);
+    http::async_read_some(*c.stream, buffer, parser, done);
+    run();
   }
   watch_fd_.store(-1);
   if (cancelled_.load()) return Status::OK();

@@ -10,8 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/ssl/context.hpp>
 #include <boost/json/object.hpp>
 
+#include "meshq/agent/registry_access.h"
 #include "meshq/status.h"
 
 namespace meshq::agent {
@@ -29,12 +31,16 @@ struct EtcdEvent {
 };
 
 // Not thread-safe except Cancel(): each thread that talks to etcd owns its own EtcdClient.
-// Failures are IOError/Unavailable statuses named "etcd <op>: <reason>". Unary calls give up
-// after 3 s (a hung etcd must not hang the agent).
+// Failures are IOError/Unavailable statuses named "etcd <op>: <reason>" (etcd's own reason when it
+// refused, e.g. "etcdserver: permission denied"). Unary calls give up after 3 s (a hung etcd must
+// not hang the agent).
 class EtcdClient {
  public:
-  // `endpoint` is "http://host:port" or "host:port".
-  explicit EtcdClient(std::string_view endpoint);
+  // `endpoint` is "http://host:port", "host:port" or "https://host:port" (TLS with
+  // access.tls). With access.user set, every call carries an etcd token for that user, got with
+  // its password on the connection's first call (and again when etcd says it expired). Options
+  // that CheckRegistryAccess refuses make every call fail with its reason.
+  explicit EtcdClient(std::string_view endpoint, const RegistryAccess& access = {});
   ~EtcdClient();
   EtcdClient(const EtcdClient&) = delete;
   EtcdClient& operator=(const EtcdClient&) = delete;
@@ -62,15 +68,25 @@ class EtcdClient {
   struct Connection;
   Status Call(std::string_view op, std::string_view path, const std::string& body,
               boost::json::object* reply);
+  Status CallOnce(std::string_view op, std::string_view path, const std::string& body,
+                  boost::json::object* reply);
+  // Gets a token for user_ into token_.
+  Status Authenticate();
   // POSTs a JSON body to `path`; *reply receives the reply's JSON text.
   bool Post(std::string_view path, const std::string& body, std::string* reply, std::string* error);
+  // Connects (and for TLS shakes hands) `c`'s stream; false with *error.
+  bool Connect(Connection* c, std::string* error);
   // Runs the connection's pending I/O for at most a few seconds; false (socket closed) if it
   // did not finish.
   static bool RunWithTimeout(Connection* c);
 
   std::string host_;
   std::string port_;
-  std::unique_ptr<Connection> conn_;  // keep-alive connection for unary calls
+  RegistryAccess access_;
+  Status config_;                                   // what CheckRegistryAccess said
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // null for http://
+  std::string token_;                               // etcd auth token, when access_.user is set
+  std::unique_ptr<Connection> conn_;                // keep-alive connection for unary calls
   std::atomic<bool> cancelled_{false};
   std::atomic<int> watch_fd_{-1};
 };

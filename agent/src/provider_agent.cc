@@ -69,7 +69,7 @@ Status ProviderAgent::Start() {
     ep.weight = std::max(1, options_.weight);
     registration_ = std::make_unique<ServiceRegistration>(
         options_.etcd, ep.RegistryKey(options_.service_prefix), ep.ToRegistryValue(),
-        options_.lease_ttl_seconds, options_.metrics);
+        options_.lease_ttl_seconds, options_.metrics, options_.etcd_access);
     Status s = registration_->Start();
     if (!s.ok()) return s;
   }

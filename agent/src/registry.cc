@@ -14,8 +14,9 @@ namespace meshq::agent {
 using namespace std::chrono_literals;
 
 ServiceRegistration::ServiceRegistration(std::string etcd_endpoint, std::string key,
-                                         std::string value, int ttl_seconds, AgentMetrics* metrics)
-    : etcd_(etcd_endpoint),
+                                         std::string value, int ttl_seconds, AgentMetrics* metrics,
+                                         const RegistryAccess& access)
+    : etcd_(etcd_endpoint, access),
       key_(std::move(key)),
       value_(std::move(value)),
       ttl_seconds_(std::max(1, ttl_seconds)),
@@ -78,8 +79,9 @@ void ServiceRegistration::Stop() {
 }
 
 ServiceWatcher::ServiceWatcher(std::string etcd_endpoint, std::string prefix, Listener on_change,
-                               AgentMetrics* metrics)
+                               AgentMetrics* metrics, const RegistryAccess& access)
     : etcd_endpoint_(std::move(etcd_endpoint)),
+      access_(access),
       prefix_(std::move(prefix)),
       on_change_(std::move(on_change)),
       metrics_(metrics) {}
@@ -87,7 +89,7 @@ ServiceWatcher::ServiceWatcher(std::string etcd_endpoint, std::string prefix, Li
 ServiceWatcher::~ServiceWatcher() { Stop(); }
 
 void ServiceWatcher::Start() {
-  watch_client_ = std::make_unique<EtcdClient>(etcd_endpoint_);
+  watch_client_ = std::make_unique<EtcdClient>(etcd_endpoint_, access_);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -118,7 +120,7 @@ void ServiceWatcher::Run() {
     // Snapshot, then stream every change after the snapshot's revision: nothing is missed.
     std::vector<EtcdKeyValue> kvs;
     int64_t revision = 0;
-    EtcdClient range_client(etcd_endpoint_);
+    EtcdClient range_client(etcd_endpoint_, access_);
     Status s = range_client.RangePrefix(prefix_, &kvs, &revision);
     if (s.ok()) {
       endpoints_.clear();

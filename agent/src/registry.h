@@ -21,9 +21,11 @@ class AgentMetrics;
 // re-grants and re-puts. Stop() (and the destructor) revoke the lease, which deletes the key.
 class ServiceRegistration {
  public:
-  // `metrics` (optional) learns whether the lease holds and counts failed refreshes.
+  // `metrics` (optional) learns whether the lease holds and counts failed refreshes; `access`
+  // is how to reach a secured etcd (see EtcdClient).
   ServiceRegistration(std::string etcd_endpoint, std::string key, std::string value,
-                      int ttl_seconds, AgentMetrics* metrics = nullptr);
+                      int ttl_seconds, AgentMetrics* metrics = nullptr,
+                      const RegistryAccess& access = {});
   ~ServiceRegistration();
   ServiceRegistration(const ServiceRegistration&) = delete;
   ServiceRegistration& operator=(const ServiceRegistration&) = delete;
@@ -54,9 +56,9 @@ class ServiceRegistration {
 class ServiceWatcher {
  public:
   using Listener = std::function<void(const std::vector<ProviderEndpoint>&)>;
-  // `metrics` (optional) learns whether the watch streams or retries.
+  // `metrics` (optional) learns whether the watch streams or retries; `access` as above.
   ServiceWatcher(std::string etcd_endpoint, std::string prefix, Listener on_change,
-                 AgentMetrics* metrics = nullptr);
+                 AgentMetrics* metrics = nullptr, const RegistryAccess& access = {});
   ~ServiceWatcher();
   ServiceWatcher(const ServiceWatcher&) = delete;
   ServiceWatcher& operator=(const ServiceWatcher&) = delete;
@@ -69,6 +71,7 @@ class ServiceWatcher {
   void Publish();
 
   const std::string etcd_endpoint_;
+  const RegistryAccess access_;
   const std::string prefix_;
   const Listener on_change_;
   AgentMetrics* const metrics_;

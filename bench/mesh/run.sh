@@ -17,11 +17,16 @@
 # counting, against a run without. --prometheus (implies --metrics) also runs a real Prometheus
 # server on loopback scraping the agents (and the broker of run_mq.sh, MESHQ_BROKER_METRICS) every
 # second, and leaves its data directory for a look afterwards (printed at the end).
+# --tls runs the mesh with TLS on (docs/SECURITY.md): a throw-away PKI from tools/certs.sh in the
+# run's temp dir (or $MESHQ_PKI_DIR, which run_mq.sh --tls sets: its broker's), etcd from
+# tools/etcd.sh --tls (client certificates, auth, the agents' user limited to the prefix), the
+# provider-agents serving broker.pem (127.0.0.1) with mutual TLS, the consumer-agent presenting
+# alice.pem; in mq mode the agents present bob.pem (providers) and alice.pem to the broker.
 #
 #   bench/mesh/run.sh [--mode direct] [--duration 15s] [--latency-ms 50]
 #                     [--connections "128 256 512"] [--capacities "20 40 60"] [--threads 1]
 #                     [--no-zero-latency] [--mq-durability written|synced|stored]
-#                     [--provider-close-percent P] [--metrics] [--prometheus]
+#                     [--provider-close-percent P] [--metrics] [--prometheus] [--tls]
 # Binaries come from ${MESHQ_BUILD_DIR:-build} (build them first: tools/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,6 +42,7 @@ MQ_DURABILITY=written
 CLOSE_PERCENT=0
 METRICS=0
 PROMETHEUS=0
+TLS=0
 while (($#)); do
   case "$1" in
     --mode) MODE=$2; shift 2 ;;
@@ -50,7 +56,8 @@ while (($#)); do
     --provider-close-percent) CLOSE_PERCENT=$2; shift 2 ;;
     --metrics) METRICS=1; shift ;;
     --prometheus) PROMETHEUS=1; METRICS=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --tls) TLS=1; shift ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -62,13 +69,8 @@ MODE_NAME=$MODE
 if [[ $MODE == mq ]]; then
   MODE_OPTS=(--mq-durability "$MQ_DURABILITY")
   MODE_NAME="mq/$MQ_DURABILITY"
-  # MESHQ_MQ_AGENT_FLAGS: more agent flags for mq mode (run_mq.sh --tls: --broker-tls-*).
-  if [[ -n ${MESHQ_MQ_AGENT_FLAGS:-} ]]; then
-    read -r -a extra <<<"$MESHQ_MQ_AGENT_FLAGS"
-    MODE_OPTS+=("${extra[@]}")
-    MODE_NAME="$MODE_NAME${MESHQ_MQ_MODE_SUFFIX:-}"
-  fi
 fi
+if ((TLS)); then MODE_NAME+="+tls"; fi
 
 BUILD=${MESHQ_BUILD_DIR:-build}
 BROKER_PID=${MESHQ_BROKER_PID:-}
@@ -191,9 +193,34 @@ write_targets() {
   mv "$PROM_DIR/targets.json.tmp" "$PROM_DIR/targets.json"
 }
 
-ETCD_URL=$(tools/etcd.sh start "$WORK/etcd")
-((PROMETHEUS)) && start_prometheus
 PREFIX=/meshq/bench/
+# TLS: every agent reaches etcd with the registry's certificate and user; the provider-agents
+# serve their port with mutual TLS (and present the same certificate to a broker), the
+# consumer-agent presents alice's.
+PROVIDER_TLS=()
+CONSUMER_TLS=()
+if ((TLS)); then
+  PKI=${MESHQ_PKI_DIR:-$WORK/pki}
+  [[ -f $PKI/ca.pem ]] || tools/certs.sh "$PKI" >/dev/null
+  ETCD_URL=$(ETCD_PREFIX=$PREFIX tools/etcd.sh start "$WORK/etcd" --tls "$PKI")
+  REGISTRY_TLS=(--etcd-tls-ca "$PKI/ca.pem" --etcd-tls-cert "$WORK/etcd/tls/agent.pem"
+    --etcd-tls-key "$WORK/etcd/tls/agent-key.pem" --etcd-user meshq-agent
+    --etcd-password-file "$WORK/etcd/tls/agent.password")
+  if [[ $MODE == mq ]]; then  # the agents are the broker's clients, bob and alice
+    PROVIDER_TLS=("${REGISTRY_TLS[@]}" --broker-tls-ca "$PKI/ca.pem" --broker-tls-cert "$PKI/bob.pem"
+      --broker-tls-key "$PKI/bob-key.pem")
+    CONSUMER_TLS=("${REGISTRY_TLS[@]}" --broker-tls-ca "$PKI/ca.pem"
+      --broker-tls-cert "$PKI/alice.pem" --broker-tls-key "$PKI/alice-key.pem")
+  else  # the provider-agents serve a certificate for 127.0.0.1
+    PROVIDER_TLS=("${REGISTRY_TLS[@]}" --tls-ca "$PKI/ca.pem" --tls-cert "$PKI/broker.pem"
+      --tls-key "$PKI/broker-key.pem")
+    CONSUMER_TLS=("${REGISTRY_TLS[@]}" --tls-ca "$PKI/ca.pem" --tls-cert "$PKI/alice.pem"
+      --tls-key "$PKI/alice-key.pem")
+  fi
+else
+  ETCD_URL=$(tools/etcd.sh start "$WORK/etcd")
+fi
+((PROMETHEUS)) && start_prometheus
 read -r -a CAPS <<<"$CAPACITIES"
 
 CONSUMER_PID=""
@@ -211,16 +238,17 @@ start_topology() {
     sim_addr=$(wait_listening "$WORK/sim$i.out")
     "$AGENT" --role provider --mode "$MODE" "${MODE_OPTS[@]}" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
       --provider "$sim_addr" --weight "${CAPS[$i]}" --threads "$THREADS" "${METRICS_OPTS[@]}" \
+      "${PROVIDER_TLS[@]}" \
       >"$WORK/pa$i.out" 2>"$WORK/pa$i.err" &
     PIDS+=($!); TOPOLOGY_PIDS+=($!); PROVIDER_AGENT_PIDS+=($!)
     wait_listening "$WORK/pa$i.out" >/dev/null
   done
   "$AGENT" --role consumer --mode "$MODE" "${MODE_OPTS[@]}" --etcd "$ETCD_URL" --service-prefix "$PREFIX" \
-    --threads "$THREADS" "${METRICS_OPTS[@]}" >"$WORK/ca.out" 2>"$WORK/ca.err" &
+    --threads "$THREADS" "${METRICS_OPTS[@]}" "${CONSUMER_TLS[@]}" >"$WORK/ca.out" 2>"$WORK/ca.err" &
   CONSUMER_PID=$!
   PIDS+=($!); TOPOLOGY_PIDS+=($!)
   CONSUMER_ADDR=$(wait_listening "$WORK/ca.out")
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 400); do  # 20 s: a loaded machine is slow to start five processes
     if [[ $(curl -s "http://$CONSUMER_ADDR/endpoints" | grep -c weight=) -eq 3 ]]; then
       write_targets
       return 0

@@ -19,6 +19,7 @@
 #include "broker_metrics.h"
 #include "meshq/accept_guard.h"
 #include "meshq/metrics_server.h"
+#include "meshq/plaintext_bind.h"
 #include "meshq/queue_store.h"
 
 namespace meshq::bridge {
@@ -128,13 +129,8 @@ class BrokerImpl final : public Broker {
         !options_.tls.client_ca_file.empty()) {
       return MakeTlsServerContext(options_.tls, &limits_.tls);
     }
-    boost::system::error_code ec;
-    const asio::ip::address address = asio::ip::make_address(options_.bind, ec);
-    if (ec) return Status::InvalidArgument("broker: bad bind address " + options_.bind);
-    if (address.is_loopback() || options_.insecure_plaintext) return Status::OK();
-    return Status::InvalidArgument("broker: refusing to serve plaintext on " + options_.bind +
-                                   ", which is not a loopback address: give --tls-cert and "
-                                   "--tls-key, or --insecure-plaintext");
+    return CheckPlaintextBind("broker", options_.bind, "--tls-cert and --tls-key",
+                              options_.insecure_plaintext);
   }
 
   // Healthy: the store takes writes (no background write failing) and connections are accepted

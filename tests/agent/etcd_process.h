@@ -3,7 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +80,60 @@ class EtcdProcess {
   int peer_port_ = 0;
   std::string data_;
   ChildProcess process_;
+  std::string dir_;
+  std::string endpoint_;
+};
+
+// A secured etcd as tools/etcd.sh --tls starts it (TLS, --client-cert-auth, auth on, the agents'
+// user limited to the service prefix /meshq/services/), with certificates of `pki_dir` (made
+// by tools/certs.sh). Stopped, by the pid the script keeps, on destruction.
+class SecureEtcdProcess {
+ public:
+  ~SecureEtcdProcess() {
+    if (dir_.empty()) return;
+    const std::string stop = "bash '" MESHQ_ETCD_SH "' stop '" + dir_ + "' >/dev/null 2>&1";
+    if (std::system(stop.c_str()) != 0) std::fprintf(stderr, "etcd.sh stop failed\n");
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  bool Start(const std::string& pki_dir, std::string* error) {
+    char tmpl[] = "/tmp/meshq-etcd-tls-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      *error = "mkdtemp failed";
+      return false;
+    }
+    dir_ = tmpl;
+    const std::string start = "bash '" MESHQ_ETCD_SH "' start '" + dir_ + "' --tls '" + pki_dir +
+                              "' >'" + dir_ + "/url' 2>'" + dir_ + "/start.log'";
+    if (std::system(start.c_str()) != 0) {
+      *error = "tools/etcd.sh start --tls failed: " + Read(dir_ + "/start.log") + " " +
+               Read(dir_ + "/etcd.log");
+      return false;
+    }
+    endpoint_ = Read(dir_ + "/url");
+    while (!endpoint_.empty() && endpoint_.back() == '\n') endpoint_.pop_back();
+    return endpoint_.starts_with("https://");
+  }
+
+  const std::string& endpoint() const { return endpoint_; }
+  // The agents' registry certificate (no CN), its key, and the agents' user and password.
+  std::string cert() const { return dir_ + "/tls/agent.pem"; }
+  std::string key() const { return dir_ + "/tls/agent-key.pem"; }
+  std::string user() const { return "meshq-agent"; }
+  std::string password_file() const { return dir_ + "/tls/agent.password"; }
+  std::string password() const {
+    std::string p = Read(password_file());
+    while (!p.empty() && p.back() == '\n') p.pop_back();
+    return p;
+  }
+
+ private:
+  static std::string Read(const std::string& path) {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  }
+
   std::string dir_;
   std::string endpoint_;
 };

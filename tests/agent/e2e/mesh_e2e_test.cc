@@ -1,7 +1,9 @@
 // The whole mesh as separate processes on loopback: etcd, three provider simulators with their
 // provider-agents (weights 1:2:3) and one consumer-agent. Checks every HTTP answer against an
 // independent Java String.hashCode, pipelining, malformed requests, and what happens when a
-// provider dies (crash) or leaves (graceful shutdown) under load.
+// provider dies (crash) or leaves (graceful shutdown) under load. MeshTlsTest: the same mesh with
+// TLS on every agent link and a secured etcd (tools/etcd.sh --tls), and the agents' refusals to
+// start on a bad certificate or a plaintext non-loopback port.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -18,6 +20,7 @@
 #include <thread>
 
 #include "etcd_process.h"
+#include "test_pki.h"
 
 namespace meshq::agent {
 namespace {
@@ -507,6 +510,154 @@ TEST_F(MeshTest, ProviderCrashAndGracefulLeaveLoseNoRequest) {
   }
   std::printf("ok per phase: %d %d %d; 5xx during crash: %d\n", ok[0].load(), ok[1].load(),
               ok[2].load(), server_errors[kCrash].load());
+}
+
+class MeshTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(pki_.error(), "");
+    std::string error;
+    ASSERT_TRUE(etcd_.Start(pki_.dir(), &error)) << error;
+  }
+
+  // The registry flags every agent of the secured mesh gets.
+  std::vector<std::string> RegistryFlags() const {
+    return {"--etcd",          etcd_.endpoint(), "--etcd-tls-ca",        pki_.cert("ca"),
+            "--etcd-tls-cert", etcd_.cert(),     "--etcd-tls-key",       etcd_.key(),
+            "--etcd-user",     etcd_.user(),     "--etcd-password-file", etcd_.password_file()};
+  }
+
+  static std::vector<std::string> Join(std::vector<std::string> a,
+                                       const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+
+  // Runs the agent with `args` and returns its exit status (it must exit within 10 s); its
+  // stderr goes to *err.
+  int RunToExit(const std::vector<std::string>& args, std::string* err) {
+    ChildProcess p;
+    const std::string log = pki_.dir() + "/refused.log";
+    std::filesystem::remove(log);
+    std::vector<std::string> argv = {MESHQ_AGENT_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    EXPECT_TRUE(p.Start(argv, log));
+    int status = -1;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (waitpid(p.pid(), &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        p.Kill(SIGKILL);
+        return -1;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    std::ifstream f(log);
+    err->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  // Whether the consumer-agent behind `client` lists the provider-agent at `address` (5 s).
+  static bool Discovers(Client& client, const std::string& address) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (client.Get("/endpoints").body.find(address) != std::string::npos) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+  meshq::testing::TestPki pki_;
+  testing::SecureEtcdProcess etcd_;
+};
+
+TEST_F(MeshTlsTest, CallsAreAnsweredOverTlsWithASecuredRegistry) {
+  ChildProcess sim, provider, consumer;
+  const std::string dir = pki_.dir();
+  ASSERT_TRUE(
+      sim.Start({MESHQ_PROVIDER_SIM_BIN, "--port", "0", "--latency-ms", "1"}, dir + "/sim.log"));
+  std::string sim_address;
+  ASSERT_TRUE(sim.WaitForLine("listening on ", 10s, &sim_address));
+  ASSERT_TRUE(provider.Start(Join({MESHQ_AGENT_BIN, "--role", "provider", "--provider", sim_address,
+                                   "--lease-ttl", "2", "--tls-cert", pki_.cert("broker"),
+                                   "--tls-key", pki_.key("broker"), "--tls-ca", pki_.cert("ca")},
+                                  RegistryFlags()),
+                             dir + "/provider-agent.log"));
+  std::string agent_address;
+  ASSERT_TRUE(provider.WaitForLine("listening on ", 10s, &agent_address));
+  ASSERT_TRUE(consumer.Start(
+      Join({MESHQ_AGENT_BIN, "--role", "consumer", "--timeout-ms", "3000", "--tls-cert",
+            pki_.cert("alice"), "--tls-key", pki_.key("alice"), "--tls-ca", pki_.cert("ca")},
+           RegistryFlags()),
+      dir + "/consumer-agent.log"));
+  std::string address;
+  ASSERT_TRUE(consumer.WaitForLine("listening on 127.0.0.1:", 10s, &address));
+  Client client(static_cast<uint16_t>(std::stoi(address)));
+  ASSERT_TRUE(Discovers(client, agent_address));
+  std::mt19937 rng(17);
+  for (int i = 0; i < 50; ++i) {
+    const std::string parameter = RandomParameter(rng);
+    const Reply r = client.Post(CallBody(parameter));
+    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_EQ(r.body, std::to_string(JavaHash(parameter)));
+  }
+  // A consumer-agent with a foreign CA's certificate finds the provider but gets no call through.
+  ChildProcess rogue;
+  ASSERT_TRUE(rogue.Start(
+      Join({MESHQ_AGENT_BIN, "--role", "consumer", "--timeout-ms", "2000", "--tls-cert",
+            pki_.cert("foreign"), "--tls-key", pki_.key("foreign"), "--tls-ca", pki_.cert("ca")},
+           RegistryFlags()),
+      dir + "/rogue-agent.log"));
+  ASSERT_TRUE(rogue.WaitForLine("listening on 127.0.0.1:", 10s, &address));
+  Client rogue_client(static_cast<uint16_t>(std::stoi(address)));
+  ASSERT_TRUE(Discovers(rogue_client, agent_address));
+  const Reply refused = rogue_client.Post(CallBody("x"));
+  EXPECT_NE(refused.status, 200) << refused.body;
+}
+
+TEST_F(MeshTlsTest, AgentRefusesToStartOnBadCertificatesOrPlaintextNonLoopback) {
+  std::string err;
+  // An expired certificate: a clear message and status 2, before anything listens.
+  EXPECT_EQ(RunToExit({"--role", "provider", "--etcd", "", "--tls-cert", pki_.cert("expired"),
+                       "--tls-key", pki_.key("expired"), "--tls-ca", pki_.cert("ca")},
+                      &err),
+            2);
+  EXPECT_NE(err.find("expired"), std::string::npos) << err;
+  // A key that is not the certificate's.
+  EXPECT_EQ(RunToExit({"--role", "consumer", "--etcd", "", "--tls-cert", pki_.cert("alice"),
+                       "--tls-key", pki_.key("bob"), "--tls-ca", pki_.cert("ca")},
+                      &err),
+            2);
+  EXPECT_NE(err.find(pki_.key("bob")), std::string::npos) << err;
+  // A missing registry certificate.
+  std::vector<std::string> registry = RegistryFlags();
+  registry[5] = pki_.dir() + "/none.pem";  // --etcd-tls-cert
+  EXPECT_EQ(RunToExit(Join({"--role", "consumer"}, registry), &err), 2);
+  EXPECT_NE(err.find("none.pem"), std::string::npos) << err;
+  // The agent links' flags in MQ mode, where the broker has its own.
+  EXPECT_EQ(RunToExit({"--role", "consumer", "--mode", "mq", "--etcd", "", "--tls-cert",
+                       pki_.cert("alice"), "--tls-key", pki_.key("alice")},
+                      &err),
+            2);
+  EXPECT_NE(err.find("--broker-tls-*"), std::string::npos) << err;
+  // Plaintext on a non-loopback address: refused unless --insecure-plaintext.
+  EXPECT_EQ(RunToExit({"--role", "provider", "--etcd", "", "--listen", "0.0.0.0:0"}, &err), 2);
+  EXPECT_NE(err.find("--insecure-plaintext"), std::string::npos) << err;
+  ChildProcess open;
+  ASSERT_TRUE(open.Start({MESHQ_AGENT_BIN, "--role", "provider", "--etcd", "", "--listen",
+                          "0.0.0.0:0", "--insecure-plaintext"},
+                         pki_.dir() + "/open.log"));
+  std::string address;
+  EXPECT_TRUE(open.WaitForLine("listening on ", 10s, &address));
+}
+
+TEST_F(MeshTlsTest, WrongRegistryPasswordDoesNotRegister) {
+  const std::string bad = pki_.dir() + "/bad.password";
+  std::ofstream(bad) << "not-the-password\n";
+  std::vector<std::string> flags = RegistryFlags();
+  flags.back() = bad;
+  std::string err;
+  EXPECT_EQ(RunToExit(Join({"--role", "provider", "--provider", "127.0.0.1:1"}, flags), &err), 1);
+  EXPECT_NE(err.find("authentication failed"), std::string::npos) << err;
 }
 
 }  // namespace

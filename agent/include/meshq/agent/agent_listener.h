@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
@@ -27,6 +28,12 @@ class AgentListener : public ProviderTransport {
     // A link on which nothing arrived for this long is closed as half-open: a live
     // consumer-agent pings every AgentLinkOptions::ping_interval when it hears nothing.
     std::chrono::milliseconds silence_limit{30000};
+    // TLS (meshq::MakeTlsServerContext; shared by every listener). Made with a client CA, every
+    // link must present a certificate it signed: a plaintext peer, or one with another CA's
+    // certificate, fails the handshake and is closed unanswered. Null: plaintext.
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    // A TLS link must finish its handshake within this, else it is closed.
+    std::chrono::milliseconds handshake_timeout{5000};
   };
 
   // Listens on *listen ("host:port"). Listeners of one agent (one per thread) share `listen`:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "meshq/agent/http_options.h"
+#include "meshq/agent/registry_access.h"
 #include "meshq/agent/transport.h"
 #include "meshq/status.h"
 
@@ -22,6 +23,7 @@ class ConsumerAgent {
     std::string listen = "127.0.0.1:0";
     int threads = 1;
     std::string etcd = "http://127.0.0.1:2379";  // empty: no registry (endpoints set by hand)
+    RegistryAccess etcd_access;                  // TLS and user for a secured etcd
     std::string service_prefix = "/meshq/services/";
     HttpOptions http;
     std::chrono::milliseconds drain_timeout{2000};  // Stop() waits this long for calls taken

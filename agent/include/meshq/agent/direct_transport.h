@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +43,11 @@ struct AgentLinkOptions {
   // Largest agent frame accepted (the provider-agent's --max-frame-bytes must not be larger):
   // a call that does not fit is refused as a bad request before it is sent.
   std::size_t max_frame = kDefaultMaxAgentFrame;
+  // TLS to the provider-agents (meshq::MakeTlsClientContext; shared by every link): each
+  // provider-agent's certificate must verify against its CA and carry the address the registry
+  // gives for it (or `tls_server_name`). Null: plaintext.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::string tls_server_name;
 };
 
 class DirectTransport : public ConsumerTransport {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "meshq/agent/dubbo_client.h"
+#include "meshq/agent/registry_access.h"
 #include "meshq/agent/transport.h"
 #include "meshq/status.h"
 
@@ -22,6 +23,7 @@ class ProviderAgent {
   struct Options {
     int threads = 1;
     std::string etcd = "http://127.0.0.1:2379";  // empty: do not register
+    RegistryAccess etcd_access;                  // TLS and user for a secured etcd
     std::string service_prefix = "/meshq/services/";
     std::string service = "com.alibaba.dubbo.performance.demo.provider.IHelloService";
     int weight = 1;
