@@ -19,6 +19,8 @@ namespace {
 
 std::atomic<uint64_t> g_next_store_uid{1};
 
+constexpr size_t kOpenBufferStep = 256;
+
 inline bool ValidQueueName(std::string_view queue) {
   return !queue.empty() && queue.size() <= kMaxQueueNameSize;
 }
@@ -325,11 +327,11 @@ Status QueueStoreImpl::MakeRoom(Queue* q, std::string_view message, size_t frame
     }
     if (q->open_len + framed <= q->open_cap) return Status::OK();
   }
-  // Open blocks grow in steps up to the block's limit (a message over it still fits alone): with
-  // a million queues a buffer of the full size per queue would cost block_size x queues.
+  // Open blocks grow in steps of kOpenBufferStep up to the block's limit (a message over it still
+  // fits alone): with a million queues the open blocks are most of the memory, and what a buffer
+  // holds beyond its bytes is paid a million times; the copies of the small steps are not.
   const size_t need = q->open_len + framed;
-  size_t cap = q->open_cap < 1024 ? std::max<size_t>(size_t{q->open_cap} * 2, 256)
-                                  : size_t{q->open_cap} + q->open_cap / 2;
+  size_t cap = (need + kOpenBufferStep - 1) / kOpenBufferStep * kOpenBufferStep;
   cap = std::max(std::min<size_t>(cap, std::max<size_t>(limit, need)), need);
   char* grown = static_cast<char*>(std::realloc(q->open_buf, cap));
   if (grown == nullptr) return Status::IOError("out of memory for an open block");
