@@ -11,6 +11,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format
   etcd-server etcd-client wrk fio procps
   prometheus tmux libboost-program-options1.81-dev
+  nats-server libnats-dev curl
 )
 
 missing=()
