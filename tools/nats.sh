@@ -105,7 +105,8 @@ case $cmd in
     url
     ;;
   stop)
-    for n in 1 2 3; do stop_node "$n" TERM; done
+    for n in 1 2 3; do stop_node "$n" TERM & done
+    wait
     ;;
   kill-node)
     stop_node "${3:?node number}" "${4:-KILL}"

@@ -3,17 +3,30 @@
 # meshq-broker on a free loopback port with a throw-away store, points the agents at it
 # (MESHQ_BROKER) and runs bench/mesh/run.sh with the same arguments; afterwards audits the stored
 # calls (meshq-audit) so lost or duplicated calls show. The broker stops by itself at the end.
+# --backend nats runs the same over a 3-node NATS JetStream cluster (tools/nats.sh, streams R3;
+# MESHQ_NATS_REPLICAS=1 for R1) instead: the agents get --mq-url nats://... (MESHQ_MQ_URL), the
+# CPU column counts the three nodes, the audit reads the streams. --kill-node-after S kills
+# (SIGKILL) node n1 S seconds into the mq run (NATS only).
 #
-#   bench/mesh/run_mq.sh [--with-direct] [run.sh arguments, e.g. --duration 10s]
+#   bench/mesh/run_mq.sh [--with-direct] [--backend meshq|nats] [--kill-node-after S]
+#                        [run.sh arguments, e.g. --duration 10s]
 # Binaries come from ${MESHQ_BUILD_DIR:-build}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 WITH_DIRECT=0
+BACKEND=meshq
+KILL_AFTER=""
 ARGS=()
-for a in "$@"; do
-  if [[ $a == --with-direct ]]; then WITH_DIRECT=1; else ARGS+=("$a"); fi
+while (($#)); do
+  case "$1" in
+    --with-direct) WITH_DIRECT=1; shift ;;
+    --backend) BACKEND=$2; shift 2 ;;
+    --kill-node-after) KILL_AFTER=$2; shift 2 ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
 done
+[[ $BACKEND == meshq || $BACKEND == nats ]] || { echo "run_mq.sh: --backend meshq|nats" >&2; exit 2; }
 
 BUILD=${MESHQ_BUILD_DIR:-build}
 BROKER=$BUILD/bridge/meshq-broker
@@ -24,7 +37,10 @@ done
 
 WORK=$(mktemp -d /tmp/meshq-mq-XXXXXX)
 BROKER_PID=""
+KILLER_PID=""
 cleanup() {
+  [[ -n $KILLER_PID ]] && kill "$KILLER_PID" 2>/dev/null || true
+  [[ $BACKEND == nats ]] && tools/nats.sh stop "$WORK/nats" >/dev/null 2>&1 || true
   if [[ -n $BROKER_PID ]]; then
     kill "$BROKER_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -34,6 +50,30 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+SERVICE=com.alibaba.dubbo.performance.demo.provider.IHelloService
+if [[ $BACKEND == nats ]]; then
+  URL=$(tools/nats.sh start "$WORK/nats" "${MESHQ_NATS_BASE_PORT:-14222}")
+  URL="$URL?replicas=${MESHQ_NATS_REPLICAS:-3}"
+  export MESHQ_MQ_URL=$URL
+  NODE_PIDS=$(cat "$WORK"/nats/n{1,2,3}.pid | tr '\n' ' ')
+  echo "nats: $URL (nodes $NODE_PIDS, stores $WORK/nats)"
+  if ((WITH_DIRECT)); then
+    bash bench/mesh/run.sh --mode direct "${ARGS[@]}"
+    echo
+  fi
+  if [[ -n $KILL_AFTER ]]; then
+    (sleep "$KILL_AFTER" && tools/nats.sh kill-node "$WORK/nats" 1 KILL &&
+      echo "run_mq.sh: killed nats node n1 (SIGKILL) after ${KILL_AFTER}s") &
+    KILLER_PID=$!
+    NODE_PIDS=$(cat "$WORK"/nats/n{2,3}.pid | tr '\n' ' ')  # the survivors' CPU is counted
+  fi
+  MESHQ_BROKER_PID=$NODE_PIDS bash bench/mesh/run.sh --mode mq "${ARGS[@]}"
+  echo
+  echo "## audit of the stored calls (meshq-audit over the NATS streams)"
+  "$AUDIT" --mq-url "$URL" --service "$SERVICE" --limit 20 || true
+  exit 0
+fi
 
 # MESHQ_BROKER_FLAGS: more meshq-broker flags for A/B runs (e.g. "--commit-interval-ms 1000").
 # shellcheck disable=SC2086
@@ -57,5 +97,4 @@ MESHQ_BROKER_PID=$BROKER_PID bash bench/mesh/run.sh --mode mq "${ARGS[@]}"
 
 echo
 echo "## audit of the stored calls (meshq-audit)"
-"$AUDIT" --broker "$ADDR" --service com.alibaba.dubbo.performance.demo.provider.IHelloService \
-  --limit 20 || true
+"$AUDIT" --broker "$ADDR" --service "$SERVICE" --limit 20 || true

@@ -36,14 +36,7 @@ RpcClient::RpcClient(asio::io_context& io, RpcClientOptions options)
               static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count());
 }
 
-uint64_t RpcClient::NewRequestId() {
-  // splitmix64 over a randomly seeded counter: unique per client, unpredictable across clients.
-  uint64_t z = (id_state_ += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return z ? z : 1;
-}
+uint64_t RpcClient::NewRequestId() { return NextRequestId(&id_state_); }
 
 void RpcClient::Start() {
   broker_->SetConnectionCallback([weak = weak_from_this()](bool up) {

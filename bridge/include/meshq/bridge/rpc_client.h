@@ -25,31 +25,9 @@
 
 #include "meshq/bridge/broker_client.h"
 #include "meshq/bridge/rpc_message.h"
+#include "meshq/bridge/rpc_requester.h"
 
 namespace meshq::bridge {
-
-enum class CallError : uint8_t {
-  kNone = 0,
-  kNoResponders,  // no live responder serves the service: nothing was queued
-  kTimedOut,      // no reply before the deadline
-  kHandlerError,  // the responder's handler reported an error (payload = its message)
-  kBrokerError,   // the broker refused the request (bad name, I/O error) or the client shut down
-};
-
-struct CallResult {
-  CallError error = CallError::kNone;
-  std::string payload;  // the reply (kNone), or what failed
-  uint64_t request_id = 0;
-  uint32_t attempts = 0;  // how many times the request was sent
-};
-
-struct CallOptions {
-  std::chrono::milliseconds timeout{1000};
-  // 0 = a fresh random id. Passing the id of an earlier call retries it: it runs at most once.
-  uint64_t request_id = 0;
-  uint64_t trace_id = 0;  // 0 = the request id
-  std::string_view method;
-};
 
 struct RpcClientOptions {
   BrokerAddress broker;
@@ -67,24 +45,22 @@ struct RpcClientOptions {
   std::function<void(bool up)> on_connection;
 };
 
-class RpcClient : public std::enable_shared_from_this<RpcClient> {
+class RpcClient final : public RpcRequester, public std::enable_shared_from_this<RpcClient> {
  public:
-  using Callback = std::function<void(CallResult)>;
-
   static std::shared_ptr<RpcClient> Create(boost::asio::io_context& io, RpcClientOptions options);
-  void Start();
+  void Start() override;
   // Fails pending calls with kBrokerError and closes the connection.
-  void Shutdown();
+  void Shutdown() override;
 
   // Sends `payload` to `service`; `done` runs exactly once. Returns the request id.
   uint64_t Call(std::string_view service, std::string_view payload, const CallOptions& options,
-                Callback done);
+                Callback done) override;
   // Waits up to `timeout` for the reply to `request_id`, sent earlier by an instance with this
   // client id (e.g. before a restart); kTimedOut when none arrives.
-  void Collect(uint64_t request_id, std::chrono::milliseconds timeout, Callback done);
+  void Collect(uint64_t request_id, std::chrono::milliseconds timeout, Callback done) override;
 
-  size_t pending() const { return pending_.size(); }
-  const std::string& reply_queue() const { return reply_queue_; }
+  size_t pending() const override { return pending_.size(); }
+  const std::string& reply_queue() const override { return reply_queue_; }
 
  private:
   struct Pending {
