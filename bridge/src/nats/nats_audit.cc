@@ -27,24 +27,30 @@ struct Call {
   bool handler_error = false;
 };
 
-// Calls `each(message)` for every message of `stream` on subjects matching `filter`, in order.
+// Calls `each(data, sequence)` for every message of `stream` whose subject is `subject`, or
+// starts with it when it ends in '.', in order. Read from the stream's leader (a replica that
+// was down may still be catching up), one message at a time.
 template <typename Fn>
-natsStatus ForEach(jsCtx* js, const char* stream, const std::string& filter, Fn each) {
-  uint64_t next = 1;
-  for (;;) {
-    jsDirectGetMsgOptions o;
-    jsDirectGetMsgOptions_Init(&o);
-    o.Sequence = next;
-    o.NextBySubject = filter.c_str();
+natsStatus ForEach(jsCtx* js, const char* stream, const std::string& subject, Fn each) {
+  jsStreamInfo* si = nullptr;
+  natsStatus s = js_GetStreamInfo(&si, js, stream, nullptr, nullptr);
+  if (s != NATS_OK) return s;
+  const uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
+  jsStreamInfo_Destroy(si);
+  const bool prefix = !subject.empty() && subject.back() == '.';
+  for (uint64_t seq = first; seq != 0 && seq <= last; ++seq) {
     natsMsg* msg = nullptr;
-    natsStatus s = js_DirectGetMsg(&msg, js, stream, nullptr, &o);
-    if (s == NATS_NOT_FOUND) return NATS_OK;
+    s = js_GetMsg(&msg, js, stream, seq, nullptr, nullptr);
+    if (s == NATS_NOT_FOUND) continue;  // deleted (its age passed)
     if (s != NATS_OK) return s;
-    next = natsMsg_GetSequence(msg) + 1;
-    each(std::string_view(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))),
-         natsMsg_GetSequence(msg));
+    const std::string_view got = natsMsg_GetSubject(msg);
+    if (prefix ? got.substr(0, subject.size()) == subject : got == subject) {
+      each(std::string_view(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))),
+           seq);
+    }
     natsMsg_Destroy(msg);
   }
+  return NATS_OK;
 }
 
 std::string Ms(uint64_t us) {
@@ -91,15 +97,13 @@ int RunNatsAudit(const NatsConfig& config, const std::string& service, uint64_t 
                 c.attempt = r.attempt;
                 c.reply_to = std::string(r.reply_to);
               });
-  // Each call's replies are on its own subject: one pass over the reply stream's subjects of
-  // the requesters that called this service.
-  std::vector<std::string> prefixes;
+  // One pass over the reply stream: a reply counts for the call with its request id.
+  std::vector<std::string> prefixes;  // the requesters that called this service
   for (const auto& [id, c] : calls) prefixes.push_back(c.reply_to);
   std::sort(prefixes.begin(), prefixes.end());
   prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
-  for (const std::string& prefix : prefixes) {
-    if (s != NATS_OK) break;
-    s = ForEach(js, kReplyStream, prefix + ".*", [&](std::string_view data, uint64_t) {
+  if (s == NATS_OK && !calls.empty()) {
+    s = ForEach(js, kReplyStream, "rpc.rep.", [&](std::string_view data, uint64_t) {
       RpcReply r;
       if (!DecodeRpcReply(data, &r).ok()) return ++malformed, void();
       auto it = calls.find(r.request_id);

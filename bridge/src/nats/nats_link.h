@@ -12,6 +12,8 @@
 
 #include <nats/nats.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -143,5 +145,30 @@ class NatsLink {
   std::list<Sub> subs_;  // link thread (complete flags: mu_)
   std::thread thread_;
 };
+
+// The link options of an owner (a requester or responder) on `io`: its connection changes go to
+// `on_connection` (may be empty) and its publish acks to `(owner->*on_ack)`, both on `io` and only
+// while the owner lives. `on_ready` is left to the owner.
+template <typename Owner>
+NatsLink::Options OwnerLinkOptions(std::weak_ptr<Owner> owner, boost::asio::io_context& io,
+                                   const NatsConfig& config, std::string name,
+                                   std::function<void(bool)> on_connection,
+                                   void (Owner::*on_ack)(const PubAck&)) {
+  NatsLink::Options o;
+  o.config = config;
+  o.name = std::move(name);
+  o.on_connection = [owner, io = &io, on_connection](bool up) {
+    if (!on_connection) return;
+    boost::asio::post(*io, [owner, up, on_connection] {
+      if (owner.lock()) on_connection(up);
+    });
+  };
+  o.on_ack = [owner, io = &io, on_ack](const PubAck& ack) {
+    boost::asio::post(*io, [owner, ack, on_ack] {
+      if (auto self = owner.lock()) ((*self).*on_ack)(ack);
+    });
+  };
+  return o;
+}
 
 }  // namespace meshq::bridge::nats

@@ -3,7 +3,6 @@
 
 #include <random>
 
-#include "meshq/bridge/hop_stats.h"
 #include "meshq/coding.h"
 
 namespace meshq::bridge::nats {
@@ -53,22 +52,9 @@ NatsRequester::~NatsRequester() {
 }
 
 void NatsRequester::Start() {
-  auto weak = weak_from_this();
-  auto* io = &io_;
-  NatsLink::Options o;
-  o.config = config_;
-  o.name = "meshq requester " + options_.client_id;
-  o.on_connection = [weak, io](bool up) {
-    asio::post(*io, [weak, up] {
-      auto self = weak.lock();
-      if (self && self->options_.on_connection) self->options_.on_connection(up);
-    });
-  };
-  o.on_ack = [weak, io](const PubAck& ack) {
-    asio::post(*io, [weak, ack] {
-      if (auto self = weak.lock()) self->OnAck(ack);
-    });
-  };
+  NatsLink::Options o =
+      OwnerLinkOptions(weak_from_this(), io_, config_, "meshq requester " + options_.client_id,
+                       options_.on_connection, &NatsRequester::OnAck);
   o.on_ready = [this](NatsLink& link) { return Subscribe(link); };
   link_ = std::make_unique<NatsLink>(std::move(o));
   ArmSweep();
@@ -114,11 +100,7 @@ void NatsRequester::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   sweep_timer_.cancel();
-  std::vector<uint64_t> ids;
-  for (auto& [id, p] : pending_) ids.push_back(id);
-  for (uint64_t id : ids) {
-    Complete(id, CallResult{CallError::kBrokerError, "client shut down", id, 0});
-  }
+  calls_.FailAll(CallError::kBrokerError, "client shut down");
   if (link_) link_->Close();
 }
 
@@ -133,71 +115,40 @@ uint64_t NatsRequester::Call(std::string_view service, std::string_view payload,
     done(CallResult{CallError::kBrokerError, "not a NATS subject: " + std::string(service), id, 0});
     return id;
   }
-  auto [it, inserted] = pending_.try_emplace(id);
-  Pending& p = it->second;
-  p.waiters.push_back(std::move(done));
-  if (inserted) {
-    p.deadline = Clock::now() + options.timeout;
-    deadlines_.emplace(p.deadline, id);
-    p.service = std::string(service);
-    RpcRequest r;
-    r.request_id = id;
-    r.trace_id = options.trace_id ? options.trace_id : id;
-    r.sent_us = UnixMicros();
-    r.deadline_us = r.sent_us + static_cast<uint64_t>(options.timeout.count()) * 1000;
-    r.reply_to = reply_prefix_;
-    r.method = options.method;
-    r.payload = payload;
-    EncodeRpcRequest(r, &p.request);
-    auto orphan = orphans_.find(id);
-    if (orphan != orphans_.end()) {
-      std::string kept = std::move(orphan->second.payload);
-      RpcReply reply;
-      reply.request_id = id;
-      reply.status = orphan->second.status;
-      reply.payload = kept;
-      orphans_.erase(orphan);
-      OnReply(reply, false);
+  switch (calls_.AddCall(id, service, payload, options, reply_prefix_, std::move(done))) {
+    case CallTable<Pending>::Added::kAnswered:
       return id;
-    }
-  } else {
-    p.acked = false;  // a retry: published again, the stream keeps one copy
+    case CallTable<Pending>::Added::kRetry:
+      calls_.Find(id)->acked = false;  // a retry: published again, the stream keeps one copy
+      break;
+    case CallTable<Pending>::Added::kNew:
+      break;
   }
   Send(id);
   return id;
 }
 
 void NatsRequester::Collect(uint64_t request_id, std::chrono::milliseconds timeout, Callback done) {
-  auto orphan = orphans_.find(request_id);
-  if (orphan != orphans_.end()) {
-    CallResult r;
-    r.request_id = request_id;
-    r.error =
-        orphan->second.status == ReplyStatus::kOk ? CallError::kNone : CallError::kHandlerError;
-    r.payload = std::move(orphan->second.payload);
-    orphans_.erase(orphan);
-    return done(std::move(r));
-  }
-  auto [it, inserted] = pending_.try_emplace(request_id);
-  it->second.waiters.push_back(std::move(done));
+  CallResult kept;
+  if (calls_.TakeOrphan(request_id, &kept)) return done(std::move(kept));
+  bool inserted = false;
+  Pending& p = calls_.Add(request_id, std::move(done), Clock::now() + timeout, &inserted);
   if (!inserted) return;
-  it->second.deadline = Clock::now() + timeout;
-  it->second.acked = true;  // nothing to send: the reply is in the stream, or on its way
-  deadlines_.emplace(it->second.deadline, request_id);
+  p.acked = true;  // nothing to send: the reply is in the stream, or on its way
   LookUpReply(request_id, 0, ReplySubject(reply_prefix_, request_id));
 }
 
 void NatsRequester::Send(uint64_t id) {
-  auto it = pending_.find(id);
-  if (it == pending_.end() || it->second.acked) return;
-  ServiceState& state = services_[it->second.service];
+  Pending* p = calls_.Find(id);
+  if (p == nullptr || p->acked) return;
+  ServiceState& state = services_[p->service];
   if (Clock::now() < state.live_until) return Publish(id);
   state.waiting.push_back(id);
-  if (!state.probing) Probe(it->second.service);
+  if (!state.probing) Probe(p->service);
 }
 
 void NatsRequester::Publish(uint64_t id) {
-  Pending& p = pending_.at(id);
+  Pending& p = *calls_.Find(id);
   ++p.attempts;
   EncodeFixed32(p.request.data() + kRpcRequestAttemptOffset, p.attempts);
   link_->Post([this, id, subject = RequestSubject(p.service), data = p.request] {
@@ -261,10 +212,10 @@ void NatsRequester::OnBeat(const std::string& service, bool recent) {
   std::vector<uint64_t> waiting = std::move(state.waiting);
   state.waiting.clear();
   for (uint64_t id : waiting) {
-    auto it = pending_.find(id);
-    if (it == pending_.end() || it->second.acked) continue;
-    Complete(id,
-             {CallError::kNoResponders, "no responders for " + service, id, it->second.attempts});
+    Pending* p = calls_.Find(id);
+    if (p == nullptr || p->acked) continue;
+    calls_.Complete(id,
+                    {CallError::kNoResponders, "no responders for " + service, id, p->attempts});
   }
 }
 
@@ -274,20 +225,20 @@ void NatsRequester::ServiceLive(ServiceState& state, Clock::time_point until) {
   std::vector<uint64_t> waiting = std::move(state.waiting);
   state.waiting.clear();
   for (uint64_t id : waiting) {
-    auto it = pending_.find(id);
-    if (it != pending_.end() && !it->second.acked) Publish(id);
+    Pending* p = calls_.Find(id);
+    if (p != nullptr && !p->acked) Publish(id);
   }
 }
 
 void NatsRequester::OnAck(const PubAck& ack) {
-  auto it = pending_.find(ack.id);
-  if (it == pending_.end() || it->second.acked || it->second.service.empty()) return;
+  Pending* p = calls_.Find(ack.id);
+  if (p == nullptr || p->acked || p->service.empty()) return;
   if (!ack.ok) {
     // Not known to be stored (a node lost, no stream leader yet): again, under the same id.
     resends_.emplace(Clock::now() + kResendAfter, ack.id);
     return;
   }
-  it->second.acked = true;
+  p->acked = true;
   // Stored before: a retry of a call that may be answered already.
   if (ack.duplicate) LookUpReply(ack.id, ack.sequence, ReplySubject(reply_prefix_, ack.id));
 }
@@ -312,9 +263,9 @@ void NatsRequester::LookUpReply(uint64_t id, uint64_t request_sequence, std::str
       if (found) return self->OnReplyBytes(bytes, false);
       // Not answered yet. A reply to our own subject arrives by the subscription; one to
       // another client's is looked for again.
-      auto it = self->pending_.find(id);
-      if (it == self->pending_.end() || subject == ReplySubject(self->reply_prefix_, id)) return;
-      it->second.stored_reply = subject;
+      Pending* p = self->calls_.Find(id);
+      if (p == nullptr || subject == ReplySubject(self->reply_prefix_, id)) return;
+      p->stored_reply = subject;
       self->lookups_.emplace(Clock::now() + kLookupEvery, id);
     });
   });
@@ -322,45 +273,7 @@ void NatsRequester::LookUpReply(uint64_t id, uint64_t request_sequence, std::str
 
 void NatsRequester::OnReplyBytes(const std::string& bytes, bool delivered) {
   RpcReply r;
-  if (DecodeRpcReply(bytes, &r).ok()) OnReply(r, delivered);
-}
-
-void NatsRequester::OnReply(const RpcReply& reply, bool delivered) {
-  auto it = pending_.find(reply.request_id);
-  if (it == pending_.end()) {
-    auto remaining = std::chrono::microseconds(
-        reply.deadline_us > UnixMicros() ? reply.deadline_us - UnixMicros() : 0);
-    orphans_[reply.request_id] =
-        Orphan{reply.status, std::string(reply.payload), Clock::now() + remaining};
-    return;
-  }
-  if (delivered && it->second.attempts == 1) {
-    const uint64_t now = UnixMicros();
-    HopStats().reply.Record(now > reply.replied_us ? now - reply.replied_us : 0);
-  }
-  CallResult r;
-  r.request_id = reply.request_id;
-  r.attempts = it->second.attempts;
-  r.error = reply.status == ReplyStatus::kOk ? CallError::kNone : CallError::kHandlerError;
-  r.payload = std::string(reply.payload);
-  Complete(reply.request_id, std::move(r));
-}
-
-void NatsRequester::Complete(uint64_t id, CallResult result) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return;
-  std::vector<Callback> waiters = std::move(it->second.waiters);
-  auto range = deadlines_.equal_range(it->second.deadline);
-  for (auto d = range.first; d != range.second; ++d) {
-    if (d->second == id) {
-      deadlines_.erase(d);
-      break;
-    }
-  }
-  pending_.erase(it);
-  for (size_t i = 0; i < waiters.size(); ++i) {
-    waiters[i](i + 1 == waiters.size() ? std::move(result) : result);
-  }
+  if (DecodeRpcReply(bytes, &r).ok()) calls_.OnReply(r, delivered);
 }
 
 void NatsRequester::ArmSweep() {
@@ -377,31 +290,21 @@ void NatsRequester::ArmSweep() {
 
 void NatsRequester::Sweep() {
   const auto now = Clock::now();
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    uint64_t id = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    auto it = pending_.find(id);
-    uint32_t attempts = it == pending_.end() ? 0 : it->second.attempts;
-    Complete(id, CallResult{CallError::kTimedOut, "no reply before the deadline", id, attempts});
-  }
+  calls_.Expire(now);
   while (!resends_.empty() && resends_.begin()->first <= now) {
     uint64_t id = resends_.begin()->second;
     resends_.erase(resends_.begin());
-    auto it = pending_.find(id);
-    if (it != pending_.end() && !it->second.acked) Publish(id);
+    Pending* p = calls_.Find(id);
+    if (p != nullptr && !p->acked) Publish(id);
   }
   while (!lookups_.empty() && lookups_.begin()->first <= now) {
     uint64_t id = lookups_.begin()->second;
     lookups_.erase(lookups_.begin());
-    auto it = pending_.find(id);
-    if (it != pending_.end()) LookUpReply(id, 0, it->second.stored_reply);
+    if (Pending* p = calls_.Find(id)) LookUpReply(id, 0, p->stored_reply);
   }
   for (auto& [service, state] : services_) {
     // An unanswered probe: send anyway, the calls' deadlines decide.
     if (state.probing && state.probe_deadline <= now) ServiceLive(state, now + kBeatLiveFor);
-  }
-  for (auto it = orphans_.begin(); it != orphans_.end();) {
-    it = it->second.expires <= now ? orphans_.erase(it) : std::next(it);
   }
 }
 

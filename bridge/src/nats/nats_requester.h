@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "meshq/bridge/call_table.h"
 #include "meshq/bridge/rpc_backend.h"
 #include "nats/nats_link.h"
 
@@ -38,7 +39,7 @@ class NatsRequester final : public RpcRequester,
   uint64_t Call(std::string_view service, std::string_view payload, const CallOptions& options,
                 Callback done) override;
   void Collect(uint64_t request_id, std::chrono::milliseconds timeout, Callback done) override;
-  size_t pending() const override { return pending_.size(); }
+  size_t pending() const override { return calls_.size(); }
   const std::string& reply_queue() const override { return reply_prefix_; }
 
  private:
@@ -61,11 +62,6 @@ class NatsRequester final : public RpcRequester,
     Clock::time_point probe_deadline{};
     std::vector<uint64_t> waiting;  // calls held for the probe's answer
   };
-  struct Orphan {
-    ReplyStatus status;
-    std::string payload;
-    Clock::time_point expires;
-  };
 
   NatsRequester(boost::asio::io_context& io, RpcClientOptions options, NatsConfig config);
   Status Subscribe(NatsLink& link);
@@ -80,8 +76,6 @@ class NatsRequester final : public RpcRequester,
   // at `request_sequence` names (when not 0).
   void LookUpReply(uint64_t id, uint64_t request_sequence, std::string subject);
   void OnReplyBytes(const std::string& bytes, bool delivered);
-  void OnReply(const RpcReply& reply, bool delivered);
-  void Complete(uint64_t id, CallResult result);
   void ArmSweep();
   void Sweep();
 
@@ -94,9 +88,7 @@ class NatsRequester final : public RpcRequester,
   bool subscribed_ = false;  // the link thread's
   // The io thread's.
   boost::asio::steady_timer sweep_timer_;
-  std::unordered_map<uint64_t, Pending> pending_;
-  std::multimap<Clock::time_point, uint64_t> deadlines_;
-  std::unordered_map<uint64_t, Orphan> orphans_;
+  CallTable<Pending> calls_;
   std::multimap<Clock::time_point, uint64_t> resends_;  // requests to publish again
   std::multimap<Clock::time_point, uint64_t> lookups_;  // stored replies to look for again
   std::unordered_map<std::string, ServiceState> services_;

@@ -45,22 +45,9 @@ NatsResponder::~NatsResponder() {
 }
 
 void NatsResponder::Start() {
-  auto weak = weak_from_this();
-  auto* io = &io_;
-  NatsLink::Options o;
-  o.config = config_;
-  o.name = "meshq responder " + options_.service;
-  o.on_connection = [weak, io](bool up) {
-    asio::post(*io, [weak, up] {
-      auto self = weak.lock();
-      if (self && self->options_.on_connection) self->options_.on_connection(up);
-    });
-  };
-  o.on_ack = [weak, io](const PubAck& ack) {
-    asio::post(*io, [weak, ack] {
-      if (auto self = weak.lock()) self->OnReplyAck(ack);
-    });
-  };
+  NatsLink::Options o =
+      OwnerLinkOptions(weak_from_this(), io_, config_, "meshq responder " + options_.service,
+                       options_.on_connection, &NatsResponder::OnReplyAck);
   o.on_ready = [this](NatsLink& link) { return Subscribe(link); };
   link_ = std::make_unique<NatsLink>(std::move(o));
   ArmSweep();
@@ -221,17 +208,10 @@ void NatsResponder::Finish(uint64_t request_id, ReplyStatus status, std::string 
   reply.request_id = request_id;
   reply.trace_id = trace_id;
   reply.deadline_us = deadline_us;
-  reply.replied_us = UnixMicros();
   reply.status = status;
   reply.payload = payload;
-  RememberedReplies::Reply m;
-  m.reply_to = std::move(reply_to);
-  EncodeRpcReply(reply, &m.encoded);
-  const uint64_t now = UnixMicros();
-  const auto expires = SteadyClock::now() +
-                       std::chrono::microseconds(deadline_us > now ? deadline_us - now : 0) +
-                       kReplyMemorySlack;
-  const RememberedReplies::Reply& kept = replies_.Remember(request_id, std::move(m), expires);
+  const RememberedReplies::Reply& kept =
+      replies_.RememberReply(reply, std::move(reply_to), kReplyMemorySlack);
   SendReply(request_id, std::move(request), kept.reply_to, kept.encoded);
   StartWaiting();
 }

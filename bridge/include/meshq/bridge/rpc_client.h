@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "meshq/bridge/broker_client.h"
+#include "meshq/bridge/call_table.h"
 #include "meshq/bridge/rpc_message.h"
 #include "meshq/bridge/rpc_requester.h"
 
@@ -59,7 +60,7 @@ class RpcClient final : public RpcRequester, public std::enable_shared_from_this
   // client id (e.g. before a restart); kTimedOut when none arrives.
   void Collect(uint64_t request_id, std::chrono::milliseconds timeout, Callback done) override;
 
-  size_t pending() const override { return pending_.size(); }
+  size_t pending() const override { return calls_.size(); }
   const std::string& reply_queue() const override { return reply_queue_; }
 
  private:
@@ -70,11 +71,6 @@ class RpcClient final : public RpcRequester, public std::enable_shared_from_this
     std::string request;  // encoded request, attempt field rewritten per send
     uint32_t attempts = 0;
     bool acked = false;  // the broker holds the request
-  };
-  struct Orphan {  // a reply no pending call was waiting for (yet)
-    ReplyStatus status;
-    std::string payload;
-    std::chrono::steady_clock::time_point expires;
   };
 
   RpcClient(boost::asio::io_context& io, RpcClientOptions options);
@@ -104,9 +100,7 @@ class RpcClient final : public RpcRequester, public std::enable_shared_from_this
   std::unordered_map<std::string, std::vector<uint64_t>> queued_;  // request ids by service
   bool send_posted_ = false;  // the send of queued_ is posted and has not run yet
   boost::asio::steady_timer sweep_timer_;
-  std::unordered_map<uint64_t, Pending> pending_;
-  std::multimap<std::chrono::steady_clock::time_point, uint64_t> deadlines_;
-  std::unordered_map<uint64_t, Orphan> orphans_;
+  CallTable<Pending> calls_;
   int fetches_ = 0;  // reply fetches in flight
   bool shut_down_ = false;
   uint64_t id_state_;
