@@ -271,16 +271,6 @@ Status NatsLink::Subscribe(const std::string& subject, const char* queue, MsgHan
   return Track(sub, s, subject);
 }
 
-Status NatsLink::SubscribeJetStream(const std::string& subject, jsSubOptions* options,
-                                    MsgHandler handler) {
-  if (js_ == nullptr) return Status::Unavailable("nats: not connected");
-  Sub* sub = NewSub(std::move(handler));
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s =
-      js_Subscribe(&sub->sub, js_, subject.c_str(), &OnMsg, sub, nullptr, options, &jerr);
-  return Track(sub, s, subject);
-}
-
 // Unsubscribes everything and waits (bounded) until no handler runs any more: the handlers
 // refer to their owners, which may go away after the link.
 void NatsLink::CloseSubscriptions() {

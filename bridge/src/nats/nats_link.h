@@ -96,8 +96,6 @@ class NatsLink {
   // A core NATS subscription (in queue group `queue` unless null). The handler runs until
   // Close, never after the link is gone.
   Status Subscribe(const std::string& subject, const char* queue, MsgHandler handler);
-  // A JetStream subscription (push consumer) with `options`.
-  Status SubscribeJetStream(const std::string& subject, jsSubOptions* options, MsgHandler handler);
   jsCtx* js() const { return js_; }
   // Publishes `data` to `subject` with Nats-Msg-Id = HexId(id); the outcome goes to on_ack.
   natsStatus PublishAsync(const std::string& subject, std::string_view data, uint64_t id);

@@ -15,8 +15,15 @@ constexpr int64_t kAckWaitNs = 30'000'000'000;
 // Requests delivered to the group and not yet acknowledged, at most (all responders together).
 constexpr int64_t kMaxAckPending = 65536;
 constexpr auto kReplyMemorySlack = std::chrono::seconds(5);
-constexpr auto kSweepInterval = std::chrono::milliseconds(200);
+constexpr auto kSweepInterval = std::chrono::milliseconds(50);
 constexpr auto kHandBackDelay = std::chrono::milliseconds(100);
+// A pull request waits this long at the server for requests to arrive. Short: nats-server
+// 2.9.10 was seen to leave one responder's pull request unserved while another's newer ones
+// were (two responders, one consumer); asked again this often, none starves for long.
+constexpr auto kPullExpires = std::chrono::milliseconds(200);
+constexpr auto kPullSlack = std::chrono::milliseconds(100);
+// Pull requests one responder keeps waiting at once (more room asked for by another one).
+constexpr size_t kMaxPulls = 32;
 
 std::string_view Data(natsMsg* m) {
   return {natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m))};
@@ -45,9 +52,13 @@ NatsResponder::~NatsResponder() {
 }
 
 void NatsResponder::Start() {
-  NatsLink::Options o =
-      OwnerLinkOptions(weak_from_this(), io_, config_, "meshq responder " + options_.service,
-                       options_.on_connection, &NatsResponder::OnReplyAck);
+  auto weak = weak_from_this();
+  NatsLink::Options o = OwnerLinkOptions(
+      weak, io_, config_, "meshq responder " + options_.service,
+      [weak](bool up) {
+        if (auto self = weak.lock()) self->OnConnection(up);
+      },
+      &NatsResponder::OnReplyAck);
   o.on_ready = [this](NatsLink& link) { return Subscribe(link); };
   link_ = std::make_unique<NatsLink>(std::move(o));
   ArmSweep();
@@ -59,33 +70,46 @@ Status NatsResponder::Subscribe(NatsLink& link) {
   }
   auto weak = weak_from_this();
   auto* io = &io_;
-  if (!consumer_subscribed_) {
-    const std::string durable = ConsumerName(options_.service);
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = kRequestStream;
-    so.Queue = "rpc";
-    so.ManualAck = true;
-    so.Config.Durable = durable.c_str();
-    so.Config.AckPolicy = js_AckExplicit;
-    so.Config.AckWait = kAckWaitNs;
-    so.Config.MaxAckPending = kMaxAckPending;
-    so.Config.DeliverPolicy = js_DeliverAll;
-    Status s =
-        link.SubscribeJetStream(RequestSubject(options_.service), &so, [weak, io](natsMsg* m) {
-          Delivery d;
-          d.msg = HoldMsg(m);
-          jsMsgMetaData* meta = nullptr;
-          if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-            d.delivered = meta->NumDelivered;
-            jsMsgMetaData_Destroy(meta);
-          }
-          asio::post(*io, [weak, d = std::move(d)]() mutable {
-            if (auto self = weak.lock()) self->OnRequest(std::move(d));
-          });
-        });
+  // First: a caller that finds no responder subscribed yet still finds this one's heartbeat
+  // (its requests wait in the stream meanwhile).
+  natsConnection_Publish(link.connection(), BeatSubject(options_.service).c_str(), "", 0);
+  if (!consumer_ready_) {
+    Status s = EnsureConsumer(link);
     if (!s.ok()) return s;
-    consumer_subscribed_ = true;
+    consumer_ready_ = true;
+  }
+  if (pull_inbox_.empty()) {
+    natsInbox* inbox = nullptr;
+    if (natsInbox_Create(&inbox) != NATS_OK) return Status::Unavailable("nats: no inbox");
+    std::string subject = inbox;
+    natsInbox_Destroy(inbox);
+    Status s = link.Subscribe(subject, nullptr, [weak, io](natsMsg* m) {
+      const char* status = nullptr;
+      if (natsMsg_GetDataLength(m) == 0 && natsMsgHeader_Get(m, "Status", &status) == NATS_OK) {
+        // 408 (expired), 409 (e.g. a leader change), 404 or 503: that pull request is over;
+        // 100 is a heartbeat.
+        const bool over = status == nullptr || std::string_view(status).substr(0, 3) != "100";
+        natsMsg_Destroy(m);
+        if (!over) return;
+        return asio::post(*io, [weak] {
+          if (auto self = weak.lock()) self->OnPullEnded();
+        });
+      }
+      Delivery d;
+      d.msg = HoldMsg(m);
+      d.delivered = DeliveryCount(natsMsg_GetReply(m));
+      asio::post(*io, [weak, d = std::move(d)]() mutable {
+        auto self = weak.lock();
+        if (!self) return;
+        self->OnPulled();
+        self->OnRequest(std::move(d));
+      });
+    });
+    if (!s.ok()) return s;
+    // The servers must know of the inbox before a pull request names it: JetStream drops a
+    // request whose reply subject has no interest.
+    natsConnection_FlushTimeout(link.connection(), 1000);
+    pull_inbox_ = std::move(subject);
   }
   if (!probe_subscribed_) {
     natsConnection* nc = link.connection();
@@ -96,8 +120,114 @@ Status NatsResponder::Subscribe(NatsLink& link) {
     if (!s.ok()) return s;
     probe_subscribed_ = true;
   }
-  natsConnection_Publish(link.connection(), BeatSubject(options_.service).c_str(), "", 0);
   return Status::OK();
+}
+
+Status NatsResponder::EnsureConsumer(NatsLink& link) {
+  const std::string durable = ConsumerName(options_.service);
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  // Looked up first, as the streams are (a create of an existing one may go unanswered).
+  natsStatus s =
+      js_GetConsumerInfo(&ci, link.js(), kRequestStream, durable.c_str(), nullptr, &jerr);
+  jsConsumerInfo_Destroy(ci);
+  if (s == NATS_OK) return Status::OK();
+  const std::string filter = RequestSubject(options_.service);
+  jsConsumerConfig cfg;
+  jsConsumerConfig_Init(&cfg);
+  cfg.Durable = durable.c_str();
+  cfg.AckPolicy = js_AckExplicit;
+  cfg.AckWait = kAckWaitNs;
+  cfg.MaxAckPending = kMaxAckPending;
+  cfg.DeliverPolicy = js_DeliverAll;
+  cfg.FilterSubject = filter.c_str();
+  ci = nullptr;
+  s = js_AddConsumer(&ci, link.js(), kRequestStream, &cfg, nullptr, &jerr);
+  jsConsumerInfo_Destroy(ci);
+  if (s != NATS_OK && jerr != JSConsumerNameExistErr) {
+    return Status::Unavailable("nats: consumer " + durable + ": " +
+                               (nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : ""));
+  }
+  return Status::OK();
+}
+
+uint64_t NatsResponder::DeliveryCount(const char* ack_subject) {
+  // "$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>",
+  // or with "<domain>.<account hash>." after "$JS.ACK." (and a token more) on newer servers.
+  if (ack_subject == nullptr) return 1;
+  std::vector<std::string_view> tokens;
+  std::string_view rest = ack_subject;
+  while (!rest.empty()) {
+    const size_t dot = rest.find('.');
+    tokens.push_back(rest.substr(0, dot));
+    rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+  }
+  size_t at = tokens.size() == 9 ? 4 : tokens.size() >= 11 ? 6 : 0;
+  if (at == 0) return 1;
+  uint64_t n = 0;
+  for (char c : tokens[at]) {
+    if (c < '0' || c > '9') return 1;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n == 0 ? 1 : n;
+}
+
+void NatsResponder::OnConnection(bool up) {
+  if (options_.on_connection) options_.on_connection(up);
+  link_up_ = up;
+  // Pull requests waiting at a server are gone with the connection (or its leader): ask anew.
+  pulls_.clear();
+  requested_ = 0;
+  Pull();
+}
+
+void NatsResponder::Pull() {
+  // After the handlers already due on this thread: the room freed by one batch of completions
+  // is asked for by one pull request.
+  if (pull_posted_) return;
+  pull_posted_ = true;
+  asio::post(io_, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) {
+      self->pull_posted_ = false;
+      self->PullNow();
+    }
+  });
+}
+
+void NatsResponder::PullNow() {
+  if (!link_up_ || shut_down_ || draining_ || paused_ || pulls_.size() >= kMaxPulls) return;
+  const uint64_t taken = executing_.size() + waiting_.size() + requested_;
+  if (taken >= max_in_flight_) return;
+  const uint32_t batch = static_cast<uint32_t>(max_in_flight_ - taken);
+  requested_ += batch;
+  pulls_.push_back(PullRequest{SteadyClock::now() + kPullExpires + kPullSlack, batch});
+  const std::string body = "{\"batch\":" + std::to_string(batch) + ",\"expires\":" +
+                           std::to_string(std::chrono::nanoseconds(kPullExpires).count()) + "}";
+  link_->Post([this, body] {
+    const std::string next = std::string("$JS.API.CONSUMER.MSG.NEXT.") + kRequestStream + "." +
+                             ConsumerName(options_.service);
+    natsConnection_PublishRequest(link_->connection(), next.c_str(), pull_inbox_.c_str(),
+                                  body.data(), static_cast<int>(body.size()));
+  });
+}
+
+void NatsResponder::OnPulled() {
+  // JetStream fills the pull requests in the order they came.
+  if (pulls_.empty()) return;
+  if (requested_ > 0) --requested_;
+  if (--pulls_.front().remaining == 0) pulls_.pop_front();
+}
+
+void NatsResponder::OnPullEnded() {
+  if (pulls_.empty()) return;
+  requested_ -= std::min<uint64_t>(requested_, pulls_.front().remaining);
+  pulls_.pop_front();
+  Pull();
+}
+
+void NatsResponder::ExpirePulls(SteadyClock::time_point now) {
+  // Ended without a word (the server holding it died): given up after its expiry and a slack.
+  while (!pulls_.empty() && pulls_.front().expires <= now) OnPullEnded();
 }
 
 void NatsResponder::Drain() {
@@ -115,6 +245,7 @@ void NatsResponder::Resume(uint32_t max_in_flight) {
       max_in_flight == 0 ? options_.max_in_flight : std::min(max_in_flight, options_.max_in_flight);
   paused_ = false;
   StartWaiting();
+  Pull();
 }
 
 void NatsResponder::GiveBack(uint64_t request_id) {
@@ -214,6 +345,7 @@ void NatsResponder::Finish(uint64_t request_id, ReplyStatus status, std::string 
       replies_.RememberReply(reply, std::move(reply_to), kReplyMemorySlack);
   SendReply(request_id, std::move(request), kept.reply_to, kept.encoded);
   StartWaiting();
+  Pull();
 }
 
 void NatsResponder::SendReply(uint64_t request_id, NatsMsgPtr request, const std::string& reply_to,
@@ -250,17 +382,25 @@ void NatsResponder::OnReplyAck(const PubAck& ack) {
 }
 
 void NatsResponder::Ack(NatsMsgPtr msg) {
-  link_->Post([msg = std::move(msg)] { natsMsg_Ack(msg.get(), nullptr); });
+  link_->Post([this, msg = std::move(msg)] {
+    if (const char* reply = natsMsg_GetReply(msg.get())) {
+      natsConnection_Publish(link_->connection(), reply, "+ACK", 4);
+    }
+  });
+  Pull();
 }
 
 void NatsResponder::Nak(NatsMsgPtr msg, std::chrono::milliseconds delay) {
-  link_->Post([msg = std::move(msg), delay] {
-    if (delay.count() == 0) {
-      natsMsg_Nak(msg.get(), nullptr);
-    } else {
-      natsMsg_NakWithDelay(msg.get(), delay.count(), nullptr);
-    }
+  link_->Post([this, msg = std::move(msg), delay] {
+    const char* reply = natsMsg_GetReply(msg.get());
+    if (reply == nullptr) return;
+    const std::string nak =
+        delay.count() == 0
+            ? std::string("-NAK")
+            : "-NAK {\"delay\":" + std::to_string(std::chrono::nanoseconds(delay).count()) + "}";
+    natsConnection_Publish(link_->connection(), reply, nak.data(), static_cast<int>(nak.size()));
   });
+  Pull();
 }
 
 void NatsResponder::HandBackWaiting() {
@@ -288,6 +428,7 @@ void NatsResponder::ArmSweep() {
     if (!self) return;
     const auto now = SteadyClock::now();
     self->replies_.Expire(now);
+    self->ExpirePulls(now);
     if (now >= self->next_beat_) {
       self->next_beat_ = now + self->config_.responder_grace / 3;
       self->link_->Post([link = self->link_.get(), subject = BeatSubject(self->options_.service)] {

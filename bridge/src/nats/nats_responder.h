@@ -1,14 +1,13 @@
-// NatsResponder: RpcResponder over NATS JetStream. Every responder of a service subscribes, in
-// the queue group "rpc", to the service's durable push consumer of the request stream, so each
-// request is delivered to one of them; each answers the service's probes and publishes its
-// heartbeat. A request is acknowledged (explicit ack) once its reply is stored in the reply
-// stream; one not acknowledged within the consumer's ack wait (this responder died, its ack was
-// lost) is delivered again, maybe to another responder.
+// NatsResponder: RpcResponder over NATS JetStream. The responders of a service share its durable
+// pull consumer of the request stream: each asks it (pull requests) for as many requests as it
+// has room for, so each request goes to one of them and a responder takes no more than it can
+// run. Each answers the service's probes and publishes its heartbeat. A request is acknowledged
+// once its reply is stored in the reply stream; one not acknowledged within the consumer's ack
+// wait (this responder died, its ack was lost) is delivered again, maybe to another responder.
 //
 // Per request: past its deadline, dropped unexecuted; its reply remembered here (a
 // redelivery), that reply again; delivered before and its reply stored already (by another
-// responder), acked unrun; otherwise the handler runs. At most max_in_flight run at once; the
-// rest wait here in delivery order (JetStream pushes up to the consumer's max ack pending).
+// responder), acked unrun; otherwise the handler runs, at most max_in_flight at once.
 //
 // Runs on its io thread; every nats.c call goes through its NatsLink's thread.
 #pragma once
@@ -53,6 +52,16 @@ class NatsResponder final : public RpcResponder,
   NatsResponder(boost::asio::io_context& io, RpcServerOptions options, NatsConfig config,
                 Handler handler);
   Status Subscribe(NatsLink& link);
+  Status EnsureConsumer(NatsLink& link);
+  static uint64_t DeliveryCount(const char* ack_subject);
+  void OnConnection(bool up);
+  // Asks the consumer for as many requests as there is room for (pull requests, answered
+  // with requests as they arrive).
+  void Pull();
+  void PullNow();
+  void OnPulled();
+  void OnPullEnded();
+  void ExpirePulls(std::chrono::steady_clock::time_point now);
   void OnRequest(Delivery d);
   void Run(Delivery d, const RpcRequest& r);
   void Finish(uint64_t request_id, ReplyStatus status, std::string payload, uint64_t trace_id,
@@ -72,12 +81,21 @@ class NatsResponder final : public RpcResponder,
   const NatsConfig config_;
   const Handler handler_;
   std::unique_ptr<NatsLink> link_;
-  bool consumer_subscribed_ = false;  // the link thread's
-  bool probe_subscribed_ = false;     // the link thread's
+  bool consumer_ready_ = false;    // the link thread's
+  std::string pull_inbox_;         // set on the link thread before the link is ready
+  bool probe_subscribed_ = false;  // the link thread's
   // The io thread's.
   boost::asio::steady_timer sweep_timer_;
   std::unordered_map<uint64_t, NatsMsgPtr> executing_;  // request id -> its delivery
   std::deque<Delivery> waiting_;                        // delivered beyond max_in_flight
+  struct PullRequest {
+    std::chrono::steady_clock::time_point expires;  // here: its server expiry plus a slack
+    uint64_t remaining;                             // requests it may still bring
+  };
+  std::deque<PullRequest> pulls_;  // waiting at the server, oldest first
+  uint64_t requested_ = 0;         // sum of their remaining
+  bool link_up_ = false;
+  bool pull_posted_ = false;  // a PullNow is posted and has not run yet
   struct Answered {
     NatsMsgPtr request;  // acked once the reply is stored
     std::string reply_to;
