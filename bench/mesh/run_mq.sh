@@ -59,7 +59,7 @@ if [[ $BACKEND == nats ]]; then
   NODE_PIDS=$(cat "$WORK"/nats/n{1,2,3}.pid | tr '\n' ' ')
   echo "nats: $URL (nodes $NODE_PIDS, stores $WORK/nats)"
   # The streams exist before the mesh calls (as in a deployment): made by one call now.
-  "$BUILD/bridge/meshq-rpc-bench" --mq-url "$URL" --calls 1 --concurrency 1 >/dev/null
+  "$BUILD/bridge/meshq-rpc-bench" --mq-url "$URL" --calls 1 --concurrency 1 >/dev/null 2>&1 || true
   if ((WITH_DIRECT)); then
     bash bench/mesh/run.sh --mode direct "${ARGS[@]}"
     echo
