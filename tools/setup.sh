@@ -13,6 +13,7 @@ PACKAGES=(
   prometheus tmux libboost-program-options1.81-dev
   libssl-dev openssl
   gnuplot-nox jq
+  nats-server libnats-dev curl
 )
 
 missing=()

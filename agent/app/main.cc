@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
   const char* broker_env = std::getenv("MESHQ_BROKER");
   std::string broker = broker_env ? broker_env : "127.0.0.1:9400";
   std::string durability = "written";
+  const char* mq_url_env = std::getenv("MESHQ_MQ_URL");
+  std::string mq_url = mq_url_env ? mq_url_env : "";
   std::string client_id = "consumer-" + std::to_string(getpid());
   int metrics_port = -1;  // off
   std::string metrics_bind = "127.0.0.1";
@@ -188,6 +190,11 @@ int main(int argc, char** argv) {
   // mq: TLS to the broker (docs/SECURITY.md); any --broker-tls-* flag turns it on.
   meshq::TlsClientOptions broker_tls;
   meshq::DeclareTlsClientFlags(&flags, &broker_tls, "broker-tls-", "broker");
+  flags.String("mq-url", &mq_url,
+               "mq: what carries the calls, instead of --broker: meshq://HOST:PORT, or a\n"
+               "NATS JetStream cluster nats://HOST:PORT,HOST:PORT,...[?replicas=N]\n"
+               "($MESHQ_MQ_URL)",
+               "URL");
   flags.Custom(
       "metrics-port", "N", "",
       [&metrics_port](std::string_view text) {
@@ -240,6 +247,14 @@ int main(int argc, char** argv) {
       Fail("bad --mq-durability '" + durability + "': not stored, written or synced");
     }
     mq_options.client_id_prefix = client_id;
+    if (!mq_url.empty()) {
+      meshq::bridge::MqUrl url;
+      if (Status s = meshq::bridge::ParseMqUrl(mq_url, &url); !s.ok()) {
+        Fail("bad --mq-url: " + s.ToString());
+      }
+      mq_options.broker = url.broker;
+      mq_options.nats = url.nats;
+    }
     FailUnless(meshq::bridge::SetBrokerTls(broker_tls, &mq_options.broker));
   }
 #else

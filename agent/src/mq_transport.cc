@@ -66,7 +66,7 @@ MqConsumerTransport::MqConsumerTransport(boost::asio::io_context& io, const MqOp
   o.client_id = options.client_id_prefix + "-t" + std::to_string(thread);
   o.request_durability = options.durability;
   o.on_connection = LinkCounter(options.metrics);
-  client_ = bridge::RpcClient::Create(io, o);
+  client_ = bridge::CreateRpcRequester(io, o, options.nats);
   client_->Start();
 }
 
@@ -150,7 +150,7 @@ constexpr int kTimeoutsToPause = 2;
 // What the provider's answers say of it, and the pause it earned (the io thread only).
 struct MqProviderTransport::Health {
   explicit Health(boost::asio::io_context& io) : resume(io) {}
-  std::weak_ptr<bridge::RpcServer> server;
+  std::weak_ptr<bridge::RpcResponder> server;
   boost::asio::steady_timer resume;
   std::chrono::milliseconds pause = kFirstPause;
   int timeouts_in_a_row = 0;
@@ -223,10 +223,10 @@ Status MqProviderTransport::Start(Invoker* local) {
   std::string interface_name = service_;
   health_ = std::make_shared<Health>(io_);
   health_->metrics = options_.metrics;
-  server_ = bridge::RpcServer::Create(
-      io_, o,
+  server_ = bridge::CreateRpcResponder(
+      io_, o, options_.nats,
       [local, interface_name, weak_health = std::weak_ptr<Health>(health_)](
-          const bridge::RpcCall& call, bridge::RpcServer::Respond respond) {
+          const bridge::RpcCall& call, bridge::RpcResponder::Respond respond) {
         CallRequest request;
         if (!DecodeMqCall(call.payload, &request)) {
           std::string out;

@@ -5,7 +5,8 @@
 # loopback round trip first, then one row per level: QPS, % of the level's own bound
 # (min(connections, sum(capacity)) / latency: a connection carries one call at a time, a provider
 # at most its capacity), latency p50/p99, errors, wrong answers, agent CPU per 1000 requests
-# (and the broker's, when MESHQ_BROKER_PID names it: run_mq.sh does), and in mq mode the latency
+# (and the broker's, when MESHQ_BROKER_PID names it — or the NATS nodes', several pids: run_mq.sh
+# does), and in mq mode the latency
 # of the two hops through the broker (consumer-agent -> provider-agent and back, as the agents
 # measure them: meshq-agent's SIGUSR1).
 # Then the same with zero provider latency (the agents' own cost). Everything stops by itself.
@@ -327,11 +328,13 @@ run_level() {
   local c0 p0 c1 p1 b0=0 b1=0 out request_hop=- reply_hop=-
   [[ $MODE == mq ]] && hop_period  # starts the level's period
   c0=$(cpu_seconds "$CONSUMER_PID"); p0=$(cpu_seconds "${PROVIDER_AGENT_PIDS[@]}")
-  [[ -n $BROKER_PID ]] && b0=$(cpu_seconds "$BROKER_PID")
+  # shellcheck disable=SC2086  # MESHQ_BROKER_PID may name several (a NATS cluster's nodes)
+  [[ -n $BROKER_PID ]] && b0=$(cpu_seconds $BROKER_PID)
   out=$(wrk -t2 -c"$conns" -d"$duration" --timeout 10s -s bench/mesh/hash_check.lua \
         "http://$CONSUMER_ADDR/" 2>&1)
   c1=$(cpu_seconds "$CONSUMER_PID"); p1=$(cpu_seconds "${PROVIDER_AGENT_PIDS[@]}")
-  [[ -n $BROKER_PID ]] && b1=$(cpu_seconds "$BROKER_PID")
+  # shellcheck disable=SC2086
+  [[ -n $BROKER_PID ]] && b1=$(cpu_seconds $BROKER_PID)
   if [[ $MODE == mq ]]; then
     hop_period
     request_hop=$(hop_percentiles request "$WORK"/pa{0,1,2}.out)

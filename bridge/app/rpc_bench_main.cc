@@ -18,8 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "meshq/bridge/rpc_client.h"
-#include "meshq/bridge/rpc_server.h"
+#include "meshq/bridge/rpc_backend.h"
 #include "meshq/flags.h"
 #include "meshq/tls.h"
 
@@ -31,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Flags {
   BrokerAddress broker;
+  NatsConfig nats;  // --mq-url nats://...: the NATS JetStream backend instead of the broker
   int calls = 20000;
   int concurrency = 16;
   PutDurability durability = PutDurability::kWritten;
@@ -249,7 +249,20 @@ int main(int argc, char** argv) {
         return ParseBrokerAddress(v, &f.broker) ? meshq::Status::OK()
                                                 : meshq::Status::InvalidArgument("not HOST:PORT");
       },
-      "the meshq-broker (required)");
+      "the meshq-broker (this or --mq-url is required)");
+  flags.Custom(
+      "mq-url", "URL", "",
+      [&f](std::string_view v) {
+        MqUrl url;
+        meshq::Status s = ParseMqUrl(v, &url);
+        if (s.ok()) {
+          f.broker = url.broker;
+          f.nats = url.nats;
+        }
+        return s;
+      },
+      "meshq://HOST:PORT (= --broker) or nats://HOST:PORT,...[?replicas=N]: the\n"
+      "NATS JetStream backend (no PING floor, no soak)");
   meshq::TlsClientOptions tls;
   meshq::DeclareTlsClientFlags(&flags, &tls, "tls-", "broker");
   flags.Int("calls", &f.calls, 1, 100'000'000, "calls to make");
@@ -275,13 +288,19 @@ int main(int argc, char** argv) {
             "seconds between a soak's progress lines (with the broker's STATS)");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   f.independent = independent != 0;
-  if (f.broker.port == 0) {
+  const bool nats = !f.nats.servers.empty();
+  if (f.broker.port == 0 && !nats) {
     std::fputs(meshq::UsageError("meshq-rpc-bench", "--broker HOST:PORT is required").c_str(),
                stderr);
     return 2;
   }
   if (meshq::Status s = SetBrokerTls(tls, &f.broker); !s.ok()) {
     std::fprintf(stderr, "meshq-rpc-bench: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (nats && f.duration_s > 0) {
+    std::fputs(meshq::UsageError("meshq-rpc-bench", "a soak needs the broker (its STATS)").c_str(),
+               stderr);
     return 2;
   }
   asio::io_context client_io, server_io;
@@ -307,9 +326,9 @@ int main(int argc, char** argv) {
     std::memcpy(&i, payload.data(), sizeof(i));
     return i < timed_calls ? static_cast<int64_t>(i) : -1;
   };
-  auto server = RpcServer::Create(
-      server_io, so,
-      [&server_io, &hops, index_of, delay_ms](const RpcCall& call, RpcServer::Respond r) {
+  auto server = CreateRpcResponder(
+      server_io, so, f.nats,
+      [&server_io, &hops, index_of, delay_ms](const RpcCall& call, RpcResponder::Respond r) {
         const int64_t i = index_of(call.payload);
         if (i >= 0) hops.handled[i].store(NowNs(), std::memory_order_relaxed);
         if (delay_ms == 0) {
@@ -329,28 +348,31 @@ int main(int argc, char** argv) {
   co.broker = f.broker;
   co.client_id = service + "-client";
   co.request_durability = f.durability;
-  auto client = RpcClient::Create(client_io, co);
-  auto ping = BrokerClient::Create(client_io, f.broker);
+  auto client = CreateRpcRequester(client_io, co, f.nats);
+  auto ping = nats ? nullptr : BrokerClient::Create(client_io, f.broker);
   asio::post(client_io, [&] {
     client->Start();
-    ping->Start();
+    if (ping) ping->Start();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // connect; server joins the group
+  // Connect; the server joins the group (for NATS: the streams and its consumer are set up).
+  std::this_thread::sleep_for(std::chrono::milliseconds(nats ? 1500 : 300));
 
   std::vector<double> ping_us;
-  double ping_s = Drive(
-      client_io, f.calls, f.concurrency, f.independent,
-      [&](std::function<void(bool)> done) {
-        ping->Ping([done](const meshq::Status& s) { done(s.ok()); });
-      },
-      &ping_us);
+  double ping_s = 1;
+  if (ping)
+    ping_s = Drive(
+        client_io, f.calls, f.concurrency, f.independent,
+        [&](std::function<void(bool)> done) {
+          ping->Ping([done](const meshq::Status& s) { done(s.ok()); });
+        },
+        &ping_us);
   // The machine's own floor for a call's two hops at the calls' cadence: two PINGs one after
   // the other (four one-way transfers through the broker process, like a request's and a
   // reply's way through it, with nothing stored), in bursts of `concurrency` every reply delay,
   // each burst waking idle CPUs as the calls' bursts do.
   std::vector<double> paced_ping_us;
   double paced_ping_s = 0;
-  if (delay_ms > 0) {
+  if (delay_ms > 0 && ping) {
     paced_ping_s = Drive(
         client_io, f.calls, f.concurrency, f.independent,
         [&](std::function<void(bool)> done) {
@@ -423,14 +445,22 @@ int main(int argc, char** argv) {
       reply_us.push_back(static_cast<double>(t[3] - t[2]) / 1e3);
       both_us.push_back(request_us.back() + reply_us.back());
     }
-    std::printf(
-        "broker %s:%u, %d calls, %d in flight, %zu-byte payload, durability=%s, independent=%d, "
-        "reply delay %d ms, tls=%s\n",
-        f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload,
-        PutDurabilityName(f.durability), f.independent, f.reply_delay_ms,
-        f.broker.tls ? "on" : "off");
-    Print("broker PING", ping_us, ping_s);
-    if (delay_ms > 0) Print("paced 2xPING", paced_ping_us, paced_ping_s);
+    if (nats) {
+      std::printf(
+          "nats %s (%zu servers, replicas=%d), %d calls, %d in flight, %zu-byte payload, "
+          "independent=%d, reply delay %d ms\n",
+          f.nats.servers[0].c_str(), f.nats.servers.size(), f.nats.replicas, f.calls, f.concurrency,
+          f.payload, f.independent, f.reply_delay_ms);
+    } else {
+      std::printf(
+          "broker %s:%u, %d calls, %d in flight, %zu-byte payload, durability=%s, "
+          "independent=%d, reply delay %d ms, tls=%s\n",
+          f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload,
+          PutDurabilityName(f.durability), f.independent, f.reply_delay_ms,
+          f.broker.tls ? "on" : "off");
+      Print("broker PING", ping_us, ping_s);
+      if (delay_ms > 0) Print("paced 2xPING", paced_ping_us, paced_ping_s);
+    }
     Print("RPC call", call_us, call_s);
     Print("request hop", request_us, call_s);
     Print("reply hop", reply_us, call_s);
@@ -440,7 +470,7 @@ int main(int argc, char** argv) {
 
   asio::post(client_io, [&] {
     client->Shutdown();
-    ping->Close();
+    if (ping) ping->Close();
   });
   asio::post(server_io, [&] { server->Shutdown(); });
   client_guard.reset();

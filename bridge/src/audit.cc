@@ -10,10 +10,14 @@
 
 #include "dedupe_journal.h"
 #include "meshq/bridge/blocking_broker_client.h"
+#include "meshq/bridge/rpc_backend.h"
 #include "meshq/bridge/rpc_message.h"
 #include "meshq/flags.h"
 #include "meshq/tls.h"
 #include "stored_message.h"
+#if MESHQ_HAVE_NATS
+#include "nats/nats_audit.h"
+#endif
 
 namespace meshq::bridge {
 namespace {
@@ -94,14 +98,18 @@ std::string Hex(uint64_t v) {
 }  // namespace
 
 int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string broker, service;
+  std::string broker, service, mq_url;
   uint64_t since_seconds = 0;
   size_t limit = 100;
   FlagSet flags("meshq audit",
                 "Pairs a service's stored RPC requests with their replies through a broker;\n"
                 "exit 0 all answered in time, 1 some unanswered or late, 2 bad usage or no broker.",
                 "--broker HOST:PORT --service S [flags]");
-  flags.String("broker", &broker, "the meshq-broker (required)", "HOST:PORT");
+  flags.String("broker", &broker, "the meshq-broker (this or --mq-url is required)", "HOST:PORT");
+  flags.String("mq-url", &mq_url,
+               "instead of --broker: meshq://HOST:PORT, or the NATS JetStream cluster\n"
+               "nats://HOST:PORT,... whose streams hold the calls",
+               "URL");
   flags.String("service", &service, "the service whose calls are audited (required)");
   flags.Int<uint64_t>("since", &since_seconds, 0, uint64_t{1} << 40,
                       "only calls stored from this time on (UNIX seconds)");
@@ -110,6 +118,23 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   DeclareTlsClientFlags(&flags, &tls, "tls-", "broker");
   if (auto exit_code = flags.ParseArguments(args, out, err)) return *exit_code;
   const uint64_t since_us = since_seconds * 1000000ull;
+  if (!mq_url.empty()) {
+    MqUrl url;
+    if (Status parsed = ParseMqUrl(mq_url, &url); !parsed.ok()) {
+      err << UsageError(flags.program(), "bad --mq-url: " + parsed.ToString());
+      return 2;
+    }
+#if MESHQ_HAVE_NATS
+    if (url.is_nats()) {
+      if (service.empty()) {
+        err << UsageError(flags.program(), "--service is required");
+        return 2;
+      }
+      return nats::RunNatsAudit(url.nats, service, since_us, limit, out, err);
+    }
+#endif
+    broker = url.broker.host + ":" + std::to_string(url.broker.port);
+  }
   BrokerAddress address;
   if (!ParseBrokerAddress(broker, &address)) {
     err << UsageError(flags.program(), broker.empty()

@@ -27,6 +27,19 @@ const RememberedReplies::Reply& RememberedReplies::Remember(uint64_t id, Reply r
   return e.reply;
 }
 
+const RememberedReplies::Reply& RememberedReplies::RememberReply(RpcReply reply,
+                                                                 std::string reply_to,
+                                                                 std::chrono::seconds slack) {
+  const uint64_t now = UnixMicros();
+  reply.replied_us = now;
+  Reply m;
+  m.reply_to = std::move(reply_to);
+  EncodeRpcReply(reply, &m.encoded);
+  const uint64_t left_us = reply.deadline_us > now ? reply.deadline_us - now : 0;
+  return Remember(reply.request_id, std::move(m),
+                  Clock::now() + std::chrono::microseconds(left_us) + slack);
+}
+
 void RememberedReplies::MoveSome() {
   for (size_t i = 0; i < kMovesPerRemember && !old_.empty(); ++i) {
     auto node = old_.extract(old_.begin());

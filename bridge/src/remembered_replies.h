@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "meshq/bridge/rpc_message.h"
+
 namespace meshq::bridge {
 
 class RememberedReplies {
@@ -34,6 +36,9 @@ class RememberedReplies {
   // Remembers `reply` as id's (replacing one remembered before) until `expires`. The reference
   // stays valid until the reply is forgotten or replaced.
   const Reply& Remember(uint64_t id, Reply reply, Clock::time_point expires);
+  // Encodes `reply` (its replied_us set to now) and remembers it for `reply_to` until its
+  // deadline_us plus `slack` pass.
+  const Reply& RememberReply(RpcReply reply, std::string reply_to, std::chrono::seconds slack);
   // id's reply; nullptr when none is remembered.
   const Reply* Find(uint64_t id) const;
   // Forgets the replies whose expiry is at or before `now`.

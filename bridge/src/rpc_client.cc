@@ -36,14 +36,7 @@ RpcClient::RpcClient(asio::io_context& io, RpcClientOptions options)
               static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count());
 }
 
-uint64_t RpcClient::NewRequestId() {
-  // splitmix64 over a randomly seeded counter: unique per client, unpredictable across clients.
-  uint64_t z = (id_state_ += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return z ? z : 1;
-}
+uint64_t RpcClient::NewRequestId() { return NextRequestId(&id_state_); }
 
 void RpcClient::Start() {
   broker_->SetConnectionCallback([weak = weak_from_this()](bool up) {
@@ -57,11 +50,7 @@ void RpcClient::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   sweep_timer_.cancel();
-  std::vector<uint64_t> ids;
-  for (auto& [id, p] : pending_) ids.push_back(id);
-  for (uint64_t id : ids) {
-    Complete(id, CallResult{CallError::kBrokerError, "client shut down", id, 0});
-  }
+  calls_.FailAll(CallError::kBrokerError, "client shut down");
   broker_->Close();
 }
 
@@ -72,69 +61,35 @@ uint64_t RpcClient::Call(std::string_view service, std::string_view payload,
     done(CallResult{CallError::kBrokerError, "client shut down", id, 0});
     return id;
   }
-  auto [it, inserted] = pending_.try_emplace(id);
-  Pending& p = it->second;
-  p.waiters.push_back(std::move(done));
-  if (inserted) {
-    p.deadline = SteadyClock::now() + options.timeout;
-    deadlines_.emplace(p.deadline, id);
-    p.service = std::string(service);
-    RpcRequest r;
-    r.request_id = id;
-    r.trace_id = options.trace_id ? options.trace_id : id;
-    r.sent_us = UnixMicros();
-    r.deadline_us = r.sent_us + static_cast<uint64_t>(options.timeout.count()) * 1000;
-    r.reply_to = reply_queue_;
-    r.method = options.method;
-    r.payload = payload;
-    EncodeRpcRequest(r, &p.request);
-    // A reply that arrived before this call (an earlier instance's call with this id).
-    auto orphan = orphans_.find(id);
-    if (orphan != orphans_.end()) {
-      std::string kept = std::move(orphan->second.payload);
-      RpcReply reply;
-      reply.request_id = id;
-      reply.status = orphan->second.status;
-      reply.payload = kept;
-      orphans_.erase(orphan);
-      OnReply(reply);
+  switch (calls_.AddCall(id, service, payload, options, reply_queue_, std::move(done))) {
+    case CallTable<Pending>::Added::kAnswered:
       return id;
-    }
-  } else {
-    p.acked = false;  // a retry: send again, the broker keeps one copy
+    case CallTable<Pending>::Added::kRetry:
+      calls_.Find(id)->acked = false;  // a retry: send again, the broker keeps one copy
+      break;
+    case CallTable<Pending>::Added::kNew:
+      break;
   }
   SendRequest(id);
   return id;
 }
 
 void RpcClient::Collect(uint64_t request_id, std::chrono::milliseconds timeout, Callback done) {
-  auto orphan = orphans_.find(request_id);
-  if (orphan != orphans_.end()) {
-    CallResult r;
-    r.request_id = request_id;
-    r.error =
-        orphan->second.status == ReplyStatus::kOk ? CallError::kNone : CallError::kHandlerError;
-    r.payload = std::move(orphan->second.payload);
-    orphans_.erase(orphan);
-    return done(std::move(r));
-  }
-  auto [it, inserted] = pending_.try_emplace(request_id);
-  it->second.waiters.push_back(std::move(done));
-  if (inserted) {
-    it->second.deadline = SteadyClock::now() + timeout;
-    it->second.acked = true;  // nothing to send: only the reply is awaited
-    deadlines_.emplace(it->second.deadline, request_id);
-  }
+  CallResult kept;
+  if (calls_.TakeOrphan(request_id, &kept)) return done(std::move(kept));
+  bool inserted = false;
+  Pending& p = calls_.Add(request_id, std::move(done), SteadyClock::now() + timeout, &inserted);
+  if (inserted) p.acked = true;  // nothing to send: only the reply is awaited
   FetchReplies();
 }
 
 void RpcClient::SendRequest(uint64_t id) {
-  auto it = pending_.find(id);
-  if (it == pending_.end() || it->second.acked || !broker_->connected()) return;
+  Pending* p = calls_.Find(id);
+  if (p == nullptr || p->acked || !broker_->connected()) return;
   // Sent after the handlers already due on this thread have run: calls started together (by the
   // completions of one batch of replies, or by requests arriving in one poll) share one PUT per
   // service.
-  queued_[it->second.service].push_back(id);
+  queued_[p->service].push_back(id);
   if (send_posted_) return;
   send_posted_ = true;
   asio::post(io_, [weak = weak_from_this()] {
@@ -152,9 +107,9 @@ void RpcClient::SendRequests(const std::string& service, const std::vector<uint6
   std::vector<uint64_t> sent;
   std::vector<PutMessage> messages;
   for (uint64_t id : ids) {
-    auto it = pending_.find(id);
-    if (it == pending_.end() || it->second.acked) continue;
-    Pending& p = it->second;
+    Pending* found = calls_.Find(id);
+    if (found == nullptr || found->acked) continue;
+    Pending& p = *found;
     ++p.attempts;
     EncodeFixed32(p.request.data() + kRpcRequestAttemptOffset, p.attempts);
     sent.push_back(id);
@@ -168,19 +123,19 @@ void RpcClient::SendRequests(const std::string& service, const std::vector<uint6
                  if (!self || s.IsUnavailable()) return;  // connection lost: resent on reconnect
                  for (size_t i = 0; i < sent.size(); ++i) {
                    const uint64_t id = sent[i];
-                   auto pit =
-                       self->pending_.find(id);  // found again: a completion may change pending_
-                   if (pit == self->pending_.end()) continue;
-                   const uint32_t attempts = pit->second.attempts;
+                   // Found again: a completion may change the table.
+                   Pending* pit = self->calls_.Find(id);
+                   if (pit == nullptr) continue;
+                   const uint32_t attempts = pit->attempts;
                    if (!s.ok() || (!answer.no_consumers && i >= answer.results.size())) {
                      self->Complete(id, {CallError::kBrokerError,
                                          s.ok() ? "PUT answer without this request" : s.ToString(),
                                          id, attempts});
                    } else if (answer.no_consumers) {
                      self->Complete(id, {CallError::kNoResponders,
-                                         "no responders for " + pit->second.service, id, attempts});
+                                         "no responders for " + pit->service, id, attempts});
                    } else {
-                     pit->second.acked = true;
+                     pit->acked = true;
                      const PutResult& r = answer.results[i];
                      if (r.outcome == PutOutcome::kReplied) {
                        self->FetchStoredReply(id, r.reply_queue, r.reply_offset);
@@ -207,7 +162,7 @@ void RpcClient::OnConnection(bool up) {
   if (!up) {
     // fetches_ is back to 0 already: the broker client failed each fetch (its callback counted
     // it out) before reporting the connection down.
-    for (auto& [id, p] : pending_) {
+    for (auto& [id, p] : calls_.calls()) {
       if (!p.service.empty()) {
         p.acked = p.acked && options_.request_durability != PutDurability::kStored;
       }
@@ -216,7 +171,7 @@ void RpcClient::OnConnection(bool up) {
   }
   FetchReplies();
   std::vector<uint64_t> resend;
-  for (auto& [id, p] : pending_) {
+  for (auto& [id, p] : calls_.calls()) {
     if (!p.acked) resend.push_back(id);
   }
   for (uint64_t id : resend) SendRequest(id);
@@ -247,44 +202,9 @@ void RpcClient::FetchReplyBatch() {
                       });
 }
 
-void RpcClient::OnReply(const RpcReply& reply, bool delivered) {
-  auto it = pending_.find(reply.request_id);
-  if (it == pending_.end()) {
-    // Kept for Collect or a retried Call, as long as its deadline allows.
-    auto remaining = std::chrono::microseconds(
-        reply.deadline_us > UnixMicros() ? reply.deadline_us - UnixMicros() : 0);
-    orphans_[reply.request_id] =
-        Orphan{reply.status, std::string(reply.payload), SteadyClock::now() + remaining};
-    return;
-  }
-  if (delivered && it->second.attempts == 1) {
-    const uint64_t now = UnixMicros();
-    HopStats().reply.Record(now > reply.replied_us ? now - reply.replied_us : 0);
-  }
-  CallResult r;
-  r.request_id = reply.request_id;
-  r.attempts = it->second.attempts;
-  r.error = reply.status == ReplyStatus::kOk ? CallError::kNone : CallError::kHandlerError;
-  r.payload = std::string(reply.payload);
-  Complete(reply.request_id, std::move(r));
-}
+void RpcClient::OnReply(const RpcReply& reply, bool delivered) { calls_.OnReply(reply, delivered); }
 
-void RpcClient::Complete(uint64_t id, CallResult result) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return;
-  std::vector<Callback> waiters = std::move(it->second.waiters);
-  auto range = deadlines_.equal_range(it->second.deadline);
-  for (auto d = range.first; d != range.second; ++d) {
-    if (d->second == id) {
-      deadlines_.erase(d);
-      break;
-    }
-  }
-  pending_.erase(it);
-  for (size_t i = 0; i < waiters.size(); ++i) {
-    waiters[i](i + 1 == waiters.size() ? std::move(result) : result);
-  }
-}
+void RpcClient::Complete(uint64_t id, CallResult result) { calls_.Complete(id, std::move(result)); }
 
 void RpcClient::ArmSweep() {
   if (shut_down_) return;
@@ -298,18 +218,6 @@ void RpcClient::ArmSweep() {
   });
 }
 
-void RpcClient::Sweep() {
-  auto now = SteadyClock::now();
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    uint64_t id = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    auto it = pending_.find(id);
-    uint32_t attempts = it == pending_.end() ? 0 : it->second.attempts;
-    Complete(id, CallResult{CallError::kTimedOut, "no reply before the deadline", id, attempts});
-  }
-  for (auto it = orphans_.begin(); it != orphans_.end();) {
-    it = it->second.expires <= now ? orphans_.erase(it) : std::next(it);
-  }
-}
+void RpcClient::Sweep() { calls_.Expire(SteadyClock::now()); }
 
 }  // namespace meshq::bridge

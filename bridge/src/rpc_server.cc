@@ -164,18 +164,10 @@ void RpcServer::Finish(uint64_t request_id, uint64_t offset, ReplyStatus status,
   reply.request_id = request_id;
   reply.trace_id = trace_id;
   reply.deadline_us = deadline_us;
-  reply.replied_us = UnixMicros();
   reply.status = status;
   reply.payload = payload;
-  RememberedReplies::Reply m;
-  m.reply_to = std::move(reply_to);
-  EncodeRpcReply(reply, &m.encoded);
-  const uint64_t now = UnixMicros();
-  const auto steady_now = SteadyClock::now();
-  const auto expires = steady_now +
-                       std::chrono::microseconds(deadline_us > now ? deadline_us - now : 0) +
-                       kReplyMemorySlack;
-  const RememberedReplies::Reply& kept = replies_->Remember(request_id, std::move(m), expires);
+  const RememberedReplies::Reply& kept =
+      replies_->RememberReply(reply, std::move(reply_to), kReplyMemorySlack);
   executing_.erase(request_id);
   SendReply(request_id, offset, kept.reply_to, kept.encoded);
 }

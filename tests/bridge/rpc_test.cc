@@ -1,6 +1,7 @@
-// Request-reply over a real meshq-broker process: round trips, timeouts, no responders,
-// responders restarting, the broker killed mid-run, retries running once, a requester
-// collecting its replies after a restart, competing responders, and the audit over it all.
+// Request-reply over a real meshq-broker process and over a real 3-node NATS JetStream cluster
+// (one contract, both backends): round trips, timeouts, no responders, responders restarting,
+// the broker (or a NATS node) killed mid-run, retries running once, a requester collecting its
+// replies after a restart, competing responders, and the audit over it all.
 #include <signal.h>
 
 #include <gtest/gtest.h>
@@ -16,8 +17,8 @@
 #include "broker_process.h"
 #include "io_thread.h"
 #include "meshq/bridge/hop_stats.h"
-#include "meshq/bridge/rpc_client.h"
-#include "meshq/bridge/rpc_server.h"
+#include "meshq/bridge/rpc_backend.h"
+#include "nats_cluster.h"
 
 namespace meshq::bridge {
 namespace {
@@ -25,6 +26,9 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BrokerProcess;
 using testing::IoThread;
+using testing::NatsCluster;
+
+enum class Backend { kMeshq, kNats };
 namespace asio = boost::asio;
 
 // Counts handler runs per request id (shared by all servers of a test).
@@ -43,35 +47,75 @@ struct HandlerLog {
   }
 };
 
-class RpcTest : public ::testing::Test {
+class RpcTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { ASSERT_TRUE(broker_.Start({"--responder-grace-ms", "3000"})); }
+  void SetUp() override {
+    if (nats()) {
+      if (!testing::NatsAvailable()) GTEST_SKIP() << "no NATS backend or nats-server here";
+      ASSERT_TRUE(cluster_.Start());
+      nats_ = cluster_.config();
+      CreateStreams();
+    } else {
+      ASSERT_TRUE(broker_.Start({"--responder-grace-ms", "3000"}));
+    }
+  }
   void TearDown() override {
     for (auto& s : servers_) io_.Run([&] { s->Shutdown(); });
     for (auto& c : clients_) io_.Run([&] { c->Shutdown(); });
   }
 
   // A server of `service` answering "re:<payload>" after `delay` (0 = at once).
-  std::shared_ptr<RpcServer> StartServer(const std::string& service,
-                                         std::chrono::milliseconds delay = 0ms,
-                                         uint32_t max_in_flight = 256,
-                                         PutDurability durability = PutDurability::kWritten) {
+  bool nats() const { return GetParam() == Backend::kNats; }
+
+  // A deployment's streams exist before its callers: created here (by a requester, which makes
+  // them when missing and reports "up" once they are there), not on a test's first call.
+  void CreateStreams() {
+    RpcClientOptions o;
+    o.client_id = "stream-maker";
+    auto up = std::make_shared<std::promise<void>>();
+    o.on_connection = [up, once = std::make_shared<bool>(false)](bool is_up) {
+      if (is_up && !*once) *once = true, up->set_value();
+    };
+    auto maker = io_.Run([&] {
+      auto c = CreateRpcRequester(io_.io(), o, nats_);
+      c->Start();
+      return c;
+    });
+    EXPECT_EQ(up->get_future().wait_for(30s), std::future_status::ready);
+    io_.Run([&] { maker->Shutdown(); });
+  }
+
+  // Options of a responder of `service` that counts in servers_up_ once it is connected (over
+  // NATS: with its consumer and probe subscription in place).
+  RpcServerOptions ServerOptions(const std::string& service) {
     RpcServerOptions o;
     o.broker = broker_.address();
     o.service = service;
+    ++servers_started_;
+    o.on_connection = [up = servers_up_, counted = std::make_shared<bool>(false)](bool is_up) {
+      if (is_up && !*counted) *counted = true, ++*up;
+    };
+    return o;
+  }
+
+  std::shared_ptr<RpcResponder> StartServer(const std::string& service,
+                                            std::chrono::milliseconds delay = 0ms,
+                                            uint32_t max_in_flight = 256,
+                                            PutDurability durability = PutDurability::kWritten) {
+    RpcServerOptions o = ServerOptions(service);
     o.max_in_flight = max_in_flight;
     o.reply_durability = durability;
     auto server = io_.Run([&] {
-      auto s = RpcServer::Create(io_.io(), o,
-                                 [this, delay](const RpcCall& call, RpcServer::Respond respond) {
-                                   log_.Record(call.request_id);
-                                   std::string reply = "re:" + call.payload;
-                                   if (delay == 0ms) return respond(ReplyStatus::kOk, reply);
-                                   auto t = std::make_shared<asio::steady_timer>(io_.io(), delay);
-                                   t->async_wait([t, respond, reply](boost::system::error_code) {
-                                     respond(ReplyStatus::kOk, reply);
-                                   });
-                                 });
+      auto s = CreateRpcResponder(
+          io_.io(), o, nats_, [this, delay](const RpcCall& call, RpcResponder::Respond respond) {
+            log_.Record(call.request_id);
+            std::string reply = "re:" + call.payload;
+            if (delay == 0ms) return respond(ReplyStatus::kOk, reply);
+            auto t = std::make_shared<asio::steady_timer>(io_.io(), delay);
+            t->async_wait([t, respond, reply](boost::system::error_code) {
+              respond(ReplyStatus::kOk, reply);
+            });
+          });
       s->Start();
       return s;
     });
@@ -79,14 +123,14 @@ class RpcTest : public ::testing::Test {
     return server;
   }
 
-  std::shared_ptr<RpcClient> StartClient(const std::string& id,
-                                         PutDurability durability = PutDurability::kWritten) {
+  std::shared_ptr<RpcRequester> StartClient(const std::string& id,
+                                            PutDurability durability = PutDurability::kWritten) {
     RpcClientOptions o;
     o.broker = broker_.address();
     o.client_id = id;
     o.request_durability = durability;
     auto client = io_.Run([&] {
-      auto c = RpcClient::Create(io_.io(), o);
+      auto c = CreateRpcRequester(io_.io(), o, nats_);
       c->Start();
       return c;
     });
@@ -95,7 +139,7 @@ class RpcTest : public ::testing::Test {
   }
 
   // Starts a call and returns a future of its result.
-  std::future<CallResult> CallAsync(const std::shared_ptr<RpcClient>& client,
+  std::future<CallResult> CallAsync(const std::shared_ptr<RpcRequester>& client,
                                     const std::string& service, const std::string& payload,
                                     CallOptions options = {}) {
     auto promise = std::make_shared<std::promise<CallResult>>();
@@ -107,28 +151,51 @@ class RpcTest : public ::testing::Test {
     return f;
   }
 
-  CallResult CallSync(const std::shared_ptr<RpcClient>& client, const std::string& service,
+  CallResult CallSync(const std::shared_ptr<RpcRequester>& client, const std::string& service,
                       const std::string& payload, CallOptions options = {}) {
     auto f = CallAsync(client, service, payload, options);
     EXPECT_EQ(f.wait_for(30s), std::future_status::ready);
     return f.get();
   }
 
-  // Waits (bounded) until the server's connection is a member of the service's group.
-  void WaitForServer() { std::this_thread::sleep_for(150ms); }
+  // Waits (bounded) until the server's connection is a member of the service's group (over
+  // NATS: connected, its consumer created, subscribed).
+  void WaitForServer() {
+    for (int i = 0; i < 3000 && servers_up_->load() < servers_started_; ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(servers_up_->load(), servers_started_) << "a responder did not come up in 30 s";
+    std::this_thread::sleep_for(150ms);
+  }
+
+  // `meshq-audit` of `service` over this test's backend; returns its exit code.
+  int Audit(const std::string& service, std::string* out) {
+    std::vector<std::string> argv = {MESHQ_AUDIT_PATH};
+    if (nats()) {
+      argv.insert(argv.end(), {"--mq-url", cluster_.url()});
+    } else {
+      argv.insert(argv.end(), {"--broker", "127.0.0.1:" + std::to_string(broker_.port())});
+    }
+    argv.insert(argv.end(), {"--service", service});
+    return testing::RunProgram(argv, out, 20s);
+  }
 
   // Calls `service` while the broker is killed (SIGKILL) and restarted; every call is answered
   // exactly once.
   void KillBrokerMidRun(const std::string& service, PutDurability durability);
 
   BrokerProcess broker_;
+  NatsCluster cluster_;
+  NatsConfig nats_;  // servers empty: meshq-broker
+  std::shared_ptr<std::atomic<int>> servers_up_ = std::make_shared<std::atomic<int>>(0);
+  int servers_started_ = 0;
   IoThread io_;
   HandlerLog log_;
-  std::vector<std::shared_ptr<RpcServer>> servers_;
-  std::vector<std::shared_ptr<RpcClient>> clients_;
+  std::vector<std::shared_ptr<RpcResponder>> servers_;
+  std::vector<std::shared_ptr<RpcRequester>> clients_;
 };
 
-TEST_F(RpcTest, RequestsAreAnsweredThroughTheBroker) {
+TEST_P(RpcTest, RequestsAreAnsweredThroughTheBroker) {
   StartServer("echo");
   WaitForServer();
   auto client = StartClient("client-a");
@@ -157,23 +224,20 @@ TEST_F(RpcTest, RequestsAreAnsweredThroughTheBroker) {
 
   // The audit pairs all 100 from the stored queues.
   std::string out;
-  int rc = testing::RunProgram({MESHQ_AUDIT_PATH, "--broker",
-                                "127.0.0.1:" + std::to_string(broker_.port()), "--service", "echo"},
-                               &out, 20s);
+  int rc = Audit("echo", &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("requests 100  answered 100"), std::string::npos) << out;
   EXPECT_NE(out.find("latency p50"), std::string::npos) << out;
 }
 
-TEST_F(RpcTest, ACallWithoutAReplyTimesOut) {
-  RpcServerOptions o;
-  o.broker = broker_.address();
-  o.service = "silent";
-  std::vector<RpcServer::Respond> held;  // never called (until teardown drops them)
+TEST_P(RpcTest, ACallWithoutAReplyTimesOut) {
+  RpcServerOptions o = ServerOptions("silent");
+  std::vector<RpcResponder::Respond> held;  // never called (until teardown drops them)
   auto server = io_.Run([&] {
-    auto s = RpcServer::Create(io_.io(), o, [&held](const RpcCall&, RpcServer::Respond respond) {
-      held.push_back(std::move(respond));
-    });
+    auto s = CreateRpcResponder(io_.io(), o, nats_,
+                                [&held](const RpcCall&, RpcResponder::Respond respond) {
+                                  held.push_back(std::move(respond));
+                                });
     s->Start();
     return s;
   });
@@ -192,16 +256,13 @@ TEST_F(RpcTest, ACallWithoutAReplyTimesOut) {
 
   // The audit reports it as unanswered past its deadline, and fails.
   std::string out;
-  int rc =
-      testing::RunProgram({MESHQ_AUDIT_PATH, "--broker",
-                           "127.0.0.1:" + std::to_string(broker_.port()), "--service", "silent"},
-                          &out, 20s);
+  int rc = Audit("silent", &out);
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("UNANSWERED"), std::string::npos) << out;
   io_.Run([&] { held.clear(); });
 }
 
-TEST_F(RpcTest, NoRespondersFailsFastNotByTimeout) {
+TEST_P(RpcTest, NoRespondersFailsFastNotByTimeout) {
   auto client = StartClient("client-n");
   CallOptions opts;
   opts.timeout = 5s;
@@ -211,7 +272,7 @@ TEST_F(RpcTest, NoRespondersFailsFastNotByTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
 }
 
-TEST_F(RpcTest, ARequestSentWhileTheResponderIsDownIsHandledWhenItReturns) {
+TEST_P(RpcTest, ARequestSentWhileTheResponderIsDownIsHandledWhenItReturns) {
   auto first = StartServer("restarting");
   WaitForServer();
   auto client = StartClient("client-r");
@@ -231,7 +292,7 @@ TEST_F(RpcTest, ARequestSentWhileTheResponderIsDownIsHandledWhenItReturns) {
   EXPECT_EQ(second->stats().handled.load(), 1u);
 }
 
-TEST_F(RpcTest, ARequestWhoseDeadlinePassedIsDroppedNotExecuted) {
+TEST_P(RpcTest, ARequestWhoseDeadlinePassedIsDroppedNotExecuted) {
   auto first = StartServer("stale");
   WaitForServer();
   io_.Run([&] { first->Shutdown(); });
@@ -248,7 +309,7 @@ TEST_F(RpcTest, ARequestWhoseDeadlinePassedIsDroppedNotExecuted) {
   EXPECT_EQ(log_.total.load(), 0);
 }
 
-TEST_F(RpcTest, ARetriedCallRunsOnce) {
+TEST_P(RpcTest, ARetriedCallRunsOnce) {
   StartServer("once", 200ms);
   WaitForServer();
   auto client = StartClient("client-d");
@@ -276,7 +337,7 @@ TEST_F(RpcTest, ARetriedCallRunsOnce) {
   EXPECT_EQ(HopStats().request.Take().count(), 0u);
 }
 
-TEST_F(RpcTest, ARestartedRequesterCollectsItsReply) {
+TEST_P(RpcTest, ARestartedRequesterCollectsItsReply) {
   StartServer("slow", 400ms);
   WaitForServer();
   auto first = StartClient("requester-1");
@@ -299,7 +360,7 @@ TEST_F(RpcTest, ARestartedRequesterCollectsItsReply) {
   EXPECT_EQ(r.payload, "re:keep-me");
 }
 
-TEST_F(RpcTest, CompetingRespondersEachHandleDistinctRequests) {
+TEST_P(RpcTest, CompetingRespondersEachHandleDistinctRequests) {
   auto s1 = StartServer("shared", 5ms, 4);
   auto s2 = StartServer("shared", 5ms, 4);
   WaitForServer();
@@ -320,13 +381,15 @@ TEST_F(RpcTest, CompetingRespondersEachHandleDistinctRequests) {
   for (auto& [id, runs] : log_.runs) EXPECT_EQ(runs, 1) << id;
 }
 
-TEST_F(RpcTest, CallsDoNotWaitForAPeriodicWake) {
+TEST_P(RpcTest, CallsDoNotWaitForAPeriodicWake) {
   // Everything periodic is made far longer than a call: the broker's offset commits (5 s) and
   // the long-polls of requests and replies (1 s). A request or reply that got through only when
   // one of them came round (a wake-up not delivered, a Flush left to the next cycle) would put
   // the median call near 1 s or 5 s; woken at once it takes well under a millisecond here. The
   // bound is generous (a loaded or sanitizer build stays far below it), not a speed test.
-  ASSERT_TRUE(broker_.Restart({"--responder-grace-ms", "3000", "--commit-interval-ms", "5000"}));
+  if (!nats()) {
+    ASSERT_TRUE(broker_.Restart({"--responder-grace-ms", "3000", "--commit-interval-ms", "5000"}));
+  }
   for (PutDurability durability :
        {PutDurability::kStored, PutDurability::kWritten, PutDurability::kSynced}) {
     SCOPED_TRACE(PutDurabilityName(durability));
@@ -352,25 +415,24 @@ TEST_F(RpcTest, CallsDoNotWaitForAPeriodicWake) {
   }
 }
 
-TEST_F(RpcTest, AServerNeverRunsMoreThanItsMaxInFlight) {
+TEST_P(RpcTest, AServerNeverRunsMoreThanItsMaxInFlight) {
   // Several fetches may be in flight for one server (room freed while one is out is asked for by
   // another); together they never take more requests than max_in_flight.
   constexpr uint32_t kMax = 3;
   int running = 0, most = 0, done = 0;
-  RpcServerOptions o;
-  o.broker = broker_.address();
-  o.service = "bounded";
+  RpcServerOptions o = ServerOptions("bounded");
   o.max_in_flight = kMax;
   servers_.push_back(io_.Run([&] {
-    auto s = RpcServer::Create(io_.io(), o, [&](const RpcCall& call, RpcServer::Respond respond) {
-      most = std::max(most, ++running);
-      auto t = std::make_shared<asio::steady_timer>(io_.io(), 3ms);
-      t->async_wait([&, t, respond, payload = call.payload](boost::system::error_code) {
-        --running;
-        ++done;
-        respond(ReplyStatus::kOk, payload);
-      });
-    });
+    auto s = CreateRpcResponder(
+        io_.io(), o, nats_, [&](const RpcCall& call, RpcResponder::Respond respond) {
+          most = std::max(most, ++running);
+          auto t = std::make_shared<asio::steady_timer>(io_.io(), 3ms);
+          t->async_wait([&, t, respond, payload = call.payload](boost::system::error_code) {
+            --running;
+            ++done;
+            respond(ReplyStatus::kOk, payload);
+          });
+        });
     s->Start();
     return s;
   }));
@@ -393,11 +455,13 @@ TEST_F(RpcTest, AServerNeverRunsMoreThanItsMaxInFlight) {
 }
 
 // A client treats a request the broker acknowledged WRITTEN or SYNCED as safe and does not send
-// it again when the connection drops, so a request lost by the kill would time out here.
-TEST_F(RpcTest, BrokerKilledMidRunLosesNoAcknowledgedRequest) {
+// it again when the connection drops, so a request lost by the kill would time out here. Over
+// NATS one node of three is killed: an acknowledged request is on two nodes at least (R3).
+TEST_P(RpcTest, BrokerKilledMidRunLosesNoAcknowledgedRequest) {
   for (PutDurability durability : {PutDurability::kWritten, PutDurability::kSynced}) {
     SCOPED_TRACE(PutDurabilityName(durability));
     KillBrokerMidRun(std::string("durable-") + PutDurabilityName(durability), durability);
+    if (nats()) break;  // one durability: JetStream's
   }
 }
 
@@ -410,7 +474,9 @@ void RpcTest::KillBrokerMidRun(const std::string& service, PutDurability durabil
   std::vector<std::future<CallResult>> calls;
   for (int i = 0; i < 150; ++i) {
     calls.push_back(CallAsync(client, service, "k" + std::to_string(i), opts));
-    if (i == 75) {
+    if (i == 75 && nats()) {
+      ASSERT_TRUE(cluster_.KillNode(1, SIGKILL));
+    } else if (i == 75) {
       broker_.Stop(SIGKILL);
       std::this_thread::sleep_for(200ms);
       ASSERT_TRUE(broker_.Start({"--responder-grace-ms", "3000"}));
@@ -423,11 +489,56 @@ void RpcTest::KillBrokerMidRun(const std::string& service, PutDurability durabil
     EXPECT_EQ(r.error, CallError::kNone) << i << ": " << r.payload;
     EXPECT_EQ(r.payload, "re:k" + std::to_string(i));
   }
-  std::lock_guard lock(log_.mu);
-  EXPECT_EQ(log_.runs.size(), 150u);
-  for (auto& [id, runs] : log_.runs) EXPECT_EQ(runs, 1) << "request " << id << " ran twice";
-  log_.runs.clear();
+  {
+    std::lock_guard lock(log_.mu);
+    EXPECT_EQ(log_.runs.size(), 150u);
+    for (auto& [id, runs] : log_.runs) EXPECT_EQ(runs, 1) << "request " << id << " ran twice";
+    log_.runs.clear();
+  }
+  if (nats()) {
+    // With the node back: every call stored once, each with its one reply.
+    ASSERT_TRUE(cluster_.StartNode(1));
+    std::string out;
+    EXPECT_EQ(Audit(service, &out), 0) << out;
+    EXPECT_NE(out.find("requests 150  answered 150"), std::string::npos) << out;
+  }
 }
+
+// The whole cluster stopped and started again between a call's reply and its requester's
+// restart: the reply was stored (R3), the restarted requester collects it.
+TEST_P(RpcTest, ARestartedRequesterCollectsItsReplyAfterTheClusterRestarted) {
+  if (!nats()) GTEST_SKIP() << "NATS only (the broker's restart: BrokerKilledMidRun...)";
+  StartServer("kept", 100ms);
+  WaitForServer();
+  auto first = StartClient("requester-k");
+  CallOptions opts;
+  opts.timeout = 30s;
+  auto lost = CallAsync(first, "kept", "across-restart", opts);
+  // Handled: its reply comes 100 ms later, when this requester is gone.
+  for (int i = 0; i < 2000 && log_.total.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(log_.total.load(), 1);
+  io_.Run([&] { first->Shutdown(); });
+  const uint64_t id = lost.get().request_id;
+  std::this_thread::sleep_for(500ms);  // the reply is stored by now
+  cluster_.Stop();
+  ASSERT_TRUE(cluster_.Start());
+  auto second = StartClient("requester-k");
+  auto promise = std::make_shared<std::promise<CallResult>>();
+  auto f = promise->get_future();
+  asio::post(io_.io(), [&, promise] {
+    second->Collect(id, 15s, [promise](CallResult r) { promise->set_value(std::move(r)); });
+  });
+  ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
+  CallResult r = f.get();
+  EXPECT_EQ(r.error, CallError::kNone) << r.payload;
+  EXPECT_EQ(r.payload, "re:across-restart");
+  EXPECT_EQ(log_.Runs(id), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RpcTest, ::testing::Values(Backend::kMeshq, Backend::kNats),
+                         [](const ::testing::TestParamInfo<Backend>& param_info) {
+                           return param_info.param == Backend::kNats ? "Nats" : "Meshq";
+                         });
 
 }  // namespace
 }  // namespace meshq::bridge

@@ -1,8 +1,9 @@
 // MQ mode (--mode mq): the consumer-to-provider leg carried by the bridge's request-reply layer.
-// The consumer side sends each call with an RpcClient to the service named by the call's
-// interface; the provider side serves that service with an RpcServer and runs each call on the
-// local Dubbo provider. Calls are persisted messages in the broker, so they can be audited
-// (meshq audit) and survive a provider or broker restart within their deadlines.
+// The consumer side sends each call with an RpcRequester to the service named by the call's
+// interface; the provider side serves that service with an RpcResponder and runs each call on
+// the local Dubbo provider. Which backend carries them (meshq-broker or NATS JetStream) is the
+// bridge's choice (rpc_backend.h), not theirs. Calls are persisted messages in the broker, so they
+// can be audited (meshq audit) and survive a provider or broker restart within their deadlines.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -11,8 +12,7 @@
 
 #include "meshq/agent/transport.h"
 #include "meshq/bridge/broker_client.h"
-#include "meshq/bridge/rpc_client.h"
-#include "meshq/bridge/rpc_server.h"
+#include "meshq/bridge/rpc_backend.h"
 
 namespace meshq::agent {
 
@@ -20,6 +20,9 @@ class AgentMetrics;
 
 struct MqOptions {
   bridge::BrokerAddress broker;
+  // Not empty: the calls go through this NATS JetStream cluster instead of `broker`
+  // (--mq-url nats://...; docs/nats-backend.md).
+  bridge::NatsConfig nats;
   // Consumer: reply queues are "rpc.rep.<client_id_prefix>-t<thread>".
   std::string client_id_prefix;
   // When the broker acknowledges requests and replies (see bridge::RpcClientOptions): kWritten
@@ -52,7 +55,7 @@ class MqConsumerTransport : public ConsumerTransport {
   static ConsumerTransportFactory Factory(MqOptions options);
 
  private:
-  std::shared_ptr<bridge::RpcClient> client_;
+  std::shared_ptr<bridge::RpcRequester> client_;
   std::vector<ProviderEndpoint> endpoints_;  // from the registry, for Describe only
   bool shut_down_ = false;
 };
@@ -85,7 +88,7 @@ class MqProviderTransport : public ProviderTransport {
   const MqOptions options_;
   const std::string service_;
   const std::string identity_;
-  std::shared_ptr<bridge::RpcServer> server_;
+  std::shared_ptr<bridge::RpcResponder> server_;
   struct Health;
   std::shared_ptr<Health> health_;
 };

@@ -24,32 +24,11 @@
 #include <vector>
 
 #include "meshq/bridge/broker_client.h"
+#include "meshq/bridge/call_table.h"
 #include "meshq/bridge/rpc_message.h"
+#include "meshq/bridge/rpc_requester.h"
 
 namespace meshq::bridge {
-
-enum class CallError : uint8_t {
-  kNone = 0,
-  kNoResponders,  // no live responder serves the service: nothing was queued
-  kTimedOut,      // no reply before the deadline
-  kHandlerError,  // the responder's handler reported an error (payload = its message)
-  kBrokerError,   // the broker refused the request (bad name, I/O error) or the client shut down
-};
-
-struct CallResult {
-  CallError error = CallError::kNone;
-  std::string payload;  // the reply (kNone), or what failed
-  uint64_t request_id = 0;
-  uint32_t attempts = 0;  // how many times the request was sent
-};
-
-struct CallOptions {
-  std::chrono::milliseconds timeout{1000};
-  // 0 = a fresh random id. Passing the id of an earlier call retries it: it runs at most once.
-  uint64_t request_id = 0;
-  uint64_t trace_id = 0;  // 0 = the request id
-  std::string_view method;
-};
 
 struct RpcClientOptions {
   BrokerAddress broker;
@@ -67,24 +46,22 @@ struct RpcClientOptions {
   std::function<void(bool up)> on_connection;
 };
 
-class RpcClient : public std::enable_shared_from_this<RpcClient> {
+class RpcClient final : public RpcRequester, public std::enable_shared_from_this<RpcClient> {
  public:
-  using Callback = std::function<void(CallResult)>;
-
   static std::shared_ptr<RpcClient> Create(boost::asio::io_context& io, RpcClientOptions options);
-  void Start();
+  void Start() override;
   // Fails pending calls with kBrokerError and closes the connection.
-  void Shutdown();
+  void Shutdown() override;
 
   // Sends `payload` to `service`; `done` runs exactly once. Returns the request id.
   uint64_t Call(std::string_view service, std::string_view payload, const CallOptions& options,
-                Callback done);
+                Callback done) override;
   // Waits up to `timeout` for the reply to `request_id`, sent earlier by an instance with this
   // client id (e.g. before a restart); kTimedOut when none arrives.
-  void Collect(uint64_t request_id, std::chrono::milliseconds timeout, Callback done);
+  void Collect(uint64_t request_id, std::chrono::milliseconds timeout, Callback done) override;
 
-  size_t pending() const { return pending_.size(); }
-  const std::string& reply_queue() const { return reply_queue_; }
+  size_t pending() const override { return calls_.size(); }
+  const std::string& reply_queue() const override { return reply_queue_; }
 
  private:
   struct Pending {
@@ -94,11 +71,6 @@ class RpcClient : public std::enable_shared_from_this<RpcClient> {
     std::string request;  // encoded request, attempt field rewritten per send
     uint32_t attempts = 0;
     bool acked = false;  // the broker holds the request
-  };
-  struct Orphan {  // a reply no pending call was waiting for (yet)
-    ReplyStatus status;
-    std::string payload;
-    std::chrono::steady_clock::time_point expires;
   };
 
   RpcClient(boost::asio::io_context& io, RpcClientOptions options);
@@ -128,9 +100,7 @@ class RpcClient : public std::enable_shared_from_this<RpcClient> {
   std::unordered_map<std::string, std::vector<uint64_t>> queued_;  // request ids by service
   bool send_posted_ = false;  // the send of queued_ is posted and has not run yet
   boost::asio::steady_timer sweep_timer_;
-  std::unordered_map<uint64_t, Pending> pending_;
-  std::multimap<std::chrono::steady_clock::time_point, uint64_t> deadlines_;
-  std::unordered_map<uint64_t, Orphan> orphans_;
+  CallTable<Pending> calls_;
   int fetches_ = 0;  // reply fetches in flight
   bool shut_down_ = false;
   uint64_t id_state_;

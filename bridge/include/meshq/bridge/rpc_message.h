@@ -63,4 +63,14 @@ Status DecodeRpcReply(std::string_view in, RpcReply* out);
 // Microseconds since the Unix epoch, now.
 uint64_t UnixMicros();
 
+// The next request id of a requester: splitmix64 over `state` (seed it randomly), so ids are
+// unique per requester and unpredictable across requesters. Never 0.
+inline uint64_t NextRequestId(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return z ? z : 1;
+}
+
 }  // namespace meshq::bridge

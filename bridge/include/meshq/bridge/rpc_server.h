@@ -30,20 +30,11 @@
 
 #include "meshq/bridge/broker_client.h"
 #include "meshq/bridge/rpc_message.h"
+#include "meshq/bridge/rpc_responder.h"
 
 namespace meshq::bridge {
 
 class RememberedReplies;
-
-// A request as the handler sees it (owned copies).
-struct RpcCall {
-  uint64_t request_id = 0;
-  uint64_t trace_id = 0;
-  uint64_t deadline_us = 0;
-  uint32_t attempt = 0;
-  std::string method;
-  std::string payload;
-};
 
 struct RpcServerOptions {
   BrokerAddress broker;
@@ -57,46 +48,35 @@ struct RpcServerOptions {
   std::function<void(bool up)> on_connection;
 };
 
-class RpcServer : public std::enable_shared_from_this<RpcServer> {
+class RpcServer final : public RpcResponder, public std::enable_shared_from_this<RpcServer> {
  public:
-  // Call exactly once per request.
-  using Respond = std::function<void(ReplyStatus status, std::string payload)>;
-  using Handler = std::function<void(const RpcCall& call, Respond respond)>;
-
-  struct Stats {
-    std::atomic<uint64_t> handled{0};     // handler invocations
-    std::atomic<uint64_t> expired{0};     // dropped: deadline passed before handling
-    std::atomic<uint64_t> replayed{0};    // answered again from remembered replies
-    std::atomic<uint64_t> given_back{0};  // handed back unrun (GiveBack, or while paused)
-  };
-
   static std::shared_ptr<RpcServer> Create(boost::asio::io_context& io, RpcServerOptions options,
                                            Handler handler);
-  ~RpcServer();
-  void Start();
+  ~RpcServer() override;
+  void Start() override;
   // Takes no new requests (ones delivered meanwhile are handed back unrun, for another server at
   // once) and lets the running ones answer; in_flight() then falls to 0.
-  void Drain();
+  void Drain() override;
   // Stops taking requests and closes the connection. Requests running and not yet answered may
   // have had their effect: the broker holds them for this server's member id (the redelivery
   // hold) and only then gives them to another server, which drops them once their deadline
   // passed. Drain first to hand the rest over cleanly.
-  void Shutdown();
+  void Shutdown() override;
 
   // Stops fetching new requests until Resume (requests delivered meanwhile are handed back,
   // as when draining): the handler's backend is down, let other servers take the calls.
-  void Pause();
+  void Pause() override;
   // Fetches again, keeping at most `max_in_flight` requests (0: the configured maximum); a
   // small number probes a backend that may still be down without taking many calls with it.
-  void Resume(uint32_t max_in_flight = 0);
-  bool paused() const { return paused_; }
+  void Resume(uint32_t max_in_flight = 0) override;
+  bool paused() const override { return paused_; }
   // The handler did not run `request_id` (its backend refused it before seeing it): the request
   // goes back to the broker unanswered, for another server at once. Its Respond must not be
   // called after this (a later call is ignored).
-  void GiveBack(uint64_t request_id);
+  void GiveBack(uint64_t request_id) override;
 
-  const Stats& stats() const { return stats_; }
-  size_t in_flight() const { return executing_.size(); }
+  const Stats& stats() const override { return stats_; }
+  size_t in_flight() const override { return executing_.size(); }
   // This server's member id at the broker: the requests it is handed are assigned to it, so
   // a redelivery (broker restart, reconnect) comes back here, where its reply is remembered.
   uint64_t member_id() const { return member_id_; }
