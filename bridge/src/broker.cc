@@ -10,6 +10,8 @@
 #include <boost/asio.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +28,24 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Loads what the options' security files hold (null for a file not given).
+Status LoadSecurityFiles(const BrokerOptions& options, std::unique_ptr<Acl>* acl,
+                         std::unique_ptr<AuditKey>* key) {
+  if (!options.acl_file.empty()) {
+    std::ifstream in(options.acl_file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return Status::InvalidArgument("acl " + options.acl_file + ": cannot be read");
+    auto parsed = std::make_unique<Acl>();
+    Status s = Acl::Parse(text.str(), parsed.get());
+    if (!s.ok())
+      return Status::InvalidArgument("acl " + options.acl_file + ": " + std::string(s.message()));
+    *acl = std::move(parsed);
+  }
+  if (!options.audit_key_file.empty()) return AuditKey::Load(options.audit_key_file, key);
+  return Status::OK();
+}
+
 class BrokerImpl final : public Broker {
  public:
   explicit BrokerImpl(const BrokerOptions& options)
@@ -41,6 +61,10 @@ class BrokerImpl final : public Broker {
   }
 
   Status Init() {
+    std::unique_ptr<AuditKey> audit_key;
+    Status s = LoadSecurityFiles(options_, &acl_, &audit_key);
+    if (!s.ok()) return s;
+    limits_.acl = acl_.get();
     std::error_code ec;
     const bool restarted =
         std::filesystem::exists(options_.dir, ec) && !std::filesystem::is_empty(options_.dir, ec);
@@ -49,9 +73,10 @@ class BrokerImpl final : public Broker {
     // A broker's index updates are a steady trickle for as long as it runs: a small memtable
     // keeps its memory flat from the first minutes on (the soak in docs/BENCHMARKS.md).
     so.metadata_write_buffer_bytes = 4u << 20;
-    Status s = QueueStore::Open(so, &store_);
+    s = QueueStore::Open(so, &store_);
     if (!s.ok()) return s;
-    core_ = std::make_unique<BrokerCore>(store_.get(), options_, restarted, &metrics_);
+    core_ = std::make_unique<BrokerCore>(store_.get(), options_, restarted, &metrics_,
+                                         std::move(audit_key));
     s = core_->Recover();
     if (!s.ok()) return s;
     int n = std::max(1, options_.threads);
@@ -215,7 +240,8 @@ class BrokerImpl final : public Broker {
   }
 
   const BrokerOptions options_;
-  ConnectionLimits limits_;  // outlives contexts_: their connections point at it
+  std::unique_ptr<Acl> acl_;  // outlives contexts_, as limits_ does
+  ConnectionLimits limits_;   // outlives contexts_: their connections point at it
   MetricsRegistry registry_;
   BrokerMetrics metrics_{&registry_};  // outlives core_ and the connections
   std::unique_ptr<QueueStore> store_;
@@ -235,6 +261,12 @@ class BrokerImpl final : public Broker {
 };
 
 }  // namespace
+
+Status Broker::CheckOptions(const BrokerOptions& options) {
+  std::unique_ptr<Acl> acl;
+  std::unique_ptr<AuditKey> key;
+  return LoadSecurityFiles(options, &acl, &key);
+}
 
 Status Broker::Open(const BrokerOptions& options, std::unique_ptr<Broker>* broker) {
   if (options.dir.empty()) return Status::InvalidArgument("broker: --dir is required");
