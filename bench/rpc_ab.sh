@@ -5,6 +5,12 @@
 # calls/s, call p50/p99, the bare PING p50 (the loopback limit of that run), the broker's CPU
 # (user+system, from /proc) per call, and the load average.
 # usage: bench/rpc_ab.sh A_BROKER B_BROKER RPC_BENCH ROUNDS CALLS CONCURRENCY DURABILITY [B flags]
+# B_BENCH_FLAGS: extra meshq-rpc-bench flags for B's runs, e.g. TLS against a TLS broker:
+#   d=$(mktemp -d); tools/certs.sh $d
+#   B_BENCH_FLAGS="--tls-ca $d/ca.pem --tls-cert $d/alice.pem --tls-key $d/alice-key.pem" \
+#     bench/rpc_ab.sh build/bridge/meshq-broker build/bridge/meshq-broker \
+#     build/bridge/meshq-rpc-bench 5 20000 16 written \
+#     --tls-cert $d/broker.pem --tls-key $d/broker-key.pem --tls-client-ca $d/ca.pem
 set -u
 a=$1 b=$2 bench=$3 rounds=$4 calls=$5 conc=$6 dur=$7
 shift 7
@@ -29,8 +35,10 @@ for r in $(seq 1 "$rounds"); do
       scraper=$!
     fi
     t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    extra=()
+    [ "$v" = B ] && read -r -a extra <<< "${B_BENCH_FLAGS:-}"
     res=$("$bench" --broker "127.0.0.1:$port" --calls "$calls" --concurrency "$conc" \
-      --independent 1 --durability "$dur" 2>&1)
+      --independent 1 --durability "$dur" "${extra[@]}" 2>&1)
     t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     [ -n "$scraper" ] && kill "$scraper"
     kill "$pid"

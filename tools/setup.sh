@@ -10,7 +10,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
   etcd-server etcd-client wrk fio procps
-  prometheus tmux libboost-program-options1.81-dev libssl-dev
+  prometheus tmux libboost-program-options1.81-dev
+  libssl-dev openssl
 )
 
 missing=()

@@ -18,6 +18,7 @@
 #include "meshq/flags.h"
 #include "meshq/log.h"
 #include "meshq/metrics_server.h"
+#include "meshq/tls.h"
 #if MESHQ_AGENT_HAS_MQ
 #include "meshq/agent/mq_transport.h"
 #include "meshq/bridge/hop_stats.h"
@@ -157,6 +158,9 @@ int main(int argc, char** argv) {
                "kill -9), synced (also a machine crash), stored",
                "D");
   flags.String("client-id", &client_id, "mq consumer: reply-queue prefix", "ID");
+  // mq: TLS to the broker (docs/SECURITY.md); any --broker-tls-* flag turns it on.
+  meshq::TlsClientOptions broker_tls;
+  meshq::DeclareTlsClientFlags(&flags, &broker_tls, "broker-tls-", "broker");
   flags.Custom(
       "metrics-port", "N", "",
       [&metrics_port](std::string_view text) {
@@ -182,6 +186,9 @@ int main(int argc, char** argv) {
       Fail("bad --mq-durability '" + durability + "': not stored, written or synced");
     }
     mq_options.client_id_prefix = client_id;
+    if (Status s = meshq::bridge::SetBrokerTls(broker_tls, &mq_options.broker); !s.ok()) {
+      Fail(s.ToString());
+    }
   }
 #else
   const bool mq = false;

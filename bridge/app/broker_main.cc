@@ -1,5 +1,6 @@
 // meshq-broker: hosts one QueueStore over TCP. Prints "listening on ADDR:PORT" once it accepts
-// (after "metrics on ADDR:PORT" when it serves metrics).
+// (after "metrics on ADDR:PORT" when it serves metrics). Exit status 2 for a configuration it
+// cannot start with (bad usage, a TLS file it cannot use, plaintext on a non-loopback address).
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include "meshq/bridge/broker.h"
 #include "meshq/flags.h"
 #include "meshq/log.h"
+#include "meshq/tls.h"
 
 int main(int argc, char** argv) {
   // A reader of our stdout may go away (tests read only the first line).
@@ -28,6 +30,10 @@ int main(int argc, char** argv) {
   flags.String("dir", &options.dir, "the store's directory (required)", "DIR");
   flags.String("bind", &options.bind, "address to listen on", "ADDR");
   flags.Int<uint16_t>("port", &options.port, 0, 65535, "TCP port; 0 picks a free one");
+  // TLS (docs/SECURITY.md).
+  meshq::DeclareTlsServerFlags(&flags, &options.tls, "tls-");
+  flags.Bool("insecure-plaintext", &options.insecure_plaintext,
+             "serve plaintext on a non-loopback --bind (refused otherwise)");
   flags.Int("threads", &options.threads, 1, 64, "io threads, one event loop each");
   // Its table is allocated up front: 16M ids is ~150 MB before any id arrives.
   flags.Int<size_t>("dedupe-window", &options.dedupe_window, 1, size_t{1} << 24,
@@ -118,7 +124,7 @@ int main(int argc, char** argv) {
     meshq::LogEvent(meshq::LogLevel::kError, "broker", "cannot start")
         .Field("dir", options.dir)
         .Error(s);
-    return 1;
+    return s.IsInvalidArgument() ? 2 : 1;
   }
   // Before "listening on", which tells a reader the broker is ready.
   if (options.metrics_port >= 0) {
@@ -131,7 +137,10 @@ int main(int argc, char** argv) {
       .Field("bind", options.bind)
       .Field("port", broker->port())
       .Field("dir", options.dir)
-      .Field("threads", options.threads);
+      .Field("threads", options.threads)
+      .Field("tls", !options.tls.enabled()               ? "off"
+                    : options.tls.client_ca_file.empty() ? "server"
+                                                         : "mutual");
   s = broker->Run();
   if (!s.ok()) {
     meshq::LogEvent(meshq::LogLevel::kError, "broker", "shutdown failed").Error(s);

@@ -21,6 +21,7 @@
 #include "meshq/bridge/rpc_client.h"
 #include "meshq/bridge/rpc_server.h"
 #include "meshq/flags.h"
+#include "meshq/tls.h"
 
 namespace {
 
@@ -249,6 +250,8 @@ int main(int argc, char** argv) {
                                                 : meshq::Status::InvalidArgument("not HOST:PORT");
       },
       "the meshq-broker (required)");
+  meshq::TlsClientOptions tls;
+  meshq::DeclareTlsClientFlags(&flags, &tls, "tls-", "broker");
   flags.Int("calls", &f.calls, 1, 100'000'000, "calls to make");
   flags.Int("concurrency", &f.concurrency, 1, 1'000'000, "calls in flight");
   flags.Custom(
@@ -275,6 +278,10 @@ int main(int argc, char** argv) {
   if (f.broker.port == 0) {
     std::fputs(meshq::UsageError("meshq-rpc-bench", "--broker HOST:PORT is required").c_str(),
                stderr);
+    return 2;
+  }
+  if (meshq::Status s = SetBrokerTls(tls, &f.broker); !s.ok()) {
+    std::fprintf(stderr, "meshq-rpc-bench: %s\n", s.ToString().c_str());
     return 2;
   }
   asio::io_context client_io, server_io;
@@ -418,9 +425,10 @@ int main(int argc, char** argv) {
     }
     std::printf(
         "broker %s:%u, %d calls, %d in flight, %zu-byte payload, durability=%s, independent=%d, "
-        "reply delay %d ms\n",
+        "reply delay %d ms, tls=%s\n",
         f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload,
-        PutDurabilityName(f.durability), f.independent, f.reply_delay_ms);
+        PutDurabilityName(f.durability), f.independent, f.reply_delay_ms,
+        f.broker.tls ? "on" : "off");
     Print("broker PING", ping_us, ping_s);
     if (delay_ms > 0) Print("paced 2xPING", paced_ping_us, paced_ping_s);
     Print("RPC call", call_us, call_s);

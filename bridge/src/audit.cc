@@ -13,6 +13,7 @@
 #include "meshq/bridge/blocking_broker_client.h"
 #include "meshq/bridge/rpc_message.h"
 #include "meshq/flags.h"
+#include "meshq/tls.h"
 #include "stored_message.h"
 
 namespace meshq::bridge {
@@ -221,6 +222,8 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
              "verify the audit chain of the request queue and its reply queues (needs\n"
              "--audit-key); exit 1 naming the first bad message when it is broken");
   flags.String("audit-key", &audit_key_file, "the broker's --audit-key file", "FILE");
+  TlsClientOptions tls;
+  DeclareTlsClientFlags(&flags, &tls, "tls-", "broker");
   if (auto exit_code = flags.ParseArguments(args, out, err)) return *exit_code;
   const uint64_t since_us = since_seconds * 1000000ull;
   BrokerAddress address;
@@ -245,6 +248,10 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       err << "audit: " << k.message() << "\n";
       return 2;
     }
+  }
+  if (Status t = SetBrokerTls(tls, &address); !t.ok()) {
+    err << "audit: " << t.ToString() << "\n";
+    return 2;
   }
   BlockingBrokerClient client(address);
   Status s = client.Connect(std::chrono::seconds(3));

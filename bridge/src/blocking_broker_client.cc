@@ -43,14 +43,19 @@ Status BlockingBrokerClient::RunOnIo(std::function<void(std::function<void(Statu
 Status BlockingBrokerClient::Connect(std::chrono::milliseconds timeout) {
   asio::post(io_, [this] { client_->Start(std::chrono::milliseconds(20)); });
   auto until = std::chrono::steady_clock::now() + timeout;
+  Status why;
   while (std::chrono::steady_clock::now() < until) {
     std::promise<bool> p;
     auto f = p.get_future();
-    asio::post(io_, [&] { p.set_value(client_->connected()); });
+    asio::post(io_, [&] {
+      why = client_->last_error();
+      p.set_value(client_->connected());
+    });
     if (f.get()) return Status::OK();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return Status::TimedOut("could not connect to broker");
+  return Status::TimedOut("could not connect to broker" +
+                          (why.ok() ? std::string() : ": " + std::string(why.message())));
 }
 
 Status BlockingBrokerClient::Put(std::string_view queue,

@@ -65,6 +65,8 @@ class BrokerImpl final : public Broker {
     Status s = LoadSecurityFiles(options_, &acl_, &audit_key);
     if (!s.ok()) return s;
     limits_.acl = acl_.get();
+    s = InitTls();
+    if (!s.ok()) return s;
     std::error_code ec;
     const bool restarted =
         std::filesystem::exists(options_.dir, ec) && !std::filesystem::is_empty(options_.dir, ec);
@@ -145,6 +147,21 @@ class BrokerImpl final : public Broker {
   }
 
  private:
+  // The TLS context, or the refusal of plaintext on a non-loopback address.
+  Status InitTls() {
+    if (options_.tls.enabled() || !options_.tls.key_file.empty() ||
+        !options_.tls.client_ca_file.empty()) {
+      return MakeTlsServerContext(options_.tls, &limits_.tls);
+    }
+    boost::system::error_code ec;
+    const asio::ip::address address = asio::ip::make_address(options_.bind, ec);
+    if (ec) return Status::InvalidArgument("broker: bad bind address " + options_.bind);
+    if (address.is_loopback() || options_.insecure_plaintext) return Status::OK();
+    return Status::InvalidArgument("broker: refusing to serve plaintext on " + options_.bind +
+                                   ", which is not a loopback address: give --tls-cert and "
+                                   "--tls-key, or --insecure-plaintext");
+  }
+
   // Healthy: the store takes writes (no background write failing) and connections are accepted
   // (descriptors left, not shutting down). Runs on the metrics thread.
   Status Health() {
@@ -176,6 +193,13 @@ class BrokerImpl final : public Broker {
                          count(limits_.frame_timeouts), {{"timeout", "frame"}});
     r.AddCallbackCounter("meshq_broker_connections_timed_out_total", kClosedHelp,
                          count(limits_.idle_timeouts), {{"timeout", "idle"}});
+    const char* kTlsHelp = "TLS handshakes, by result (failed and timeout close the connection).";
+    r.AddCallbackCounter("meshq_broker_tls_handshakes_total", kTlsHelp,
+                         count(limits_.tls_handshakes), {{"result", "ok"}});
+    r.AddCallbackCounter("meshq_broker_tls_handshakes_total", kTlsHelp,
+                         count(limits_.tls_handshake_failures), {{"result", "failed"}});
+    r.AddCallbackCounter("meshq_broker_tls_handshakes_total", kTlsHelp,
+                         count(limits_.tls_handshake_timeouts), {{"result", "timeout"}});
     r.AddCallbackGauge(
         "meshq_broker_buffered_input_bytes",
         "Input held for frames larger than one read, over all connections (--max-buffered-bytes).",

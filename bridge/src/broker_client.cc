@@ -16,6 +16,8 @@ constexpr size_t kReadChunk = 64 * 1024;
 
 bool ParseBrokerAddress(std::string_view text, BrokerAddress* out) {
   BrokerAddress a;
+  a.tls = out->tls;
+  a.tls_server_name = out->tls_server_name;
   size_t colon = text.rfind(':');
   std::string_view port = text;
   if (colon != std::string_view::npos) {
@@ -30,6 +32,13 @@ bool ParseBrokerAddress(std::string_view text, BrokerAddress* out) {
   a.port = static_cast<uint16_t>(value);
   *out = a;
   return true;
+}
+
+Status SetBrokerTls(const TlsClientOptions& options, BrokerAddress* address) {
+  if (!options.enabled()) return Status::OK();
+  Status s = MakeTlsClientContext(options, &address->tls);
+  if (s.ok()) address->tls_server_name = options.server_name;
+  return s;
 }
 
 Status StatusFromErrorFrame(const Frame& frame) {
@@ -63,7 +72,10 @@ std::shared_ptr<BrokerClient> BrokerClient::Create(asio::io_context& io, BrokerA
 }
 
 BrokerClient::BrokerClient(asio::io_context& io, BrokerAddress address)
-    : io_(io), address_(std::move(address)), socket_(io), retry_timer_(io) {
+    : io_(io),
+      address_(std::move(address)),
+      stream_(std::make_shared<TlsStream>(asio::ip::tcp::socket(io))),
+      retry_timer_(io) {
   in_.resize(kReadChunk);
 }
 
@@ -80,8 +92,7 @@ void BrokerClient::Close() {
   if (closed_) return;
   closed_ = true;
   retry_timer_.cancel();
-  boost::system::error_code ec;
-  socket_.close(ec);
+  stream_->Close();
   bool was_connected = connected_;
   connected_ = false;
   FailPending(Status::Closed("broker client closed"));
@@ -92,22 +103,46 @@ void BrokerClient::Connect() {
   if (closed_) return;
   boost::system::error_code ec;
   asio::ip::tcp::endpoint ep(asio::ip::make_address(address_.host, ec), address_.port);
-  if (ec) return ScheduleReconnect();
-  socket_ = asio::ip::tcp::socket(io_);
-  socket_.async_connect(ep, [self = shared_from_this()](boost::system::error_code cec) {
-    if (self->closed_) return;
-    if (cec) return self->ScheduleReconnect();
+  if (ec) return ScheduleReconnect(Status::InvalidArgument("bad broker host " + address_.host));
+  asio::ip::tcp::socket socket(io_);
+  stream_ = address_.tls ? std::make_shared<TlsStream>(std::move(socket), address_.tls)
+                         : std::make_shared<TlsStream>(std::move(socket));
+  if (stream_->tls()) {
+    const std::string& name =
+        address_.tls_server_name.empty() ? address_.host : address_.tls_server_name;
+    Status s = SetTlsPeerName(stream_->native_handle(), name);
+    if (!s.ok()) return ScheduleReconnect(s);
+  }
+  stream_->socket().async_connect(ep, [self = shared_from_this(),
+                                       stream = stream_](boost::system::error_code cec) {
+    if (self->closed_ || stream != self->stream_) return;
+    if (cec) return self->ScheduleReconnect(Status::Unavailable("connect: " + cec.message()));
     boost::system::error_code oec;
-    self->socket_.set_option(asio::ip::tcp::no_delay(true), oec);
-    self->connected_ = true;
-    ++self->generation_;
-    self->in_begin_ = self->in_end_ = 0;
-    self->DoRead();
-    if (self->on_connection_) self->on_connection_(true);
+    stream->socket().set_option(asio::ip::tcp::no_delay(true), oec);
+    if (!stream->tls()) return self->OnConnected();
+    stream->async_handshake(
+        asio::ssl::stream_base::client, [self, stream](boost::system::error_code hec) {
+          if (self->closed_ || stream != self->stream_) return;
+          if (hec) {
+            stream->Close();
+            return self->ScheduleReconnect(Status::Unavailable("tls handshake: " + hec.message()));
+          }
+          self->OnConnected();
+        });
   });
 }
 
-void BrokerClient::ScheduleReconnect() {
+void BrokerClient::OnConnected() {
+  connected_ = true;
+  last_error_ = Status::OK();
+  ++generation_;
+  in_begin_ = in_end_ = 0;
+  DoRead();
+  if (on_connection_) on_connection_(true);
+}
+
+void BrokerClient::ScheduleReconnect(Status why) {
+  last_error_ = std::move(why);
   if (closed_) return;
   retry_timer_.expires_after(retry_delay_);
   retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -115,16 +150,18 @@ void BrokerClient::ScheduleReconnect() {
   });
 }
 
-void BrokerClient::OnConnectionLost() {
+void BrokerClient::OnConnectionLost(const boost::system::error_code& ec) {
   if (!connected_) return;
   connected_ = false;
   ++generation_;
-  boost::system::error_code ec;
-  socket_.close(ec);
+  stream_->Close();
   out_.clear();
-  FailPending(Status::Unavailable("connection to broker lost"));
+  // The reason says, e.g., that the broker refused this client's certificate (under TLS 1.3 a
+  // client learns it only after its side of the handshake is done).
+  Status lost = Status::Unavailable("connection to broker lost (" + ec.message() + ")");
+  FailPending(lost);
   if (on_connection_) on_connection_(false);
-  ScheduleReconnect();
+  ScheduleReconnect(lost);
 }
 
 void BrokerClient::FailPending(const Status& s) {
@@ -157,16 +194,16 @@ void BrokerClient::Send(FrameType type, uint8_t flags, const std::string& body,
 void BrokerClient::DoWrite() {
   if (!writing_.empty() || out_.empty() || !connected_) return;
   writing_.swap(out_);
-  asio::async_write(
-      socket_, asio::buffer(writing_),
-      [self = shared_from_this(), gen = generation_](boost::system::error_code ec, size_t) {
-        self->writing_.clear();
-        // A write of an earlier connection: its requests already failed; what
-        // the new connection queued meanwhile waits for this buffer.
-        if (gen != self->generation_) return self->DoWrite();
-        if (ec) return self->OnConnectionLost();
-        self->DoWrite();
-      });
+  asio::async_write(*stream_, asio::buffer(writing_),
+                    [self = shared_from_this(), gen = generation_, stream = stream_](
+                        boost::system::error_code ec, size_t) {
+                      self->writing_.clear();
+                      // A write of an earlier connection: its requests already failed; what
+                      // the new connection queued meanwhile waits for this buffer.
+                      if (gen != self->generation_) return self->DoWrite();
+                      if (ec) return self->OnConnectionLost(ec);
+                      self->DoWrite();
+                    });
 }
 
 void BrokerClient::DoRead() {
@@ -176,18 +213,21 @@ void BrokerClient::DoRead() {
     in_begin_ = 0;
   }
   if (in_.size() - in_end_ < kReadChunk / 4) in_.resize(in_.size() * 2);
-  socket_.async_read_some(
+  stream_->async_read_some(
       asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-      [self = shared_from_this(), gen = generation_](boost::system::error_code ec, size_t n) {
+      [self = shared_from_this(), gen = generation_, stream = stream_](boost::system::error_code ec,
+                                                                       size_t n) {
         if (gen != self->generation_) return;
-        if (ec) return self->OnConnectionLost();
+        if (ec) return self->OnConnectionLost(ec);
         self->in_end_ += n;
         for (;;) {
           std::string_view input(self->in_.data() + self->in_begin_,
                                  self->in_end_ - self->in_begin_);
           DecodeResult<Frame> r = DecodeFrame(input);
           if (r.need_more()) break;
-          if (r.failed()) return self->OnConnectionLost();
+          if (r.failed()) {
+            return self->OnConnectionLost(make_error_code(boost::system::errc::bad_message));
+          }
           self->in_begin_ += r.consumed;
           const Frame& frame = r.value;
           auto it = self->pending_.find(frame.header.request_id);

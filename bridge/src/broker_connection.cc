@@ -8,6 +8,8 @@
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/wire.h"
 #include "meshq/coding.h"
+#include "meshq/log.h"
+#include "meshq/tls.h"
 
 namespace meshq::bridge {
 namespace asio = boost::asio;
@@ -26,16 +28,16 @@ uint64_t Nanoseconds(Clock::duration d) {
 }  // namespace
 
 BrokerConnection::BrokerConnection(asio::ip::tcp::socket socket, BrokerCore* core, ConnectionId id,
-                                   ConnectionLimits* limits, std::string identity)
-    : socket_(std::move(socket)),
+                                   ConnectionLimits* limits)
+    : stream_(limits->tls ? TlsStream(std::move(socket), limits->tls)
+                          : TlsStream(std::move(socket))),
       core_(core),
       id_(id),
       limits_(limits),
-      identity_(std::move(identity)),
-      caller_{id_, identity_, core->InternIdentity(identity_)},
+      caller_{id_, {}, 0},
       options_(limits->options),
       metrics_(core->metrics()),
-      deadline_(socket_.get_executor()) {
+      deadline_(stream_.get_executor()) {
   in_.resize(kReadChunk);
   metrics_.connections()->Inc();
 }
@@ -47,10 +49,46 @@ BrokerConnection::~BrokerConnection() {
 
 void BrokerConnection::Start() {
   boost::system::error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (stream_.tls()) return Handshake();
+  StartFrames();
+}
+
+void BrokerConnection::StartFrames() {
   last_active_ = Clock::now();
   if (options_.idle_timeout.count() > 0) ArmDeadline(options_.idle_timeout);
   DoRead();
+}
+
+void BrokerConnection::Handshake() {
+  handshaking_ = true;
+  // A client that connects and says nothing must not hold the connection: the frame timeout
+  // (else the idle one) bounds the handshake as it bounds a frame.
+  const auto limit =
+      options_.frame_timeout.count() > 0 ? options_.frame_timeout : options_.idle_timeout;
+  if (limit.count() > 0) ArmDeadline(limit);
+  stream_.async_handshake(
+      asio::ssl::stream_base::server, [self = shared_from_this()](boost::system::error_code ec) {
+        self->handshaking_ = false;
+        if (self->closed_) return;  // timed out
+        if (ec) {
+          ++self->limits_->tls_handshake_failures;
+          const long verify = SSL_get_verify_result(self->stream_.native_handle());
+          LogEvent(LogLevel::kDebug, "broker", "tls handshake failed")
+              .Field("connection", self->id_)
+              .Field("error", ec.message())
+              .Field("verify", verify == X509_V_OK ? "" : X509_verify_cert_error_string(verify));
+          return self->Close();
+        }
+        ++self->limits_->tls_handshakes;
+        self->identity_ = PeerIdentity(self->stream_.native_handle());
+        self->caller_ = {self->id_, self->identity_, self->core_->InternIdentity(self->identity_)};
+        LogEvent(LogLevel::kDebug, "broker", "tls connection")
+            .Field("connection", self->id_)
+            .Field("version", SSL_get_version(self->stream_.native_handle()))
+            .Field("identity", self->identity_);
+        self->StartFrames();
+      });
 }
 
 bool BrokerConnection::OverHighWater() const {
@@ -61,7 +99,7 @@ void BrokerConnection::DoRead() {
   if (reading_ || closed_ || close_after_write_ || OverHighWater()) return;
   if (!ReserveInput()) return;
   reading_ = true;
-  socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+  stream_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
                           [self = shared_from_this()](boost::system::error_code ec, size_t n) {
                             self->reading_ = false;
                             if (ec) return self->Close();
@@ -165,6 +203,10 @@ void BrokerConnection::ArmDeadline(std::chrono::milliseconds after) {
 
 void BrokerConnection::OnDeadline() {
   if (closed_) return;
+  if (handshaking_) {
+    ++limits_->tls_handshake_timeouts;
+    return Close();
+  }
   if (close_after_write_) {
     // The ERROR before the close had its time to leave; a client not reading it is dropped.
     if (closing_) return Close();
@@ -273,7 +315,7 @@ void BrokerConnection::HandlePut(const Frame& frame) {
   // Acknowledged only once a Flush covering it returned (the committer batches them).
   core_->committer().RequestFlush(
       [self = shared_from_this(), rid, body = std::move(body), start, latency](Status fs) mutable {
-        asio::post(self->socket_.get_executor(),
+        asio::post(self->stream_.get_executor(),
                    [self, rid, fs = std::move(fs), body = std::move(body), start, latency] {
                      if (fs.ok()) {
                        self->Send(FrameType::kPutReply, 0, rid, body);
@@ -338,7 +380,7 @@ void BrokerConnection::Serve(uint64_t rid, Wait wait, uint32_t wait_ms) {
   wait.parked = arrived_;
   metrics_.parked_fetches()->Inc();
   Wait& w = waits_.emplace(rid, std::move(wait)).first->second;
-  w.timer = std::make_unique<asio::steady_timer>(socket_.get_executor(),
+  w.timer = std::make_unique<asio::steady_timer>(stream_.get_executor(),
                                                  std::chrono::milliseconds(wait_ms));
   w.timer->async_wait([weak = weak_from_this(), rid](boost::system::error_code ec) {
     if (ec) return;
@@ -381,7 +423,7 @@ void BrokerConnection::ServeWait(uint64_t rid, bool timed_out) {
     // queue the delivery behind the putter's PUT_REPLY (and its wake-up of the putter, which then
     // competes for the CPU), on the path of every request-reply call.
     w.token =
-        core_->watch().Add(w.queue, [weak = weak_from_this(), rid, ex = socket_.get_executor()] {
+        core_->watch().Add(w.queue, [weak = weak_from_this(), rid, ex = stream_.get_executor()] {
           asio::dispatch(ex, [weak, rid] {
             if (auto self = weak.lock()) self->ServeWait(rid, false);
           });
@@ -418,7 +460,7 @@ void BrokerConnection::HandleAck(const Frame& frame) {
   }
   core_->committer().RequestFlush(
       [self = shared_from_this(), rid, body, start, latency](Status fs) {
-        asio::post(self->socket_.get_executor(), [self, rid, fs, body, start, latency] {
+        asio::post(self->stream_.get_executor(), [self, rid, fs, body, start, latency] {
           if (fs.ok()) {
             self->Send(FrameType::kAckReply, 0, rid, body);
           } else {
@@ -435,7 +477,7 @@ void BrokerConnection::HandleStats(const Frame& frame) {
   core_->sweeper().Post([self = shared_from_this(), rid = frame.header.request_id] {
     std::string body;
     EncodeStatsReply(self->core_->Stats(), &body);
-    asio::post(self->socket_.get_executor(), [self, rid, body = std::move(body)] {
+    asio::post(self->stream_.get_executor(), [self, rid, body = std::move(body)] {
       self->Send(FrameType::kStatsReply, 0, rid, body);
     });
   });
@@ -485,7 +527,7 @@ void BrokerConnection::SendStatus(uint64_t rid, const Status& s) {
 void BrokerConnection::DoWrite() {
   if (!writing_.empty() || out_.empty() || closed_) return;
   writing_.swap(out_);
-  asio::async_write(socket_, asio::buffer(writing_),
+  asio::async_write(stream_, asio::buffer(writing_),
                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
                       self->writing_.clear();
                       if (ec) return self->Close();
@@ -499,9 +541,7 @@ void BrokerConnection::DoWrite() {
 void BrokerConnection::Close() {
   if (closed_) return;
   closed_ = true;
-  boost::system::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  stream_.Close();
   deadline_.cancel();
   for (auto& [rid, w] : waits_) {
     if (w.token) core_->watch().Remove(w.queue, w.token);

@@ -3,6 +3,8 @@
 // Reads frames, answers them (pipelined, matched by request id), parks long-polls until their
 // queue grows or their wait ends, and stops reading while too many answers are unsent. Enforces
 // the per-client limits of BrokerOptions (buffered input, parked fetches, frame and idle timeouts).
+// Over TLS it handshakes first, within the frame timeout, and reads no frame before the client
+// is verified; its identity() is then the client certificate's (meshq/tls.h, PeerIdentity).
 #pragma once
 
 #include <atomic>
@@ -18,6 +20,7 @@
 #include "broker_core.h"
 #include "meshq/bridge/broker.h"
 #include "meshq/bridge/frame.h"
+#include "meshq/tls_stream.h"
 
 namespace meshq::bridge {
 
@@ -27,6 +30,11 @@ struct ConnectionLimits {
   explicit ConnectionLimits(const BrokerOptions& o) : options(o) {}
   const BrokerOptions& options;
   const Acl* acl = nullptr;  // null: every operation allowed
+  // TLS: every connection handshakes with this context first. Null: plaintext.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::atomic<uint64_t> tls_handshakes{0};          // completed (the client verified, if asked)
+  std::atomic<uint64_t> tls_handshake_failures{0};  // closed: the handshake failed
+  std::atomic<uint64_t> tls_handshake_timeouts{0};  // closed: not done within frame_timeout
   std::atomic<size_t> buffered{0};
   std::atomic<uint64_t> refused_memory{0};  // closed: max_buffered_bytes reached
   std::atomic<uint64_t> refused_parked{0};  // fetches answered Busy: max_parked_fetches reached
@@ -36,11 +44,15 @@ struct ConnectionLimits {
 
 class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
  public:
-  // `identity`: what the connection's TLS handshake authenticated ("" = anonymous).
   BrokerConnection(boost::asio::ip::tcp::socket socket, BrokerCore* core, ConnectionId id,
-                   ConnectionLimits* limits, std::string identity = {});
+                   ConnectionLimits* limits);
   ~BrokerConnection();
   void Start();
+
+  // Who the client is: its certificate's identity under mutual TLS (meshq/tls.h, PeerIdentity),
+  // "" (anonymous) over plaintext or TLS without client certificates. Fixed before the first
+  // frame is dispatched; read it on the connection's thread (every Handle* runs there).
+  const std::string& identity() const { return identity_; }
 
  private:
   // A FETCH or GROUP_FETCH waiting for its queue to grow.
@@ -57,6 +69,10 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
     std::chrono::steady_clock::time_point parked;  // when it started waiting
   };
 
+  // TLS: the handshake, bounded by frame_timeout; then the frames.
+  void Handshake();
+  // Starts the frames: the idle deadline and the first read.
+  void StartFrames();
   void DoRead();
   // Makes room for the next read; false (the connection answered and closing) when that would
   // take the broker's buffered input beyond max_buffered_bytes.
@@ -89,12 +105,12 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   bool OverHighWater() const;
   void Close();
 
-  boost::asio::ip::tcp::socket socket_;
+  TlsStream stream_;
   BrokerCore* const core_;
   const ConnectionId id_;
   ConnectionLimits* const limits_;
-  const std::string identity_;
-  const Caller caller_;
+  // Who sends this connection's requests: its id and identity() (set by the handshake).
+  Caller caller_;
   const BrokerOptions& options_;
   BrokerMetrics& metrics_;
   std::vector<char> in_;
@@ -117,7 +133,9 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   std::vector<Histogram*> answered_;
   bool partial_ = false;  // input holds part of a frame
   bool deadline_armed_ = false;
-  bool closing_ = false;  // the next firing of the deadline closes
+  bool closing_ = false;      // the next firing of the deadline closes
+  bool handshaking_ = false;  // TLS handshake under way: the deadline ends it
+  std::string identity_;
 };
 
 }  // namespace meshq::bridge

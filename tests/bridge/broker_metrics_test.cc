@@ -12,6 +12,7 @@
 #include "loopback_client.h"
 #include "meshq/bridge/blocking_broker_client.h"
 #include "meshq/bridge/frame.h"
+#include "metrics_sample.h"
 #include "skip_or_fail.h"
 
 namespace meshq::bridge {
@@ -25,12 +26,8 @@ using testing::RunProgram;
 
 constexpr const char* kPromtool = "/usr/bin/promtool";
 
-// The value of the sample `series` (name and labels exactly as printed), or -1 when absent.
 double Sample(const std::string& text, const std::string& series) {
-  const std::string key = "\n" + series + " ";
-  const size_t at = ("\n" + text).find(key);
-  if (at == std::string::npos) return -1;
-  return std::strtod(text.c_str() + at + key.size() - 1, nullptr);
+  return ::meshq::testing::MetricSample(text, series);
 }
 
 class BrokerMetricsTest : public ::testing::Test {

@@ -20,14 +20,26 @@ namespace {
 
 // Forks and execs argv with stdout on a pipe; returns the pid and the pipe's read end. A
 // non-zero `file_size_limit` caps the size of every file the program writes, a non-zero
-// `descriptor_limit` the descriptors it may hold (both kept by exec).
+// `descriptor_limit` the descriptors it may hold (both kept by exec). stderr goes to the pipe too
+// when `stderr_path` is "-", is appended to the file `stderr_path` names otherwise, or stays.
+// With `in_fd`, stdin is a pipe too and *in_fd its write end.
 pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, uint64_t file_size_limit = 0,
-            uint64_t descriptor_limit = 0) {
+            uint64_t descriptor_limit = 0, const std::string& stderr_path = "",
+            int* in_fd = nullptr) {
   int fds[2];
+  int in[2] = {-1, -1};
   if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  if (in_fd && pipe2(in, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
+    if (in_fd) dup2(in[0], STDIN_FILENO);
+    if (stderr_path == "-") {
+      dup2(fds[1], STDERR_FILENO);
+    } else if (!stderr_path.empty()) {
+      const int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (err < 0 || dup2(err, STDERR_FILENO) < 0) _exit(126);
+    }
     if (file_size_limit > 0) {
       signal(SIGXFSZ, SIG_IGN);  // the write fails with EFBIG instead of killing the process
       rlimit limit{file_size_limit, file_size_limit};
@@ -45,14 +57,19 @@ pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, uint64_t file_siz
   }
   close(fds[1]);
   *out_fd = fds[0];
+  if (in_fd) {
+    close(in[0]);
+    *in_fd = in[1];
+  }
   return pid;
 }
 
-// Reads from fd until `until` or EOF; appends to *out. Stops early when `stop_at` appears.
+// Reads from fd until `until` or EOF; appends to *out. Stops early when `stop_at` appears, or
+// when *out holds `want` bytes.
 void ReadUntil(int fd, std::string* out, std::chrono::steady_clock::time_point until,
-               const char* stop_at) {
+               const char* stop_at, size_t want = SIZE_MAX) {
   char buf[4096];
-  while (std::chrono::steady_clock::now() < until) {
+  while (std::chrono::steady_clock::now() < until && out->size() < want) {
     if (stop_at && out->find(stop_at) != std::string::npos &&
         out->find('\n', out->find(stop_at)) != std::string::npos) {
       return;
@@ -101,7 +118,7 @@ bool BrokerProcess::Start(std::vector<std::string> extra_args) {
   // Restarting on the same port can race the old socket's teardown: retry briefly.
   for (int attempt = 0; attempt < 50; ++attempt) {
     int fd = -1;
-    pid_ = Spawn(argv, &fd, file_size_limit_, descriptor_limit_);
+    pid_ = Spawn(argv, &fd, file_size_limit_, descriptor_limit_, stderr_file_);
     if (pid_ <= 0) break;
     std::string out;
     ReadUntil(fd, &out, std::chrono::steady_clock::now() + std::chrono::seconds(10),
@@ -141,9 +158,9 @@ int BrokerProcess::Stop(int sig) {
 }
 
 int RunProgram(const std::vector<std::string>& argv, std::string* out,
-               std::chrono::milliseconds timeout) {
+               std::chrono::milliseconds timeout, bool with_stderr) {
   int fd = -1;
-  pid_t pid = Spawn(argv, &fd);
+  pid_t pid = Spawn(argv, &fd, 0, 0, with_stderr ? "-" : "");
   if (pid <= 0) return -1;
   auto until = std::chrono::steady_clock::now() + timeout;
   ReadUntil(fd, out, until, nullptr);
@@ -153,6 +170,22 @@ int RunProgram(const std::vector<std::string>& argv, std::string* out,
                                     std::chrono::milliseconds(100));
   if (status < 0 || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
+}
+
+std::string Converse(const std::vector<std::string>& argv, const std::string& input, size_t want,
+                     std::chrono::milliseconds timeout) {
+  int out_fd = -1, in_fd = -1;
+  pid_t pid = Spawn(argv, &out_fd, 0, 0, "", &in_fd);
+  if (pid <= 0) return "";
+  std::string out;
+  if (write(in_fd, input.data(), input.size()) == static_cast<ssize_t>(input.size())) {
+    ReadUntil(out_fd, &out, std::chrono::steady_clock::now() + timeout, nullptr, want);
+  }
+  kill(pid, SIGKILL);
+  WaitBounded(pid, std::chrono::seconds(5));
+  close(in_fd);
+  close(out_fd);
+  return out;
 }
 
 }  // namespace meshq::bridge::testing

@@ -39,6 +39,8 @@ class BrokerProcess {
   // Limits the next Start()s' broker to `n` open descriptors (RLIMIT_NOFILE). 0 = inherited.
   void set_descriptor_limit(uint64_t n) { descriptor_limit_ = n; }
   pid_t pid() const { return pid_; }
+  // Appends the next Start()s' broker's stderr (its log) to `path` ("" = the test's stderr).
+  void set_stderr_file(std::string path) { stderr_file_ = std::move(path); }
 
  private:
   std::string dir_;
@@ -47,11 +49,17 @@ class BrokerProcess {
   uint16_t metrics_port_ = 0;
   uint64_t file_size_limit_ = 0;
   uint64_t descriptor_limit_ = 0;
+  std::string stderr_file_;
 };
 
-// Runs `argv` to completion (bounded by `timeout`), capturing stdout. Returns the exit code,
-// or -1 when it had to be killed.
+// Runs `argv` to completion (bounded by `timeout`), capturing stdout (and stderr with it when
+// `with_stderr`). Returns the exit code, or -1 when it had to be killed.
 int RunProgram(const std::vector<std::string>& argv, std::string* out,
-               std::chrono::milliseconds timeout);
+               std::chrono::milliseconds timeout, bool with_stderr = false);
+
+// Runs `argv` with pipes on its stdin and stdout, writes `input`, reads its stdout until `want`
+// bytes came, it exits, or `timeout` passed; then kills it and returns what it printed.
+std::string Converse(const std::vector<std::string>& argv, const std::string& input, size_t want,
+                     std::chrono::milliseconds timeout);
 
 }  // namespace meshq::bridge::testing

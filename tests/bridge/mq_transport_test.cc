@@ -11,6 +11,7 @@
 #include "broker_process.h"
 #include "java_hash.h"
 #include "meshq/agent/mq_transport.h"
+#include "test_pki.h"
 
 namespace meshq::agent {
 namespace {
@@ -160,6 +161,41 @@ TEST_F(MqTransportTest, ACallReachesTheProviderThroughTheBroker) {
   // An interface nobody serves is "no provider", at once.
   r = Call("com.example.Nobody", "x");
   EXPECT_EQ(r.status, CallStatus::kNoProvider) << r.body;
+}
+
+// MQ mode through a broker with mutual TLS (the agents' --broker-tls-* flags): the
+// provider-agent as bob, the consumer-agent as alice; a consumer-agent without a certificate
+// gets no answer from the provider.
+TEST_F(MqTransportTest, ACallThroughAMutualTlsBroker) {
+  meshq::testing::TestPki pki;
+  ASSERT_EQ(pki.error(), "");
+  ASSERT_TRUE(broker_.Restart({"--tls-cert", pki.cert("broker"), "--tls-key", pki.key("broker"),
+                               "--tls-client-ca", pki.cert("ca")}));
+  auto as = [&](const std::string& name) {
+    MqOptions o = options_;
+    TlsClientOptions tls;
+    tls.ca_file = pki.cert("ca");
+    if (!name.empty()) {
+      tls.cert_file = pki.cert(name);
+      tls.key_file = pki.key(name);
+    }
+    EXPECT_TRUE(bridge::SetBrokerTls(tls, &o.broker).ok());
+    return o;
+  };
+  const std::string service = "com.example.IHelloService";
+  Run([&] {
+    provider_ = std::make_unique<MqProviderTransport>(io_, as("bob"), service, "127.0.0.1:20880");
+    ASSERT_TRUE(provider_->Start(&hash_).ok());
+    consumer_ = std::make_unique<MqConsumerTransport>(io_, as("alice"), 0);
+  });
+  std::this_thread::sleep_for(300ms);  // the provider handshakes and joins the service's group
+  CallResult r = Call(service, "hello");
+  ASSERT_EQ(r.status, CallStatus::kOk) << r.body;
+  EXPECT_EQ(r.body, "99162322");
+  Run([&] { consumer_ = std::make_unique<MqConsumerTransport>(io_, as(""), 0); });
+  r = Call(service, "hello");
+  EXPECT_NE(r.status, CallStatus::kOk) << r.body;
+  EXPECT_EQ(hash_.calls, 1);
 }
 
 // Two provider-agents, one with its provider down: the calls it takes are handed back unrun and

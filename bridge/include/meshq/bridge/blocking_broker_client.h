@@ -33,7 +33,8 @@ class BlockingBrokerClient {
   BlockingBrokerClient(const BlockingBrokerClient&) = delete;
   BlockingBrokerClient& operator=(const BlockingBrokerClient&) = delete;
 
-  // Waits up to `timeout` for the connection; TimedOut when the broker cannot be reached.
+  // Waits up to `timeout` for the connection; TimedOut when the broker cannot be reached (with
+  // the last attempt's error, e.g. a TLS handshake's).
   Status Connect(std::chrono::milliseconds timeout);
 
   // Messages are (dedupe id, payload). Unavailable("no consumers") when refused for

@@ -9,14 +9,21 @@
 #include <string>
 
 #include "meshq/status.h"
+#include "meshq/tls.h"
 
 namespace meshq::bridge {
 
 struct BrokerOptions {
   std::string dir;                 // the QueueStore's directory (required)
   std::string bind = "127.0.0.1";  // loopback unless told otherwise
-  uint16_t port = 0;               // 0 = an ephemeral port (see Broker::port())
-  int threads = 2;                 // io threads, each with its own io_context
+  // TLS on every connection (docs/SECURITY.md): each handshakes before its first frame, within
+  // frame_timeout. With tls.client_ca_file (mutual TLS) a client without a certificate that
+  // verifies against it is refused at the handshake, and a verified one has an identity.
+  TlsServerOptions tls;
+  // Without TLS, a bind address other than loopback is refused unless this is set.
+  bool insecure_plaintext = false;
+  uint16_t port = 0;  // 0 = an ephemeral port (see Broker::port())
+  int threads = 2;    // io threads, each with its own io_context
   // A group whose last member left less than this long ago still counts as having consumers
   // (a responder restarting is not "no responders"); after a restart of the broker (its store
   // held data), every group counts as having consumers for this long.
@@ -91,7 +98,9 @@ class Broker {
   // Reads the files the options name (ACL, audit key) without opening anything else:
   // InvalidArgument naming the file (and the ACL's line) when one is bad.
   static Status CheckOptions(const BrokerOptions& options);
-  // Opens the store, recovers dedupe state and binds the listening socket.
+  // Opens the store, recovers dedupe state and binds the listening socket. InvalidArgument
+  // (before the store is touched) for a TLS file that cannot be used (meshq/tls.h), or a
+  // non-loopback bind without TLS and without insecure_plaintext.
   static Status Open(const BrokerOptions& options, std::unique_ptr<Broker>* broker);
   virtual ~Broker() = default;
 

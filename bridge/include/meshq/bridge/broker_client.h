@@ -1,7 +1,9 @@
 // BrokerClient: an asynchronous, pipelined connection to a meshq-broker. Runs on the one thread
 // of the io_context it is given (every callback runs there); requests may be issued from that
 // thread only. It reconnects by itself after the connection is lost; requests that were pending
-// then are failed with Unavailable (the caller decides whether to retry).
+// then are failed with Unavailable (the caller decides whether to retry). Over TLS (an address
+// with `tls`) each connection handshakes, checking the broker's certificate, before it counts
+// as connected.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -17,15 +19,26 @@
 #include "meshq/bridge/broker_protocol.h"
 #include "meshq/bridge/frame.h"
 #include "meshq/status.h"
+#include "meshq/tls.h"
+#include "meshq/tls_stream.h"
 
 namespace meshq::bridge {
 
 struct BrokerAddress {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
+  // TLS to the broker (docs/SECURITY.md); null: plaintext. Made once (SetBrokerTls) and shared
+  // by every client of the process that copies the address.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  // The name the broker's certificate must carry (meshq/tls.h, SetTlsPeerName); empty: host.
+  std::string tls_server_name;
 };
-// Parses "host:port" (or ":port" / "port" for loopback). False on a malformed address.
+// Parses "host:port" (or ":port" / "port" for loopback) into out's host and port (its TLS
+// fields stay). False on a malformed address.
 bool ParseBrokerAddress(std::string_view text, BrokerAddress* out);
+// Makes `address` TLS with `options` (its context and server name) when options.enabled();
+// leaves it plaintext otherwise. The errors of MakeTlsClientContext.
+Status SetBrokerTls(const TlsClientOptions& options, BrokerAddress* address);
 
 // The answer to a PUT. `no_consumers`: refused because the group named with
 // kPutFlagRequireConsumers had no live member (nothing was stored).
@@ -52,6 +65,9 @@ class BrokerClient : public std::enable_shared_from_this<BrokerClient> {
   // Closes the connection and fails pending requests with Closed; no reconnect afterwards.
   void Close();
   bool connected() const { return connected_; }
+  // Why the last connection attempt failed or the last connection was lost (OK before any):
+  // e.g. the TLS handshake's error.
+  const Status& last_error() const { return last_error_; }
 
   // Requests issued while disconnected fail at once with Unavailable.
   void Put(std::string_view queue, const std::vector<PutMessage>& messages, uint8_t flags,
@@ -89,8 +105,10 @@ class BrokerClient : public std::enable_shared_from_this<BrokerClient> {
 
   using FrameHandler = std::function<void(const Status&, const Frame&)>;
   void Connect();
-  void ScheduleReconnect();
-  void OnConnectionLost();
+  void OnConnected();
+  // Records why, then tries again after retry_delay.
+  void ScheduleReconnect(Status why);
+  void OnConnectionLost(const boost::system::error_code& ec);
   void Send(FrameType type, uint8_t flags, const std::string& body, FrameHandler handler);
   void DoWrite();
   void DoRead();
@@ -98,7 +116,10 @@ class BrokerClient : public std::enable_shared_from_this<BrokerClient> {
 
   boost::asio::io_context& io_;
   const BrokerAddress address_;
-  boost::asio::ip::tcp::socket socket_;
+  // A new one per connection, captured by its pending operations: a TLS stream must outlive
+  // them (meshq/tls_stream.h).
+  std::shared_ptr<TlsStream> stream_;
+  Status last_error_;
   boost::asio::steady_timer retry_timer_;
   std::chrono::milliseconds retry_delay_{50};
   ConnectionCallback on_connection_;
