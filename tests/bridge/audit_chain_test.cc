@@ -3,7 +3,8 @@
 // (changing, removing, reordering, inserting — and fixing up each block's XXH3 checksum with the
 // engine's own block encoder, so the engine reads them as valid), restarts it, and
 // `meshq-audit --verify` must name the first bad message. A store the retention trimmed verifies
-// clean; a prefix removed without the broker's trim anchor does not.
+// clean; a prefix removed without the broker's trim anchor does not. One verify runs through
+// `meshq audit`, the operator's command, the others through meshq-audit.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -105,10 +106,13 @@ class AuditChainTest : public ::testing::Test {
     ASSERT_TRUE(requester.Ack(kReplies, kRpcGroup, reply_offsets, true).ok());
   }
 
-  int Verify(std::string* out, const std::string& key = {}) {
+  // `meshq-audit --verify`, or with `tool` the same through `meshq audit`.
+  int Verify(std::string* out, const std::string& key = {}, bool tool = false) {
+    const std::string program =
+        tool ? std::string(MESHQ_TOOL_PATH) + " audit" : std::string(MESHQ_AUDIT_PATH);
     return RunProgram(
         {"/bin/sh", "-c",
-         std::string(MESHQ_AUDIT_PATH) + " --broker 127.0.0.1:" + std::to_string(broker_.port()) +
+         program + " --broker 127.0.0.1:" + std::to_string(broker_.port()) +
              " --service svc --verify --audit-key " + (key.empty() ? key_ : key) + " 2>&1"},
         out, 30s);
   }
@@ -211,7 +215,7 @@ TEST_F(AuditChainTest, AChangedByteIsFoundEvenWithTheChecksumFixedUp) {
   });
   ExpectReadable(kRequests);
   std::string out;
-  EXPECT_EQ(Verify(&out), 1) << out;
+  EXPECT_EQ(Verify(&out, {}, /*tool=*/true), 1) << out;
   EXPECT_NE(out.find("CHAIN-BROKEN rpc.req.svc  offset 3  message 0000000000000004: digest "
                      "mismatch"),
             std::string::npos)
