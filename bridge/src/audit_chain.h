@@ -58,10 +58,11 @@ class AuditKey {
   std::string AnchorMac(std::string_view queue, uint64_t offset, std::string_view digest) const;
 
  private:
-  explicit AuditKey(EVP_MAC_CTX* ctx) : ctx_(ctx) {}
+  AuditKey(EVP_MAC_CTX* ctx, uint64_t id) : ctx_(ctx), id_(id) {}
   // Runs HMAC-SHA256 over the parts, in order.
   std::string Mac(std::initializer_list<std::string_view> parts) const;
-  EVP_MAC_CTX* const ctx_;  // initialized with the key, never updated: duplicated per digest
+  EVP_MAC_CTX* const ctx_;  // initialized with the key, never updated: copied per thread
+  const uint64_t id_;       // unique per key of the process
 };
 
 }  // namespace meshq::bridge
