@@ -62,6 +62,12 @@ MODE_NAME=$MODE
 if [[ $MODE == mq ]]; then
   MODE_OPTS=(--mq-durability "$MQ_DURABILITY")
   MODE_NAME="mq/$MQ_DURABILITY"
+  # MESHQ_MQ_AGENT_FLAGS: more agent flags for mq mode (run_mq.sh --tls: --broker-tls-*).
+  if [[ -n ${MESHQ_MQ_AGENT_FLAGS:-} ]]; then
+    read -r -a extra <<<"$MESHQ_MQ_AGENT_FLAGS"
+    MODE_OPTS+=("${extra[@]}")
+    MODE_NAME="$MODE_NAME${MESHQ_MQ_MODE_SUFFIX:-}"
+  fi
 fi
 
 BUILD=${MESHQ_BUILD_DIR:-build}

@@ -104,6 +104,12 @@ void BrokerConnection::DoRead() {
                             self->reading_ = false;
                             if (ec) return self->Close();
                             self->in_end_ += n;
+                            // All the TLS records already here first: their answers then leave
+                            // in one write.
+                            if (self->stream_.HasBufferedInput() &&
+                                self->in_.size() - self->in_end_ >= kReadChunk / 4) {
+                              return self->DoRead();
+                            }
                             self->ProcessInput();
                           });
 }

@@ -115,6 +115,9 @@ Status NewContext(ssl::context::method method, std::shared_ptr<ssl::context>* ou
       return Status::InvalidArgument("tls: cannot require TLS 1.2: " + OpenSslReason());
     }
     SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    // Records received together are taken into OpenSSL's buffer at once, where
+    // TlsStream::HasBufferedInput sees them.
+    SSL_CTX_set_read_ahead(native, 1);
     *out = std::move(ctx);
     return Status::OK();
   } catch (const boost::system::system_error& e) {

@@ -130,6 +130,54 @@ TEST_F(TlsBrokerTest, MutualTlsRoundTrip) {
   EXPECT_GE(WaitForHandshakes("ok", 1), 1);
 }
 
+// Many requests in flight at once (the broker and the client take every TLS record already
+// received before answering): each is answered once, in order of its queue.
+TEST_F(TlsBrokerTest, PipelinedRequestsAreAllAnswered) {
+  StartBroker();
+  IoThread io;
+  static constexpr int kRequests = 2000;
+  auto client = io.Run([&] {
+    auto c = BrokerClient::Create(io.io(), Address("alice"));
+    c->Start();
+    return c;
+  });
+  for (auto until = std::chrono::steady_clock::now() + 5s;
+       !io.Run([&] { return client->connected(); }) && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::promise<int> done;
+  io.Run([&] {
+    auto answered = std::make_shared<int>(0);
+    for (int i = 0; i < kRequests; ++i) {
+      const std::string payload = std::to_string(i);
+      std::vector<PutMessage> m = {{0, payload}};
+      auto count = [answered, &done](bool ok) {
+        if (ok && ++*answered == kRequests) done.set_value(*answered);
+      };
+      if (i % 2 == 0) {
+        client->Put("pipelined", m, 0, {},
+                    [count](const Status& s, const PutAnswer&) { count(s.ok()); });
+      } else {
+        client->Ping([count](const Status& s) { count(s.ok()); });
+      }
+    }
+    return 0;
+  });
+  auto f = done.get_future();
+  ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(f.get(), kRequests);
+  io.Run([&] {
+    client->Close();
+    return 0;
+  });
+  BlockingBrokerClient c(Address("bob"));
+  ASSERT_TRUE(c.Connect(5s).ok());
+  std::vector<OwnedMessage> got;
+  ASSERT_TRUE(c.Get("pipelined", 0, kRequests, &got).ok());
+  ASSERT_EQ(got.size(), static_cast<size_t>(kRequests / 2));
+  for (int i = 0; i < kRequests / 2; ++i) EXPECT_EQ(got[i].payload, std::to_string(2 * i));
+}
+
 TEST_F(TlsBrokerTest, RpcCallsOverMutualTls) {
   StartBroker();
   IoThread io;

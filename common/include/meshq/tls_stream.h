@@ -37,6 +37,10 @@ class TlsStream {
   // The OpenSSL connection (for SetTlsPeerName, PeerIdentity); nullptr when plaintext.
   SSL* native_handle() { return tls_ ? tls_->native_handle() : nullptr; }
   executor_type get_executor() { return plain_.get_executor(); }
+  // TLS hands over one record per read: true when records already received wait behind the one
+  // a read just returned (another read then completes at once). A reader that takes them all
+  // before answering keeps the answers to pipelined requests in one write, as with plaintext.
+  bool HasBufferedInput() { return tls_ && SSL_has_pending(tls_->native_handle()) == 1; }
 
   // TLS only: the handshake, as client or server; `handler(error_code)`.
   template <typename Handler>
