@@ -321,6 +321,20 @@ TEST_F(AuditChainTest, AStoreTheRetentionTrimmedVerifiesClean) {
   EXPECT_NE(out.find(" 0 broken"), std::string::npos) << out;
 }
 
+TEST_F(AuditChainTest, MessagesStoredWithoutTheKeyAreReportedNotChained) {
+  // The first format (no identity, no digest) still reads, and is no verified record.
+  ASSERT_TRUE(broker_.Restart());
+  MakeCalls();
+  ASSERT_TRUE(broker_.Restart(Args()));
+  MakeCalls(100);
+  std::string out;
+  EXPECT_EQ(Verify(&out), 1) << out;
+  EXPECT_NE(out.find("CHAIN-BROKEN rpc.req.svc  offset 0  message 0000000000000001 not chained"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("requests 20  answered 20"), std::string::npos) << out;
+}
+
 TEST_F(AuditChainTest, AKeyOthersCanReadOrAShortOneIsRefusedAtStart) {
   const std::string loose = broker_.dir() + ".loose.key";
   auto start = [&](std::string* out) {
