@@ -86,6 +86,19 @@ int main(int argc, char** argv) {
                         "once no consumer group needs it (0: no size limit)");
   flags.Int<int64_t>("retention-round-ms", &retention_round_ms, 10, 3'600'000,
                      "how often the retention looks for what it may trim");
+  // Security (docs/SECURITY.md).
+  flags.String("acl", &options.acl_file,
+               "access-control list: operations not granted by a rule are refused\n"
+               "(default deny; docs/SECURITY.md, Access control)",
+               "FILE");
+  flags.String("audit-key", &options.audit_key_file,
+               "key of the audit chain: every stored message gets a keyed digest\n"
+               "(`meshq audit --verify`; docs/SECURITY.md, Tamper-evident audit)",
+               "FILE");
+  bool unbound_replies = false;
+  flags.Bool("unbound-replies", &unbound_replies,
+             "store a REPLY put from any connection, not only from the one handed the\n"
+             "request (for tests of the dedupe rules)");
   meshq::DeclareLogLevelFlag(&flags);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   options.retention = std::chrono::milliseconds(retention_ms);
@@ -98,6 +111,12 @@ int main(int argc, char** argv) {
   options.group_expiry = std::chrono::milliseconds(group_expiry_ms);
   options.offset_commit_interval = std::chrono::milliseconds(commit_interval_ms);
   options.commit_linger = std::chrono::microseconds(commit_linger_us);
+  options.bind_replies = !unbound_replies;
+  // A bad security file is a usage error, said before anything is opened.
+  if (meshq::Status s = meshq::bridge::Broker::CheckOptions(options); !s.ok()) {
+    std::fprintf(stderr, "meshq-broker: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
 
   std::unique_ptr<meshq::bridge::Broker> broker;
   meshq::Status s = meshq::bridge::Broker::Open(options, &broker);

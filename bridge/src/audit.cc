@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "audit_chain.h"
 #include "dedupe_journal.h"
 #include "meshq/bridge/blocking_broker_client.h"
 #include "meshq/bridge/rpc_backend.h"
@@ -38,7 +39,27 @@ struct AuditedCall {
   std::string first_reply;           // the first reply's bytes
   uint32_t stored = 0;               // copies of the request in the queue
   std::vector<uint64_t> responders;  // distinct members it was assigned to (dedupe journal)
+  std::string caller;                // the identity the broker stamped on the request
+  std::string responder;             // ... and on its first reply
 };
+
+// A stored record as the audit reads it (GET with kReadFlagStored): the broker's envelope with
+// the identity it stamped, and the client's payload.
+struct AuditedMessage {
+  uint64_t offset = 0;
+  StoredMessage stored;
+  std::string_view raw;  // the whole record
+};
+
+std::string Hex(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+  return buf;
+}
+
+std::string IdentityOrAnonymous(std::string_view identity) {
+  return identity.empty() ? "-" : std::string(identity);
+}
 
 // A reply may be stored a little out of the order of its replied_us (responders racing), so a
 // request sent this soon after the first reply the retention kept may have had its reply
@@ -52,25 +73,118 @@ struct QueueExtent {
   bool trimmed = false;
 };
 
-// Reads a whole queue through the broker (what the retention kept of it), calling `each` per
-// message payload.
+// Reads a whole queue's stored records through the broker (what the retention kept of it),
+// calling `each` per record. A record of a format this audit does not know is Corruption.
+// With `raw_only` (the broker's own queues, whose records have no envelope) only `raw` is set.
 template <typename Fn>
 Status ReadQueue(BlockingBrokerClient& client, const std::string& queue, Fn each,
-                 QueueExtent* extent = nullptr) {
+                 QueueExtent* extent = nullptr, bool raw_only = false) {
   std::vector<OwnedMessage> batch;
   uint64_t offset = 0;
   for (;;) {
     uint64_t size = 0;
-    Status s = client.Get(queue, offset, kReadBatch, &batch, &size);
+    Status s = client.Get(queue, offset, kReadBatch, &batch, &size, kReadFlagStored);
     if (!s.ok()) return s;
     if (extent && offset == 0) {
       extent->size = size;
       extent->trimmed = batch.empty() ? size > 0 : batch.front().offset > 0;
     }
     if (batch.empty()) return Status::OK();
-    for (const OwnedMessage& m : batch) each(m);
+    for (const OwnedMessage& m : batch) {
+      AuditedMessage a;
+      a.offset = m.offset;
+      a.raw = m.payload;
+      if (!raw_only && !DecodeStoredMessage(m.payload, &a.stored)) {
+        return Status::Corruption(queue + " offset " + std::to_string(m.offset) +
+                                  ": a stored record of an unknown format (a newer broker?)");
+      }
+      each(a);
+    }
     offset = batch.back().offset + 1;
   }
+}
+
+// The outcome of verifying one queue's chain.
+struct ChainVerdict {
+  uint64_t verified = 0;   // records whose digest matched
+  uint64_t below_cut = 0;  // kept records below the anchor: a trim not yet done with them
+  std::string first_bad;   // empty: the chain holds
+  uint64_t first_bad_offset = 0;
+};
+
+// Walks `queue`'s chain from its first kept record (or its anchor) to its end.
+Status VerifyChain(BlockingBrokerClient& client, const AuditKey& key, const std::string& queue,
+                   ChainVerdict* v) {
+  std::string body;
+  Status s = client.Anchor(queue, &body);
+  if (!s.ok()) return s;
+  ChainAnchor anchor;
+  bool anchored = !body.empty() && body[0] == 1;
+  if (anchored && !DecodeChainAnchor(std::string_view(body).substr(1), &anchor)) {
+    return Status::Corruption("malformed ANCHOR answer");
+  }
+  auto bad = [v](uint64_t offset, std::string why) {
+    if (!v->first_bad.empty()) return;
+    v->first_bad_offset = offset;
+    v->first_bad = std::move(why);
+  };
+  if (anchored && key.AnchorMac(queue, anchor.offset, anchor.digest) != anchor.mac) {
+    bad(anchor.offset, "trim anchor at offset " + std::to_string(anchor.offset) +
+                           " not made with this key (forged, or another key)");
+    return Status::OK();
+  }
+  bool first = true;
+  uint64_t next = 0;  // the offset the chain expects next
+  std::string prev;
+  QueueExtent extent;
+  s = ReadQueue(
+      client, queue,
+      [&](const AuditedMessage& m) {
+        if (!v->first_bad.empty()) return;
+        if (first) {
+          first = false;
+          if (anchored && anchor.offset > m.offset) {
+            next = anchor.offset;  // a crash between the anchor and the trim kept these
+            prev = anchor.digest;
+          } else if (m.offset == 0) {
+            prev = kChainGenesis;
+          } else if (anchored && anchor.offset == m.offset) {
+            next = m.offset;
+            prev = anchor.digest;
+          } else {
+            return bad(m.offset, "offsets below " + std::to_string(m.offset) +
+                                     " are gone without a trim anchor: removed");
+          }
+        }
+        if (m.offset < next) return ++v->below_cut, void();
+        if (m.offset != next) {
+          return bad(next, "offset " + std::to_string(next) + " missing");
+        }
+        ++next;
+        const StoredMessage& sm = m.stored;
+        const std::string what = std::string(sm.flags & kMessageFlagReply ? "reply" : "message") +
+                                 " " + Hex(sm.dedupe_id);
+        if (!(sm.flags & kStoredFlagChained)) {
+          return bad(m.offset, what + " not chained (stored without an audit key, or its " +
+                                   "digest stripped)");
+        }
+        if (key.Chain(prev, queue, m.offset, sm) != sm.digest) {
+          return bad(m.offset, what + ": digest mismatch (changed, inserted, removed or " +
+                                   "reordered at or before it)");
+        }
+        prev = std::string(sm.digest);
+        ++v->verified;
+      },
+      &extent);
+  if (!s.ok()) return s;
+  // A queue trimmed to empty ends at its anchor; one with records ends where they do.
+  if (anchored && anchor.offset > extent.size) {
+    bad(extent.size, "trim anchor at offset " + std::to_string(anchor.offset) +
+                         " past the queue's end " + std::to_string(extent.size) + ": removed");
+  } else if (first && extent.size > 0 && !(anchored && anchor.offset == extent.size)) {
+    bad(0, "all " + std::to_string(extent.size) + " messages gone without a trim anchor: removed");
+  }
+  return Status::OK();
 }
 
 std::string Micros(uint64_t us) {
@@ -89,18 +203,13 @@ void AddResponder(const JournalRecord& j, std::vector<uint64_t>* responders) {
   }
 }
 
-std::string Hex(uint64_t v) {
-  char buf[20];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
-  return buf;
-}
-
 }  // namespace
 
 int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string broker, service, mq_url;
+  std::string broker, service, mq_url, audit_key_file;
   uint64_t since_seconds = 0;
   size_t limit = 100;
+  bool verify = false, list_calls = false;
   FlagSet flags("meshq audit",
                 "Pairs a service's stored RPC requests with their replies through a broker;\n"
                 "exit 0 all answered in time, 1 some unanswered or late, 2 bad usage or no broker.",
@@ -114,6 +223,13 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   flags.Int<uint64_t>("since", &since_seconds, 0, uint64_t{1} << 40,
                       "only calls stored from this time on (UNIX seconds)");
   flags.Int<size_t>("limit", &limit, 0, size_t{1} << 32, "unanswered or late calls listed");
+  flags.Bool("calls", &list_calls,
+             "list every call: its id, caller and responder (the identities the broker\n"
+             "stamped), outcome and latency");
+  flags.Bool("verify", &verify,
+             "verify the audit chain of the request queue and its reply queues (needs\n"
+             "--audit-key); exit 1 naming the first bad message when it is broken");
+  flags.String("audit-key", &audit_key_file, "the broker's --audit-key file", "FILE");
   TlsClientOptions tls;
   DeclareTlsClientFlags(&flags, &tls, "tls-", "broker");
   if (auto exit_code = flags.ParseArguments(args, out, err)) return *exit_code;
@@ -128,6 +244,11 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     if (url.is_nats()) {
       if (service.empty()) {
         err << UsageError(flags.program(), "--service is required");
+        return 2;
+      }
+      if (verify || list_calls) {
+        // NATS streams carry neither the broker's stamped identities nor its chain.
+        err << UsageError(flags.program(), "--verify and --calls need a meshq-broker");
         return 2;
       }
       return nats::RunNatsAudit(url.nats, service, since_us, limit, out, err);
@@ -146,6 +267,18 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     err << UsageError(flags.program(), "--service is required");
     return 2;
   }
+  std::unique_ptr<AuditKey> key;
+  if (verify != !audit_key_file.empty()) {
+    err << UsageError(flags.program(), "--verify and --audit-key go together");
+    return 2;
+  }
+  if (verify) {
+    Status k = AuditKey::Load(audit_key_file, &key);
+    if (!k.ok()) {
+      err << "audit: " << k.message() << "\n";
+      return 2;
+    }
+  }
   if (Status t = SetBrokerTls(tls, &address); !t.ok()) {
     err << "audit: " << t.ToString() << "\n";
     return 2;
@@ -160,12 +293,13 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::map<uint64_t, AuditedCall> calls;  // by request id
   uint64_t malformed = 0;
   const std::string request_queue = RequestQueueName(service);
-  s = ReadQueue(client, request_queue, [&](const OwnedMessage& m) {
+  s = ReadQueue(client, request_queue, [&](const AuditedMessage& m) {
     RpcRequest r;
-    if (!DecodeRpcRequest(m.payload, &r).ok()) return ++malformed, void();
+    if (!DecodeRpcRequest(m.stored.payload, &r).ok()) return ++malformed, void();
     if (r.sent_us < since_us) return;
     AuditedCall& c = calls[r.request_id];
     if (++c.stored > 1) return;  // a second copy: counted, the first one describes the call
+    c.caller = IdentityOrAnonymous(m.stored.identity);
     c.offset = m.offset;
     c.sent_us = r.sent_us;
     c.deadline_us = r.deadline_us;
@@ -189,18 +323,19 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     uint64_t first_replied_us = ~uint64_t{0};
     s = ReadQueue(
         client, q,
-        [&](const OwnedMessage& m) {
+        [&](const AuditedMessage& m) {
           RpcReply r;
-          if (!DecodeRpcReply(m.payload, &r).ok()) return ++malformed, void();
+          if (!DecodeRpcReply(m.stored.payload, &r).ok()) return ++malformed, void();
           if (first) first_replied_us = r.replied_us, first = false;
           auto it = calls.find(r.request_id);
           if (it == calls.end()) return;  // another service's call, or before --since
           AuditedCall& c = it->second;
           // A responder answering a redelivery from its remembered replies stores the same bytes
           // again (the broker died after storing the reply, before journaling it): one execution.
-          if (c.replies > 0 && m.payload == c.first_reply) return ++c.replayed, void();
+          if (c.replies > 0 && m.stored.payload == c.first_reply) return ++c.replayed, void();
           if (++c.replies == 1) {
-            c.first_reply = m.payload;
+            c.first_reply = m.stored.payload;
+            c.responder = IdentityOrAnonymous(m.stored.identity);
             c.answered = true;
             c.replied_us = r.replied_us;
             c.handler_error = r.status != ReplyStatus::kOk;
@@ -232,22 +367,20 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const uint64_t first_generation =
       client.Stats(&stats).ok() ? StatValue(stats, "dedupe_first_generation") : 0;
   for (uint64_t generation = first_generation;; ++generation) {
-    std::string raw;
     QueueExtent extent;
     s = ReadQueue(
         client, DedupeJournalQueue(generation),
-        [&](const OwnedMessage& m) {
-          // The broker writes its journal without the message envelope; a GET splits the first
-          // bytes off as one, so join them back.
-          EncodeStoredMessage(m.dedupe_id, m.flags, m.payload, &raw);
+        [&](const AuditedMessage& m) {
+          // The broker writes its journal without the message envelope: the stored record is
+          // the journal record.
           JournalRecord j;
-          if (!DecodeJournalRecord(raw, &j)) return ++malformed, void();
+          if (!DecodeJournalRecord(m.raw, &j)) return ++malformed, void();
           if (j.kind != JournalKind::kAssignment && j.kind != JournalKind::kRelease) return;
           auto it = calls.find(j.id);
           if (it == calls.end()) return unknown.push_back(j);
           AddResponder(j, &it->second.responders);
         },
-        &extent);
+        &extent, /*raw_only=*/true);
     if (!s.ok()) {
       err << "audit: reading the dedupe journal: " << s.ToString() << "\n";
       return 2;
@@ -348,15 +481,67 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
       continue;
     }
     out << (c->answered ? "LATE       " : "UNANSWERED ") << Hex(id) << "  offset " << c->offset
-        << "  attempt " << c->attempt << "  reply-to " << c->reply_to << "  deadline "
+        << "  attempt " << c->attempt << "  reply-to " << c->reply_to << "  caller " << c->caller;
+    if (c->answered) out << "  responder " << c->responder;
+    out << "  deadline "
         << (c->answered ? "missed by " + Micros(c->replied_us - c->deadline_us)
                         : "passed " + Micros(now - c->deadline_us) + " ago")
         << "\n";
   }
+  // Who called and who answered, as the broker stamped them ("-": an anonymous connection).
+  std::map<std::string, uint64_t> by_caller, by_responder;
+  for (const auto& [id, c] : calls) {
+    ++by_caller[c.caller];
+    if (c.answered) ++by_responder[c.responder];
+  }
+  auto tally = [&out](const char* what, const std::map<std::string, uint64_t>& counts) {
+    out << what;
+    for (const auto& [identity, n] : counts) out << "  " << identity << " " << n;
+    out << "\n";
+  };
+  tally("callers", by_caller);
+  tally("responders", by_responder);
+  if (list_calls) {
+    for (const auto& [id, c] : calls) {
+      out << "CALL " << Hex(id) << "  offset " << c.offset << "  caller " << c.caller
+          << "  responder " << (c.answered ? c.responder : "(none)") << "  ";
+      if (c.answered) {
+        out << (c.handler_error ? "handler-error" : "ok") << " in "
+            << Micros(c.replied_us > c.sent_us ? c.replied_us - c.sent_us : 0) << "\n";
+      } else {
+        out << "unanswered\n";
+      }
+    }
+  }
   // A request stored twice is not by itself a second execution: after a kill that kept the
   // request but lost its journal record, the retry is stored again and held for the same
   // responder. Two responders, or two different replies, are.
-  const bool clean = late == 0 && timed_out == 0 && duplicates == 0 && multi_responder == 0;
+  bool clean = late == 0 && timed_out == 0 && duplicates == 0 && multi_responder == 0;
+  if (verify) {
+    std::vector<std::string> queues = {request_queue};
+    queues.insert(queues.end(), reply_queues.begin(), reply_queues.end());
+    uint64_t verified = 0, below_cut = 0, broken = 0;
+    for (const std::string& q : queues) {
+      ChainVerdict v;
+      s = VerifyChain(client, *key, q, &v);
+      if (!s.ok()) {
+        err << "audit: verifying " << q << ": " << s.ToString() << "\n";
+        return 2;
+      }
+      verified += v.verified;
+      below_cut += v.below_cut;
+      if (!v.first_bad.empty()) {
+        ++broken;
+        out << "CHAIN-BROKEN " << q << "  offset " << v.first_bad_offset << "  " << v.first_bad
+            << "\n";
+      }
+    }
+    out << "chain: " << verified << " stored messages verified in " << queues.size() << " queues, "
+        << broken << " broken";
+    if (below_cut > 0) out << ", " << below_cut << " below a trim anchor not verified";
+    out << "\n";
+    clean = clean && broken == 0;
+  }
   return clean ? 0 : 1;
 }
 

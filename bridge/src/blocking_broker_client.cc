@@ -83,14 +83,17 @@ Status BlockingBrokerClient::Put(std::string_view queue,
 }
 
 Status BlockingBrokerClient::Get(std::string_view queue, uint64_t offset, uint32_t max_count,
-                                 std::vector<OwnedMessage>* out, uint64_t* queue_size) {
+                                 std::vector<OwnedMessage>* out, uint64_t* queue_size,
+                                 uint8_t flags) {
   return RunOnIo([&](std::function<void(Status)> done) {
-    client_->Get(queue, offset, max_count,
-                 [out, queue_size, done](const Status& s, const MessagesReply& reply) {
-                   CopyMessages(reply, out);
-                   if (queue_size) *queue_size = reply.queue_size;
-                   done(s);
-                 });
+    client_->Get(
+        queue, offset, max_count,
+        [out, queue_size, done](const Status& s, const MessagesReply& reply) {
+          CopyMessages(reply, out);
+          if (queue_size) *queue_size = reply.queue_size;
+          done(s);
+        },
+        flags);
   });
 }
 
@@ -142,6 +145,15 @@ Status BlockingBrokerClient::Stats(BrokerStats* out) {
   return RunOnIo([&](std::function<void(Status)> done) {
     client_->Stats([out, done](const Status& s, const BrokerStats& stats) {
       *out = stats;
+      done(s);
+    });
+  });
+}
+
+Status BlockingBrokerClient::Anchor(std::string_view queue, std::string* body) {
+  return RunOnIo([&](std::function<void(Status)> done) {
+    client_->Anchor(queue, [body, done](const Status& s, std::string_view b) {
+      body->assign(b);
       done(s);
     });
   });

@@ -10,6 +10,8 @@
 #include <boost/asio.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,24 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Loads what the options' security files hold (null for a file not given).
+Status LoadSecurityFiles(const BrokerOptions& options, std::unique_ptr<Acl>* acl,
+                         std::unique_ptr<AuditKey>* key) {
+  if (!options.acl_file.empty()) {
+    std::ifstream in(options.acl_file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return Status::InvalidArgument("acl " + options.acl_file + ": cannot be read");
+    auto parsed = std::make_unique<Acl>();
+    Status s = Acl::Parse(text.str(), parsed.get());
+    if (!s.ok())
+      return Status::InvalidArgument("acl " + options.acl_file + ": " + std::string(s.message()));
+    *acl = std::move(parsed);
+  }
+  if (!options.audit_key_file.empty()) return AuditKey::Load(options.audit_key_file, key);
+  return Status::OK();
+}
+
 class BrokerImpl final : public Broker {
  public:
   explicit BrokerImpl(const BrokerOptions& options)
@@ -42,7 +62,11 @@ class BrokerImpl final : public Broker {
   }
 
   Status Init() {
-    Status s = InitTls();
+    std::unique_ptr<AuditKey> audit_key;
+    Status s = LoadSecurityFiles(options_, &acl_, &audit_key);
+    if (!s.ok()) return s;
+    limits_.acl = acl_.get();
+    s = InitTls();
     if (!s.ok()) return s;
     std::error_code ec;
     const bool restarted =
@@ -54,7 +78,8 @@ class BrokerImpl final : public Broker {
     so.metadata_write_buffer_bytes = 4u << 20;
     s = QueueStore::Open(so, &store_);
     if (!s.ok()) return s;
-    core_ = std::make_unique<BrokerCore>(store_.get(), options_, restarted, &metrics_);
+    core_ = std::make_unique<BrokerCore>(store_.get(), options_, restarted, &metrics_,
+                                         std::move(audit_key));
     s = core_->Recover();
     if (!s.ok()) return s;
     int n = std::max(1, options_.threads);
@@ -235,7 +260,8 @@ class BrokerImpl final : public Broker {
   }
 
   const BrokerOptions options_;
-  ConnectionLimits limits_;  // outlives contexts_: their connections point at it
+  std::unique_ptr<Acl> acl_;  // outlives contexts_, as limits_ does
+  ConnectionLimits limits_;   // outlives contexts_: their connections point at it
   MetricsRegistry registry_;
   BrokerMetrics metrics_{&registry_};  // outlives core_ and the connections
   std::unique_ptr<QueueStore> store_;
@@ -255,6 +281,12 @@ class BrokerImpl final : public Broker {
 };
 
 }  // namespace
+
+Status Broker::CheckOptions(const BrokerOptions& options) {
+  std::unique_ptr<Acl> acl;
+  std::unique_ptr<AuditKey> key;
+  return LoadSecurityFiles(options, &acl, &key);
+}
 
 Status Broker::Open(const BrokerOptions& options, std::unique_ptr<Broker>* broker) {
   if (options.dir.empty()) return Status::InvalidArgument("broker: --dir is required");

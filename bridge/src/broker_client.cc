@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "meshq/bridge/wire.h"
 #include "meshq/coding.h"
 
 namespace meshq::bridge {
@@ -59,6 +60,8 @@ Status StatusFromErrorFrame(const Frame& frame) {
       return Status::TimedOut(msg);
     case 8:
       return Status::Unavailable(msg);
+    case 9:
+      return Status::PermissionDenied(msg);
     default:
       return Status::Corruption("broker: " + std::string(msg));
   }
@@ -280,15 +283,16 @@ std::function<void(const Status&, const Frame&)> MessagesHandler(
 }  // namespace
 
 void BrokerClient::Get(std::string_view queue, uint64_t offset, uint32_t max_count,
-                       MessagesCallback done) {
-  Fetch(queue, offset, max_count, 0, std::move(done));
+                       MessagesCallback done, uint8_t flags) {
+  Fetch(queue, offset, max_count, 0, std::move(done), flags);
 }
 
 void BrokerClient::Fetch(std::string_view queue, uint64_t offset, uint32_t max_count,
-                         uint32_t wait_ms, MessagesCallback done) {
+                         uint32_t wait_ms, MessagesCallback done, uint8_t flags) {
   body_.clear();
   EncodeReadRequest(ReadRequest{queue, offset, max_count, wait_ms}, &body_);
-  Send(wait_ms ? FrameType::kFetch : FrameType::kGet, 0, body_, MessagesHandler(std::move(done)));
+  Send(wait_ms ? FrameType::kFetch : FrameType::kGet, flags, body_,
+       MessagesHandler(std::move(done)));
 }
 
 void BrokerClient::GroupFetch(std::string_view queue, std::string_view group, uint32_t max_count,
@@ -334,6 +338,16 @@ void BrokerClient::Stats(std::function<void(const Status&, const BrokerStats&)> 
     if (!s.ok()) return done(s, stats);
     Status d = DecodeStatsReply(f.body, &stats);
     done(d, stats);
+  });
+}
+
+void BrokerClient::Anchor(std::string_view queue,
+                          std::function<void(const Status&, std::string_view)> done) {
+  body_.clear();
+  WireWriter w(&body_);
+  w.Str16(queue);
+  Send(FrameType::kAnchor, 0, body_, [done = std::move(done)](const Status& s, const Frame& f) {
+    done(s, s.ok() ? f.body : std::string_view());
   });
 }
 

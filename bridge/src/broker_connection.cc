@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "meshq/bridge/broker_protocol.h"
+#include "meshq/bridge/wire.h"
 #include "meshq/coding.h"
 #include "meshq/log.h"
 #include "meshq/tls.h"
@@ -33,6 +34,7 @@ BrokerConnection::BrokerConnection(asio::ip::tcp::socket socket, BrokerCore* cor
       core_(core),
       id_(id),
       limits_(limits),
+      caller_{id_, {}, 0},
       options_(limits->options),
       metrics_(core->metrics()),
       deadline_(stream_.get_executor()) {
@@ -80,6 +82,7 @@ void BrokerConnection::Handshake() {
         }
         ++self->limits_->tls_handshakes;
         self->identity_ = PeerIdentity(self->stream_.native_handle());
+        self->caller_ = {self->id_, self->identity_, self->core_->InternIdentity(self->identity_)};
         LogEvent(LogLevel::kDebug, "broker", "tls connection")
             .Field("connection", self->id_)
             .Field("version", SSL_get_version(self->stream_.native_handle()))
@@ -270,9 +273,21 @@ void BrokerConnection::Dispatch(const Frame& frame) {
       return Send(FrameType::kPong, 0, frame.header.request_id, {});
     case FrameType::kStats:
       return HandleStats(frame);
+    case FrameType::kAnchor:
+      return HandleAnchor(frame);
     default:
       return SendError(frame.header.request_id, kStatusBadFrame, "not a request frame type");
   }
+}
+
+bool BrokerConnection::Allowed(uint64_t rid, AclOp op, std::string_view queue) {
+  if (limits_->acl == nullptr || limits_->acl->Allows(identity_, op, queue)) return true;
+  metrics_.refused_acl()->Inc();
+  SendStatus(rid,
+             Status::PermissionDenied(
+                 std::string(AclOpName(op)) + " on " + std::string(queue) + " not allowed for " +
+                 (identity_.empty() ? std::string("an anonymous connection") : identity_)));
+  return false;
 }
 
 void BrokerConnection::HandlePut(const Frame& frame) {
@@ -282,12 +297,20 @@ void BrokerConnection::HandlePut(const Frame& frame) {
   uint64_t rid = frame.header.request_id;
   Status s = DecodePutRequest(frame.body, frame.header.flags, &request);
   std::string body;
-  bool no_consumers = false;
-  if (s.ok()) s = core_->Put(request, frame.header.flags, &body, &no_consumers);
+  bool no_consumers = false, unbound = false;
   const uint8_t flags = frame.header.flags;
-  if (!s.ok() || no_consumers || !(flags & (kPutFlagFlush | kPutFlagWritten))) {
+  if (s.ok() &&
+      !Allowed(rid, (flags & kPutFlagReply) ? AclOp::kReply : AclOp::kPut, request.queue)) {
+    return answered_.push_back(latency);
+  }
+  if (s.ok()) s = core_->Put(caller_, request, flags, &body, &no_consumers, &unbound);
+  if (!s.ok() || no_consumers || unbound || !(flags & (kPutFlagFlush | kPutFlagWritten))) {
     if (!s.ok()) {
       SendStatus(rid, s);
+    } else if (unbound) {
+      metrics_.refused_unbound_reply()->Inc();
+      SendStatus(rid, Status::PermissionDenied(
+                          "reply to a request not handed to this connection or its identity"));
     } else if (no_consumers) {
       SendError(rid, kStatusNoConsumers, "no consumers in group");
     } else {
@@ -315,11 +338,16 @@ void BrokerConnection::HandleRead(const Frame& frame) {
   ReadRequest request;
   Status s = DecodeReadRequest(frame.body, &request);
   if (!s.ok()) return SendStatus(frame.header.request_id, s);
+  const AclOp op = frame.header.type == FrameType::kFetch ? AclOp::kFetch : AclOp::kGet;
+  if (!Allowed(frame.header.request_id, op, request.queue)) {
+    return answered_.push_back(metrics_.request_seconds(frame.header.type));
+  }
   Wait w;
   w.type = frame.header.type;
   w.queue = std::string(request.queue);
   w.offset = request.offset;
   w.max_count = request.max_count;
+  w.flags = frame.header.flags;
   Serve(frame.header.request_id, std::move(w),
         frame.header.type == FrameType::kFetch ? request.wait_ms : 0);
 }
@@ -328,6 +356,9 @@ void BrokerConnection::HandleGroupFetch(const Frame& frame) {
   GroupFetchRequest request;
   Status s = DecodeGroupFetchRequest(frame.body, &request);
   if (!s.ok()) return SendStatus(frame.header.request_id, s);
+  if (!Allowed(frame.header.request_id, AclOp::kGroup, request.queue)) {
+    return answered_.push_back(metrics_.request_seconds(FrameType::kGroupFetch));
+  }
   Wait w;
   w.type = FrameType::kGroupFetch;
   w.queue = std::string(request.queue);
@@ -370,10 +401,10 @@ bool BrokerConnection::TryAnswer(uint64_t rid, Wait& w, bool timed_out) {
   Status s;
   if (w.type == FrameType::kGroupFetch) {
     GroupFetchRequest r{w.queue, w.group, w.max_count, 0, w.member};
-    s = core_->GroupFetch(id_, r, &scratch_, &count);
+    s = core_->GroupFetch(caller_, r, &scratch_, &count);
   } else {
     ReadRequest r{w.queue, w.offset, w.max_count, 0};
-    s = core_->Read(r, &scratch_, &count);
+    s = core_->Read(r, &scratch_, &count, w.flags);
   }
   if (!s.ok()) {
     SendStatus(rid, s);
@@ -419,6 +450,7 @@ void BrokerConnection::HandleAck(const Frame& frame) {
   AckRequest request;
   uint64_t rid = frame.header.request_id;
   Status s = DecodeAckRequest(frame.body, &request);
+  if (s.ok() && !Allowed(rid, AclOp::kAck, request.queue)) return answered_.push_back(latency);
   uint64_t committed = 0;
   if (s.ok()) s = core_->Ack(request, frame.header.flags & kAckFlagRelease, &committed);
   const bool sync = frame.header.flags & kAckFlagSync;
@@ -455,6 +487,27 @@ void BrokerConnection::HandleStats(const Frame& frame) {
       self->Send(FrameType::kStatsReply, 0, rid, body);
     });
   });
+}
+
+void BrokerConnection::HandleAnchor(const Frame& frame) {
+  const uint64_t rid = frame.header.request_id;
+  WireReader r(frame.body);
+  std::string_view queue;
+  if (!r.Str16(&queue) || r.remaining() != 0 || queue.empty()) {
+    return SendStatus(rid, Status::InvalidArgument("ANCHOR: expected a queue name"));
+  }
+  if (!Allowed(rid, AclOp::kGet, queue)) return;
+  ChainAnchor anchor;
+  bool found = false;
+  Status s = core_->Anchor(queue, &anchor, &found);
+  if (!s.ok()) return SendStatus(rid, s);
+  std::string body(1, found ? '\1' : '\0');
+  if (found) {
+    std::string encoded;
+    EncodeChainAnchor(anchor, &encoded);
+    body += encoded;
+  }
+  Send(FrameType::kAnchorReply, 0, rid, body);
 }
 
 void BrokerConnection::Send(FrameType type, uint8_t status, uint64_t rid, std::string_view body) {

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "acl.h"
 #include "broker_core.h"
 #include "meshq/bridge/broker.h"
 #include "meshq/bridge/frame.h"
@@ -28,6 +29,7 @@ namespace meshq::bridge {
 struct ConnectionLimits {
   explicit ConnectionLimits(const BrokerOptions& o) : options(o) {}
   const BrokerOptions& options;
+  const Acl* acl = nullptr;  // null: every operation allowed
   // TLS: every connection handshakes with this context first. Null: plaintext.
   std::shared_ptr<boost::asio::ssl::context> tls;
   std::atomic<uint64_t> tls_handshakes{0};          // completed (the client verified, if asked)
@@ -61,6 +63,7 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
     uint64_t offset = 0;
     uint32_t max_count = 0;
     uint64_t member = 0;  // GROUP_FETCH's assigning member
+    uint8_t flags = 0;    // the request frame's (kReadFlagStored)
     QueueWatch::Token token = 0;
     std::unique_ptr<boost::asio::steady_timer> timer;
     std::chrono::steady_clock::time_point parked;  // when it started waiting
@@ -84,6 +87,10 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   void HandleGroupFetch(const Frame& frame);
   void HandleAck(const Frame& frame);
   void HandleStats(const Frame& frame);
+  void HandleAnchor(const Frame& frame);
+  // False (and the request answered PermissionDenied, counted) when the ACL does not let this
+  // connection do `op` on `queue`.
+  bool Allowed(uint64_t request_id, AclOp op, std::string_view queue);
   // Answers a GET/FETCH/GROUP_FETCH now, or parks it for up to wait_ms.
   void Serve(uint64_t request_id, Wait wait, uint32_t wait_ms);
   // Tries to answer a parked wait; parks it again (re-registering its wake-up) when still empty.
@@ -102,6 +109,8 @@ class BrokerConnection : public std::enable_shared_from_this<BrokerConnection> {
   BrokerCore* const core_;
   const ConnectionId id_;
   ConnectionLimits* const limits_;
+  // Who sends this connection's requests: its id and identity() (set by the handshake).
+  Caller caller_;
   const BrokerOptions& options_;
   BrokerMetrics& metrics_;
   std::vector<char> in_;

@@ -43,12 +43,13 @@ std::string GroupMetadataKey(std::string_view queue, std::string_view group) {
 }
 
 BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool restarted,
-                       BrokerMetrics* metrics)
+                       BrokerMetrics* metrics, std::unique_ptr<AuditKey> audit_key)
     : store_(store),
       metrics_(metrics),
       options_(options),
       started_(std::chrono::steady_clock::now()),
       restarted_(restarted),
+      audit_key_(std::move(audit_key)),
       dedupe_(store, options.dedupe_window, options.dedupe_min_age),
       stripes_(64),
       retention_{options.retention, options.retention_bytes} {
@@ -117,12 +118,95 @@ Status BrokerCore::GetKept(std::string_view queue, uint64_t offset, uint64_t max
   return s;
 }
 
-Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* reply_body,
-                       bool* no_consumers) {
+uint32_t BrokerCore::InternIdentity(std::string_view identity) {
+  if (identity.empty()) return 0;
+  std::lock_guard lock(identities_mu_);
+  auto [it, inserted] =
+      identities_.try_emplace(std::string(identity), static_cast<uint32_t>(identities_.size() + 1));
+  return it->second;
+}
+
+Status BrokerCore::DigestAt(std::string_view queue, uint64_t offset, std::string* digest) {
+  MessageBatch batch;
+  uint64_t first = 0;
+  Status s = GetKept(queue, offset, 1, &batch, &first);
+  if (!s.ok()) return s;
+  if (batch.empty() || first != offset) return Status::NotFound("not kept");
+  StoredMessage m;
+  if (!DecodeStoredMessage(batch[0], &m)) {
+    return Status::Corruption("stored message of an unknown format");
+  }
+  *digest = (m.flags & kStoredFlagChained) ? std::string(m.digest) : kChainGenesis;
+  return Status::OK();
+}
+
+Status BrokerCore::WriteAnchor(const std::string& queue, uint64_t offset, std::string digest) {
+  ChainAnchor a;
+  a.offset = offset;
+  a.mac = audit_key_->AnchorMac(queue, offset, digest);
+  a.digest = std::move(digest);
+  std::string value;
+  EncodeChainAnchor(a, &value);
+  return store_->PutMetadata(ChainAnchorKey(queue), value);
+}
+
+Status BrokerCore::Anchor(std::string_view queue, ChainAnchor* anchor, bool* found) {
+  *found = false;
+  std::string value;
+  Status s = store_->GetMetadata(ChainAnchorKey(queue), &value);
+  if (s.IsNotFound()) return Status::OK();
+  if (!s.ok()) return s;
+  if (!DecodeChainAnchor(value, anchor)) return Status::Corruption("malformed chain anchor");
+  *found = true;
+  return Status::OK();
+}
+
+Status BrokerCore::ChainHeadLocked(Stripe& stripe, const std::string& queue, uint64_t offset,
+                                   Stripe::ChainHead** head) {
+  auto it = stripe.chain_heads.find(queue);
+  if (it != stripe.chain_heads.end() && it->second.next == offset) {
+    *head = &it->second;
+    return Status::OK();
+  }
+  Stripe::ChainHead h{offset, kChainGenesis};
+  if (offset > 0) {
+    // The last message may go to a trim racing this: its anchor is written before the trim.
+    Status s = DigestAt(queue, offset - 1, &h.digest);
+    if (s.IsNotFound()) {
+      ChainAnchor a;
+      bool found = false;
+      s = Anchor(queue, &a, &found);
+      if (!s.ok()) return s;
+      if (found && a.offset == offset) {
+        h.digest = a.digest;
+      } else {
+        // Trimmed to empty before the store had a key: the chain starts here, and says so.
+        h.digest = kChainGenesis;
+        s = WriteAnchor(queue, offset, h.digest);
+      }
+    }
+    if (!s.ok()) return s;
+  }
+  *head = &(stripe.chain_heads[queue] = std::move(h));
+  return Status::OK();
+}
+
+Status BrokerCore::Put(const Caller& caller, const PutRequest& request, uint8_t flags,
+                       std::string* reply_body, bool* no_consumers, bool* unbound) {
   *no_consumers = false;
+  *unbound = false;
   if (request.queue.empty() || request.queue.size() > kMaxQueueNameSize ||
       request.queue.starts_with(kReservedQueuePrefix)) {
     return Status::InvalidArgument("bad queue name");
+  }
+  // A reply settles a call: only the responder handed the request may store it.
+  if ((flags & kPutFlagReply) && options_.bind_replies) {
+    for (const PutMessage& m : request.messages) {
+      if (m.dedupe_id == 0 || !dedupe_.MayReply(m.dedupe_id, caller.conn, caller.identity_id)) {
+        *unbound = true;
+        return Status::OK();
+      }
+    }
   }
   if (flags & kPutFlagRequireConsumers) {
     std::shared_ptr<ConsumerGroup> g;
@@ -143,6 +227,20 @@ Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* re
     Stripe& stripe = StripeOf(request.queue);
     std::lock_guard lock(stripe.mu);
     uint64_t offset = store_->QueueSize(request.queue);
+    Stripe::ChainHead* chain = nullptr;
+    if (audit_key_) {
+      const std::string queue(request.queue);
+      status = ChainHeadLocked(stripe, queue, offset, &chain);
+      if (!status.ok()) return status;
+    }
+    StoredMessage sm;
+    sm.flags = is_reply ? kMessageFlagReply : 0;
+    if (!caller.identity.empty()) {
+      sm.flags |= kStoredFlagAttributed;
+      sm.identity = caller.identity;
+    }
+    if (chain) sm.flags |= kStoredFlagChained;
+    std::string digest;
     RetainedQueue* retained = nullptr;
     if (retention_.enabled()) {
       const SteadyTime now = std::chrono::steady_clock::now();
@@ -177,11 +275,21 @@ Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* re
         r.reply_queue = reply_queues.back();
         continue;
       }
-      EncodeStoredMessage(m.dedupe_id, is_reply ? kMessageFlagReply : 0, m.payload, &stored);
+      sm.dedupe_id = m.dedupe_id;
+      sm.payload = m.payload;
+      if (chain) {
+        digest = audit_key_->Chain(chain->digest, request.queue, offset, sm);
+        sm.digest = digest;
+      }
+      EncodeStoredMessage(sm, &stored);
       status = store_->Put(request.queue, stored);
       if (!status.ok()) {
         if (m.dedupe_id != 0 && !is_reply) dedupe_.Release(m.dedupe_id);
         break;
+      }
+      if (chain) {
+        chain->digest = std::move(digest);
+        chain->next = offset + 1;
       }
       r.offset = offset++;
       if (retained) retained->Stored(stored.size());
@@ -197,7 +305,8 @@ Status BrokerCore::Put(const PutRequest& request, uint8_t flags, std::string* re
   return Status::OK();
 }
 
-Status BrokerCore::Read(const ReadRequest& request, std::string* reply_body, uint32_t* count) {
+Status BrokerCore::Read(const ReadRequest& request, std::string* reply_body, uint32_t* count,
+                        uint8_t flags) {
   *count = 0;
   MessageBatch batch;
   uint32_t max = std::min(request.max_count, kMaxMessagesPerAnswer);
@@ -206,12 +315,20 @@ Status BrokerCore::Read(const ReadRequest& request, std::string* reply_body, uin
   if (!s.ok()) return s;
   size_t begin = reply_body->size();
   BeginMessagesReply(store_->QueueSize(request.queue), reply_body);
+  // The broker's own queues (the dedupe journal) hold records without the envelope: their
+  // first bytes are split off as one, as they always were, for the readers that join them back.
+  const bool own = request.queue.starts_with(kReservedQueuePrefix);
   for (size_t i = 0; i < batch.size(); ++i) {
     Message m;
     m.offset = first + i;
-    if (!DecodeStoredMessage(batch[i], &m.dedupe_id, &m.flags, &m.payload)) {
-      return Status::Corruption("stored message without broker envelope");
+    if (own && batch[i].size() >= kEnvelopeSize) {
+      m.dedupe_id = DecodeFixed64(batch[i].data());
+      m.flags = static_cast<uint8_t>(batch[i][8]);
+      m.payload = batch[i].substr(kEnvelopeSize);
+    } else if (!DecodeStoredMessage(batch[i], &m.dedupe_id, &m.flags, &m.payload)) {
+      return Status::Corruption("stored message without broker envelope, or of a newer format");
     }
+    if (flags & kReadFlagStored) m.payload = batch[i];
     AppendMessage(m, reply_body);
   }
   *count = static_cast<uint32_t>(batch.size());
@@ -283,9 +400,10 @@ bool BrokerCore::HasLiveMembers(ConsumerGroup& g) {
   return (restarted_ || g.had_persisted_offset) && now - started_ < options_.responder_grace;
 }
 
-Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& request,
+Status BrokerCore::GroupFetch(const Caller& caller, const GroupFetchRequest& request,
                               std::string* reply_body, uint32_t* count) {
   *count = 0;
+  const ConnectionId conn = caller.conn;
   std::shared_ptr<ConsumerGroup> g;
   std::unique_lock<std::mutex> lock;
   Status s = LockGroup(request.queue, request.group, &g, &lock);
@@ -323,7 +441,7 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
     Message m;
     m.offset = offset;
     if (!DecodeStoredMessage(stored, &m.dedupe_id, &m.flags, &m.payload)) {
-      return Status::Corruption("stored message without broker envelope");
+      return Status::Corruption("stored message without broker envelope, or of a newer format");
     }
     const bool request_message = m.dedupe_id != 0 && !(m.flags & kMessageFlagReply);
     if (request_message) {
@@ -336,6 +454,7 @@ Status BrokerCore::GroupFetch(ConnectionId conn, const GroupFetchRequest& reques
       if (member != 0 && d.assignee != member) {
         assignments.push_back({JournalKind::kAssignment, m.dedupe_id, 0, {}, member});
       }
+      dedupe_.RecordHandOut(m.dedupe_id, conn, caller.identity_id);
     }
     g->in_flight[offset] = {conn, member};
     AppendMessage(m, reply_body);
@@ -434,7 +553,7 @@ Status BrokerCore::ReleaseAssignment(const std::string& queue, uint64_t offset, 
   if (!s.ok() || batch.empty() || first != offset) return s;
   Message m;
   if (!DecodeStoredMessage(batch[0], &m.dedupe_id, &m.flags, &m.payload)) {
-    return Status::Corruption("stored message without broker envelope");
+    return Status::Corruption("stored message without broker envelope, or of a newer format");
   }
   if (m.dedupe_id == 0) return Status::OK();
   return RecordAssignments({{JournalKind::kRelease, m.dedupe_id, 0, {}, member}});
@@ -668,7 +787,21 @@ uint64_t BrokerCore::TrimQueue(const std::string& queue, uint64_t cut,
   cut = std::min(cut, store_->QueueSize(queue));
   const uint64_t start = store_->QueueStart(queue);
   if (cut <= start) return 0;
-  Status s = store_->Trim(queue, cut);
+  Status s;
+  if (audit_key_ && !queue.starts_with(kReservedQueuePrefix)) {
+    // The anchor first: a verifier must find the cut's digest once the prefix is gone. A crash
+    // between the two leaves the anchor above the first kept message, which a verifier accepts
+    // (the messages below it were being trimmed).
+    std::string digest;
+    s = DigestAt(queue, cut - 1, &digest);
+    if (s.ok()) s = WriteAnchor(queue, cut, std::move(digest));
+    if (!s.ok()) {
+      std::fprintf(stderr, "meshq-broker: retention: anchor of %s at %llu: %s\n", queue.c_str(),
+                   static_cast<unsigned long long>(cut), s.ToString().c_str());
+      return 0;
+    }
+  }
+  s = store_->Trim(queue, cut);
   if (!s.ok()) {
     std::fprintf(stderr, "meshq-broker: retention: trim %s to %llu: %s\n", queue.c_str(),
                  static_cast<unsigned long long>(cut), s.ToString().c_str());
@@ -739,6 +872,7 @@ void BrokerCore::RetentionRound(SteadyTime now) {
         due.push_back({it->first, cut, r.groups, !r.groups_loaded});
       } else if (start == size && r.groups.empty() && r.groups_loaded &&
                  now - r.last_write() > forget_after) {
+        stripe.chain_heads.erase(it->first);  // found again from its anchor
         it = stripe.retained.erase(it);
         continue;
       }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "assignment_log.h"
+#include "audit_chain.h"
 #include "broker_metrics.h"
 #include "committer.h"
 #include "consumer_group.h"
@@ -27,26 +28,49 @@
 
 namespace meshq::bridge {
 
+// Who sent a request: its connection and the identity its TLS handshake authenticated
+// ("" = anonymous), interned by BrokerCore::InternIdentity.
+struct Caller {
+  ConnectionId conn = 0;
+  std::string_view identity;
+  uint32_t identity_id = 0;  // 0 = anonymous
+};
+
 class BrokerCore {
  public:
   // `restarted`: the store held data before this broker opened it (clients, responders among
   // them, may be about to reconnect). `metrics` outlives the core.
+  // `audit_key`: chain every stored message under it (null: no chain).
   BrokerCore(QueueStore* store, const BrokerOptions& options, bool restarted,
-             BrokerMetrics* metrics);
+             BrokerMetrics* metrics, std::unique_ptr<AuditKey> audit_key = nullptr);
   ~BrokerCore();
 
   // Replays the dedupe journal. Call once before serving.
   Status Recover();
 
-  // Stores the messages of a PUT and writes the PUT reply body. *no_consumers is set (and
-  // nothing stored) when kPutFlagRequireConsumers is given and the group has no live member.
-  Status Put(const PutRequest& request, uint8_t flags, std::string* reply_body, bool* no_consumers);
-  // GET/FETCH: writes a MESSAGES body; *count is how many messages it holds.
-  Status Read(const ReadRequest& request, std::string* reply_body, uint32_t* count);
-  // GROUP_FETCH on behalf of connection `conn` (which becomes a member of the group). With
-  // request.member, the assignments of what it hands out are in the assignment log when it
-  // returns (they survive a kill -9 from then on).
-  Status GroupFetch(ConnectionId conn, const GroupFetchRequest& request, std::string* reply_body,
+  // The number standing for `identity` in the broker's memory (0 for ""): the same identity
+  // always gets the same number. Thread-safe.
+  uint32_t InternIdentity(std::string_view identity);
+
+  // Stores the messages of a PUT and writes the PUT reply body. Each stored message carries
+  // the caller's identity (when it has one) and, with an audit key, its chain digest. Nothing
+  // is stored when *no_consumers is set (kPutFlagRequireConsumers and the group has no live
+  // member) or *unbound is (a REPLY put, with BrokerOptions::bind_replies, whose dedupe ids
+  // are not all of requests last handed to the caller's connection or identity).
+  Status Put(const Caller& caller, const PutRequest& request, uint8_t flags,
+             std::string* reply_body, bool* no_consumers, bool* unbound);
+  // GET/FETCH: writes a MESSAGES body; *count is how many messages it holds. With
+  // kReadFlagStored each message's payload is its whole stored record (envelope, identity and
+  // digest included: what the audit verifies).
+  Status Read(const ReadRequest& request, std::string* reply_body, uint32_t* count,
+              uint8_t flags = 0);
+  // ANCHOR: the queue's chain anchor (audit_chain.h), *found false when it has none.
+  Status Anchor(std::string_view queue, ChainAnchor* anchor, bool* found);
+  // GROUP_FETCH on behalf of the caller's connection (which becomes a member of the group).
+  // With request.member, the assignments of what it hands out are in the assignment log when
+  // it returns (they survive a kill -9 from then on). The requests handed out may be replied
+  // to by that connection, or one of its identity.
+  Status GroupFetch(const Caller& caller, const GroupFetchRequest& request, std::string* reply_body,
                     uint32_t* count);
   // ACK: *committed is the group's committed offset afterwards. With `release` the offsets go
   // back to the group for any member instead (kAckFlagRelease).
@@ -107,10 +131,27 @@ class BrokerCore {
   struct Stripe {
     std::mutex mu;
     std::unordered_map<std::string, RetainedQueue> retained;
+    // With an audit key: each queue written since the start, its next offset and the digest of
+    // the message before it.
+    struct ChainHead {
+      uint64_t next = 0;
+      std::string digest;
+    };
+    std::unordered_map<std::string, ChainHead> chain_heads;
   };
   Stripe& StripeOf(std::string_view queue);
   // The retained record of `queue`, created with the queue's present size (under stripe.mu).
   RetainedQueue& RetainedLocked(Stripe& stripe, std::string_view queue, SteadyTime now);
+  // The digest the message stored next at `offset` of `queue` chains from (under stripe.mu):
+  // the cached head, or after a restart the last kept message's digest, or the chain anchor
+  // of a queue trimmed to empty (recorded now when it has none), or the genesis.
+  Status ChainHeadLocked(Stripe& stripe, const std::string& queue, uint64_t offset,
+                         Stripe::ChainHead** head);
+  // The digest of the message at `offset` of `queue`, or the genesis when it is not chained.
+  // NotFound when it is not kept.
+  Status DigestAt(std::string_view queue, uint64_t offset, std::string* digest);
+  // Records the chain anchor of `queue` at `offset` (the digest of the message before it).
+  Status WriteAnchor(const std::string& queue, uint64_t offset, std::string digest);
   // Loads the groups the store's metadata lists for `queue` (key "gl/<queue>").
   void LoadListedGroups(const std::string& queue);
   // Adds the group to its queue's list in the metadata once (the committer's thread).
@@ -129,6 +170,7 @@ class BrokerCore {
   const BrokerOptions options_;
   const SteadyTime started_;
   const bool restarted_;
+  std::unique_ptr<AuditKey> audit_key_;  // from options_.audit_key_file; null: no chain
   DedupeWindow dedupe_;
   std::unique_ptr<AssignmentLog> assignments_;  // opened by Recover
   QueueWatch watch_;
@@ -152,6 +194,9 @@ class BrokerCore {
     std::weak_ptr<ConsumerGroup> group;
   };
   std::deque<Idle> idle_;
+
+  std::mutex identities_mu_;
+  std::unordered_map<std::string, uint32_t> identities_;
 
   std::mutex dirty_mu_;  // after a group's mu, never before it
   std::vector<std::shared_ptr<ConsumerGroup>> dirty_;

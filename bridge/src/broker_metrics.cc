@@ -54,7 +54,7 @@ BrokerMetrics::BrokerMetrics(MetricsRegistry* registry) : registry_(registry) {
       "ERROR frames sent, by status (a meshq Status code, no_consumers or bad_frame).";
   Counter* other = r.AddCounter("meshq_broker_errors_total", kErrorsHelp, {{"status", "other"}});
   errors_.fill(other);
-  for (uint8_t code = 1; code <= static_cast<uint8_t>(Status::Code::kUnavailable); ++code) {
+  for (uint8_t code = 1; code <= static_cast<uint8_t>(Status::Code::kPermissionDenied); ++code) {
     std::string label = Status::CodeName(static_cast<Status::Code>(code));
     for (char& c : label) c = c == ' ' ? '_' : static_cast<char>(std::tolower(c));
     errors_[code] = r.AddCounter("meshq_broker_errors_total", kErrorsHelp, {{"status", label}});
@@ -100,9 +100,13 @@ BrokerMetrics::BrokerMetrics(MetricsRegistry* registry) : registry_(registry) {
   accepted_ = r.AddCounter("meshq_broker_connections_accepted_total",
                            "Client connections accepted (refused ones not included).");
   const char* kRefusedHelp =
-      "Operations refused by a limit, by reason (see docs/broker-protocol.md, Limits).";
+      "Operations refused by a limit or by the security rules, by reason (see "
+      "docs/broker-protocol.md, Limits, and docs/SECURITY.md).";
   refused_dedupe_full_ =
       r.AddCounter("meshq_broker_refused_total", kRefusedHelp, {{"reason", "dedupe_window_full"}});
+  refused_acl_ = r.AddCounter("meshq_broker_refused_total", kRefusedHelp, {{"reason", "acl"}});
+  refused_unbound_reply_ =
+      r.AddCounter("meshq_broker_refused_total", kRefusedHelp, {{"reason", "unbound_reply"}});
   parked_fetches_ = r.AddGauge("meshq_broker_parked_fetches",
                                "FETCH and GROUP_FETCH long-polls waiting for messages now.");
 }

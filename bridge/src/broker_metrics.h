@@ -49,6 +49,9 @@ class BrokerMetrics {
   Gauge* connections() { return connections_; }
   Counter* connections_accepted() { return accepted_; }
   Counter* refused_dedupe_full() { return refused_dedupe_full_; }
+  // Operations the ACL refused, and REPLY puts of requests not handed to their connection.
+  Counter* refused_acl() { return refused_acl_; }
+  Counter* refused_unbound_reply() { return refused_unbound_reply_; }
   // FETCH / GROUP_FETCH waits parked now, over all connections.
   Gauge* parked_fetches() { return parked_fetches_; }
 
@@ -81,6 +84,8 @@ class BrokerMetrics {
   Gauge* connections_;
   Counter* accepted_;
   Counter* refused_dedupe_full_;
+  Counter* refused_acl_;
+  Counter* refused_unbound_reply_;
   Gauge* parked_fetches_;
   // Read and written by scrapes only (one at a time).
   StoreStats stats_;

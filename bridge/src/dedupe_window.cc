@@ -232,6 +232,22 @@ DedupeWindow::Delivery DedupeWindow::Lookup(uint64_t id) {
   return {it->second.replied, it->second.assignee};
 }
 
+void DedupeWindow::RecordHandOut(uint64_t id, uint64_t conn, uint32_t identity) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  it->second.handed_conn = conn;
+  it->second.handed_identity = identity;
+}
+
+bool DedupeWindow::MayReply(uint64_t id, uint64_t conn, uint32_t identity) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.handed_conn == 0) return false;
+  return it->second.handed_conn == conn ||
+         (identity != 0 && it->second.handed_identity == identity);
+}
+
 Status DedupeWindow::RecordAssignment(uint64_t id, uint64_t member) {
   std::string record;
   EncodeJournalRecord({JournalKind::kAssignment, id, 0, {}, member}, &record);

@@ -35,6 +35,10 @@ class DedupeWindow {
     // replayed after a kill that lost the request itself) is not: its retry is stored, and goes
     // to the assignee.
     bool stored = false;
+    // The connection last handed the request by a group fetch since the broker started, and its
+    // interned identity (0: anonymous): who may store the request's reply.
+    uint64_t handed_conn = 0;
+    uint32_t handed_identity = 0;
   };
 
   // The table is sized for `capacity` ids up front (8-9 bytes per id): grown on demand, it
@@ -85,6 +89,14 @@ class DedupeWindow {
     uint64_t assignee = 0;
   };
   Delivery Lookup(uint64_t id);
+  // Records that connection `conn`, of interned identity `identity` (0: anonymous), is handed
+  // request `id` (in memory only: after a restart a request is handed out again before its
+  // reply is taken).
+  void RecordHandOut(uint64_t id, uint64_t conn, uint32_t identity);
+  // Whether `conn` may store the reply to `id`: the request is remembered and was last handed
+  // to `conn`, or to a connection of the same (non-anonymous) identity, e.g. before the
+  // responder reconnected.
+  bool MayReply(uint64_t id, uint64_t conn, uint32_t identity);
   // Records and journals that request `id` is handed to `member`. The record is durable after
   // the next Flush; hand the request out only after that (the broker's commit round).
   Status RecordAssignment(uint64_t id, uint64_t member);

@@ -17,6 +17,8 @@ bool IsKnownFrameType(uint8_t type) {
     case FrameType::kAck:
     case FrameType::kPing:
     case FrameType::kStats:
+    case FrameType::kAnchor:
+    case FrameType::kAnchorReply:
     case FrameType::kPutReply:
     case FrameType::kMessages:
     case FrameType::kAckReply:

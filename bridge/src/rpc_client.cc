@@ -13,6 +13,14 @@ using SteadyClock = std::chrono::steady_clock;
 namespace {
 
 constexpr uint32_t kReplyWaitMs = 1000;
+
+// A message of the reply queue answers call `id` only when the broker stored it from a REPLY
+// put settling `id`: the broker lets only the responder handed the request store that, while
+// a plain PUT into the queue (or a REPLY with another id) carries whatever payload its writer
+// chose.
+bool IsReplyTo(const Message& m, uint64_t id) {
+  return (m.flags & kMessageFlagReply) && m.dedupe_id == id;
+}
 // Reply fetches kept in flight. With one, a reply stored while the answer to that fetch is on its
 // way here, being handled, or while the next fetch travels back, waits in the broker for it,
 // which showed in the reply hop's tail. With two, one is parked at the broker whenever the other
@@ -151,7 +159,8 @@ void RpcClient::FetchStoredReply(uint64_t id, std::string_view queue, uint64_t o
                  auto self = weak.lock();
                  if (!self || !s.ok() || reply.messages.empty()) return;  // the sweeper decides
                  RpcReply r;
-                 if (DecodeRpcReply(reply.messages[0].payload, &r).ok() && r.request_id == id) {
+                 const Message& m = reply.messages[0];
+                 if (IsReplyTo(m, id) && DecodeRpcReply(m.payload, &r).ok() && r.request_id == id) {
                    self->OnReply(r);
                  }
                });
@@ -194,7 +203,9 @@ void RpcClient::FetchReplyBatch() {
                         for (const Message& m : reply.messages) {
                           offsets.push_back(m.offset);
                           RpcReply r;
-                          if (DecodeRpcReply(m.payload, &r).ok()) self->OnReply(r, true);
+                          if (DecodeRpcReply(m.payload, &r).ok() && IsReplyTo(m, r.request_id)) {
+                            self->OnReply(r, true);
+                          }
                         }
                         if (!offsets.empty())
                           self->broker_->Ack(self->reply_queue_, kRpcGroup, offsets, false, {});

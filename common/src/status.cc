@@ -32,6 +32,8 @@ const char* Status::CodeName(Code code) {
       return "Timed out";
     case Code::kUnavailable:
       return "Unavailable";
+    case Code::kPermissionDenied:
+      return "Permission denied";
   }
   return "Unknown";
 }

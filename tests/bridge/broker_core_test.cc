@@ -43,8 +43,8 @@ class BrokerCoreTest : public ::testing::Test {
     PutRequest put{"jobs", {}, {}};
     for (auto& p : payloads) put.messages.push_back({0, p});
     std::string body;
-    bool no_consumers = false;
-    ASSERT_TRUE(core_->Put(put, 0, &body, &no_consumers).ok());
+    bool no_consumers = false, unbound = false;
+    ASSERT_TRUE(core_->Put({1, {}, 0}, put, 0, &body, &no_consumers, &unbound).ok());
   }
   // Waits out the expiry (100 ms), then lets the broker forget what is due.
   void ExpireAfterTheExpiry() {
@@ -54,7 +54,7 @@ class BrokerCoreTest : public ::testing::Test {
   uint32_t Fetch(ConnectionId conn, const std::string& group, std::vector<uint64_t>* offsets) {
     std::string body;
     uint32_t count = 0;
-    EXPECT_TRUE(core_->GroupFetch(conn, {"jobs", group, 100, 0}, &body, &count).ok());
+    EXPECT_TRUE(core_->GroupFetch({conn, {}, 0}, {"jobs", group, 100, 0}, &body, &count).ok());
     MessagesReply reply;
     EXPECT_TRUE(DecodeMessagesReply(body, &reply).ok());
     offsets->clear();

@@ -425,7 +425,7 @@ TEST_F(BrokerTest, RepliesRacingWithOneDedupeIdStoreOneReplyPerId) {
   // Responders (or one replaying) putting the reply to the same request at the same moment,
   // from connections spread over the broker's io threads: each id is stored once, every other
   // put is told where that one reply is.
-  ASSERT_TRUE(broker_.Restart({"--threads", "4"}));
+  ASSERT_TRUE(broker_.Restart({"--threads", "4", "--unbound-replies"}));
   constexpr int kPutters = 6;
   constexpr uint64_t kIds = 400;
   constexpr uint64_t kPerPut = 8;
@@ -488,6 +488,8 @@ TEST_F(BrokerTest, RepliesRacingWithOneDedupeIdStoreOneReplyPerId) {
 TEST_F(BrokerTest, OnePutsRepliesAreSettledAtOnceAndJournaledTogether) {
   // A PUT's dedupe records share one journal message: an id repeated within the PUT must still
   // see the first copy, and every record of the message must come back after a hard restart.
+  // The replies are put without their requests being handed out: the dedupe rules alone.
+  ASSERT_TRUE(broker_.Restart({"--unbound-replies"}));
   auto c = Connect();
   std::vector<PutStatus> results;
   ASSERT_TRUE(c->Put("rpc.rep.one", {{5, "reply 5"}, {6, "reply 6"}, {5, "reply 5 again"}},

@@ -78,7 +78,7 @@ TEST(FrameDecoder, OversizedIsAnErrorAsSoonAsTheHeaderShowsIt) {
 
 TEST(FrameDecoder, UnknownTypeIsAnError) {
   std::string bytes = MakeFrame(FrameType::kPing, 1, "x");
-  for (int t : {0x00, 0x08, 0x42, 0x80, 0x83, 0xFE}) {
+  for (int t : {0x00, 0x09, 0x42, 0x80, 0x83, 0xFE}) {
     bytes[4] = static_cast<char>(t);
     EXPECT_TRUE(DecodeFrame(bytes).error.IsCorruption()) << "type " << t;
   }

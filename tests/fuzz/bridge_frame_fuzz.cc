@@ -1,12 +1,14 @@
 // Fuzz target: the broker's wire decoders — the frame splitter (DecodeFrame) over a pipelined
 // byte stream, every request/reply body decoder for the frame's type, and the RPC message
-// decoders, and the broker's dedupe journal records. Never a crash; a decoded frame lies inside the
-// input and re-encodes to the same frame; a decoded journal record re-encodes to its bytes.
+// decoders, the broker's dedupe journal records, its stored-message envelope and its audit chain
+// anchors. Never a crash; a decoded frame lies inside the input and re-encodes to the same frame;
+// a decoded journal record, envelope or anchor re-encodes to its bytes.
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "audit_chain.h"
 #include "dedupe_journal.h"
 #include "fuzz_check.h"
 #include "meshq/bridge/broker_protocol.h"
@@ -75,6 +77,20 @@ void DecodeBody(const Frame& f) {
   if (DecodeJournalRecord(f.body, &record)) {
     std::string again;
     EncodeJournalRecord(record, &again);
+    FUZZ_CHECK(again == f.body);
+  }
+  StoredMessage stored;
+  if (DecodeStoredMessage(f.body, &stored)) {
+    FUZZ_CHECK(Inside(stored.identity, f.body) && Inside(stored.digest, f.body) &&
+               Inside(stored.payload, f.body));
+    std::string again;
+    EncodeStoredMessage(stored, &again);
+    FUZZ_CHECK(again == f.body);
+  }
+  ChainAnchor anchor;
+  if (DecodeChainAnchor(f.body, &anchor)) {
+    std::string again;
+    EncodeChainAnchor(anchor, &again);
     FUZZ_CHECK(again == f.body);
   }
 }

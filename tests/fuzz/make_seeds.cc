@@ -135,6 +135,12 @@ void BridgeSeeds() {
   std::string put_body;
   EncodePutRequest(rput, 0, &put_body);
   Write("bridge_frame", 4, frame(FrameType::kPut, 0, 6, put_body));
+  // The ACL's text (docs/SECURITY.md, "Access control"): a deployment's rules, and a bad line.
+  Write("acl", 1,
+        "allow client-* put rpc.req.hash\n"
+        "allow client-* group,ack rpc.rep.${identity}\n");
+  Write("acl", 2, "# comment\nallow - all public.*\n\nallow a*b*c get x*y*z\n");
+  Write("acl", 3, "allow provider reply rpc.rep.*\ndeny x get y\n");
 }
 #endif
 

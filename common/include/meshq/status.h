@@ -20,6 +20,7 @@ class Status {
     kClosed = 6,
     kTimedOut = 7,
     kUnavailable = 8,
+    kPermissionDenied = 9,  // the caller may not do this (an ACL, a reply it was not handed)
   };
 
   Status() noexcept = default;  // OK
@@ -37,6 +38,9 @@ class Status {
   static Status Closed(std::string_view msg) { return Status(Code::kClosed, msg); }
   static Status TimedOut(std::string_view msg) { return Status(Code::kTimedOut, msg); }
   static Status Unavailable(std::string_view msg) { return Status(Code::kUnavailable, msg); }
+  static Status PermissionDenied(std::string_view msg) {
+    return Status(Code::kPermissionDenied, msg);
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -48,6 +52,7 @@ class Status {
   bool IsClosed() const { return code_ == Code::kClosed; }
   bool IsTimedOut() const { return code_ == Code::kTimedOut; }
   bool IsUnavailable() const { return code_ == Code::kUnavailable; }
+  bool IsPermissionDenied() const { return code_ == Code::kPermissionDenied; }
 
   // The message alone, without the code name ("" when OK).
   std::string_view message() const { return msg_ ? std::string_view(*msg_) : std::string_view(); }

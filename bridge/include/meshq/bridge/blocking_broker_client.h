@@ -43,7 +43,7 @@ class BlockingBrokerClient {
              uint8_t flags = 0, std::vector<PutStatus>* results = nullptr,
              std::string_view group = {});
   Status Get(std::string_view queue, uint64_t offset, uint32_t max_count,
-             std::vector<OwnedMessage>* out, uint64_t* queue_size = nullptr);
+             std::vector<OwnedMessage>* out, uint64_t* queue_size = nullptr, uint8_t flags = 0);
   Status Fetch(std::string_view queue, uint64_t offset, uint32_t max_count, uint32_t wait_ms,
                std::vector<OwnedMessage>* out);
   // `member`: see GroupFetchRequest::member.
@@ -56,6 +56,8 @@ class BlockingBrokerClient {
   Status Ack(std::string_view queue, std::string_view group, const std::vector<uint64_t>& offsets,
              bool sync, uint64_t* committed = nullptr);
   Status Stats(BrokerStats* out);
+  // See BrokerClient::Anchor: *body is the answer's body.
+  Status Anchor(std::string_view queue, std::string* body);
   // Drops the connection (the broker hands this client's unacked group messages back).
   void Close();
 

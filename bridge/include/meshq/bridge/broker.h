@@ -82,10 +82,22 @@ struct BrokerOptions {
   uint64_t retention_bytes = 0;
   // How often the retention round runs (each visits a bounded share of the queues).
   std::chrono::milliseconds retention_round{1000};
+  // Security (docs/SECURITY.md). An ACL file: every operation is refused (PermissionDenied)
+  // unless a rule grants it to the connection's identity; empty: everything is allowed.
+  std::string acl_file;
+  // A key file: every stored message carries a keyed digest chaining it to the one before it in
+  // its queue (`meshq audit --verify`); empty: no chain.
+  std::string audit_key_file;
+  // A REPLY put is stored only from the connection that was last handed the request (by a
+  // group fetch), or one of the same identity: nobody settles calls that are not theirs.
+  bool bind_replies = true;
 };
 
 class Broker {
  public:
+  // Reads the files the options name (ACL, audit key) without opening anything else:
+  // InvalidArgument naming the file (and the ACL's line) when one is bad.
+  static Status CheckOptions(const BrokerOptions& options);
   // Opens the store, recovers dedupe state and binds the listening socket. InvalidArgument
   // (before the store is touched) for a TLS file that cannot be used (meshq/tls.h), or a
   // non-loopback bind without TLS and without insecure_plaintext.

@@ -72,10 +72,12 @@ class BrokerClient : public std::enable_shared_from_this<BrokerClient> {
   // Requests issued while disconnected fail at once with Unavailable.
   void Put(std::string_view queue, const std::vector<PutMessage>& messages, uint8_t flags,
            std::string_view group, PutCallback done);
-  void Get(std::string_view queue, uint64_t offset, uint32_t max_count, MessagesCallback done);
+  // `flags`: kReadFlagStored for the stored records themselves (the audit's read).
+  void Get(std::string_view queue, uint64_t offset, uint32_t max_count, MessagesCallback done,
+           uint8_t flags = 0);
   // Long-poll: answers when `queue` holds a message at `offset`, or empty after wait_ms.
   void Fetch(std::string_view queue, uint64_t offset, uint32_t max_count, uint32_t wait_ms,
-             MessagesCallback done);
+             MessagesCallback done, uint8_t flags = 0);
   // With a non-zero `member`, the broker assigns what it hands out to that member (see
   // GroupFetchRequest::member).
   void GroupFetch(std::string_view queue, std::string_view group, uint32_t max_count,
@@ -91,6 +93,9 @@ class BrokerClient : public std::enable_shared_from_this<BrokerClient> {
   void Ping(std::function<void(const Status&)> done);
   // The broker's and its store's counters (STATS). The broker takes them off its io threads.
   void Stats(std::function<void(const Status&, const BrokerStats&)> done);
+  // The queue's audit chain anchor (ANCHOR): the answer's body, a found byte (0/1) and the
+  // anchor's bytes (docs/broker-protocol.md).
+  void Anchor(std::string_view queue, std::function<void(const Status&, std::string_view)> done);
 
   // Bytes queued for sending, not yet written (for callers that bound their own backlog).
   size_t unsent_bytes() const { return out_.size() + writing_.size(); }

@@ -20,12 +20,14 @@ enum class FrameType : uint8_t {
   kGroupFetch = 0x04,
   kAck = 0x05,
   kPing = 0x06,
-  kStats = 0x07,  // the broker's and its store's counters (docs/broker-protocol.md, STATS)
+  kStats = 0x07,   // the broker's and its store's counters (docs/broker-protocol.md, STATS)
+  kAnchor = 0x08,  // a queue's audit chain anchor (docs/broker-protocol.md, ANCHOR)
   kPutReply = 0x81,
   kMessages = 0x82,  // answers kGet, kFetch and kGroupFetch
   kAckReply = 0x85,
   kPong = 0x86,
   kStatsReply = 0x87,
+  kAnchorReply = 0x88,
   kError = 0xFF,
 };
 inline constexpr uint8_t kResponseBit = 0x80;
@@ -60,6 +62,10 @@ inline constexpr uint8_t kAckFlagNoReply = 0x02;
 // The offsets are handed back to the group at once, for any member: the member did not run them
 // (a responder draining). Without it, what an assigning member leaves unacked is held for it.
 inline constexpr uint8_t kAckFlagRelease = 0x04;
+
+// GET/FETCH flag: each message's payload is its whole stored record, the broker's envelope
+// (identity, chain digest) included: what `meshq audit` reads and verifies.
+inline constexpr uint8_t kReadFlagStored = 0x01;
 
 // Status byte of a response header: 0 is OK, 1..8 are meshq::Status codes, and these are
 // broker-specific.
