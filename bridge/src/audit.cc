@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "audit_chain.h"
+#include "chain_heads.h"
 #include "dedupe_journal.h"
 #include "meshq/bridge/blocking_broker_client.h"
 #include "meshq/bridge/rpc_backend.h"
@@ -110,11 +111,16 @@ struct ChainVerdict {
   uint64_t below_cut = 0;  // kept records below the anchor: a trim not yet done with them
   std::string first_bad;   // empty: the chain holds
   uint64_t first_bad_offset = 0;
+  uint64_t start = 0;     // the offset the chain was verified from (its anchor, or 0)
+  uint64_t end = 0;       // the queue's size
+  std::string head;       // the chain's value at `end` (the last digest), when it holds
+  std::string digest_at;  // the chain's value at `want` (see VerifyChain), when reached
 };
 
-// Walks `queue`'s chain from its first kept record (or its anchor) to its end.
+// Walks `queue`'s chain from its first kept record (or its anchor) to its end; also keeps the
+// chain's value at offset `want` (the digest of the message before it) when the walk passes it.
 Status VerifyChain(BlockingBrokerClient& client, const AuditKey& key, const std::string& queue,
-                   ChainVerdict* v) {
+                   uint64_t want, ChainVerdict* v) {
   std::string body;
   Status s = client.Anchor(queue, &body);
   if (!s.ok()) return s;
@@ -155,11 +161,13 @@ Status VerifyChain(BlockingBrokerClient& client, const AuditKey& key, const std:
             return bad(m.offset, "offsets below " + std::to_string(m.offset) +
                                      " are gone without a trim anchor: removed");
           }
+          v->start = next;
         }
         if (m.offset < next) return ++v->below_cut, void();
         if (m.offset != next) {
           return bad(next, "offset " + std::to_string(next) + " missing");
         }
+        if (next == want) v->digest_at = prev;
         ++next;
         const StoredMessage& sm = m.stored;
         const std::string what = std::string(sm.flags & kMessageFlagReply ? "reply" : "message") +
@@ -177,6 +185,14 @@ Status VerifyChain(BlockingBrokerClient& client, const AuditKey& key, const std:
       },
       &extent);
   if (!s.ok()) return s;
+  v->end = extent.size;
+  if (first) {  // no record kept: the chain is its anchor's, or has not begun
+    v->start = anchored ? anchor.offset : 0;
+    next = v->start;
+    prev = anchored ? anchor.digest : kChainGenesis;
+  }
+  if (next == want) v->digest_at = prev;
+  v->head = prev;
   // A queue trimmed to empty ends at its anchor; one with records ends where they do.
   if (anchored && anchor.offset > extent.size) {
     bad(extent.size, "trim anchor at offset " + std::to_string(anchor.offset) +
@@ -206,7 +222,7 @@ void AddResponder(const JournalRecord& j, std::vector<uint64_t>* responders) {
 }  // namespace
 
 int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string broker, service, mq_url, audit_key_file;
+  std::string broker, service, mq_url, audit_key_file, heads_file;
   uint64_t since_seconds = 0;
   size_t limit = 100;
   bool verify = false, list_calls = false;
@@ -230,6 +246,11 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
              "verify the audit chain of the request queue and its reply queues (needs\n"
              "--audit-key); exit 1 naming the first bad message when it is broken");
   flags.String("audit-key", &audit_key_file, "the broker's --audit-key file", "FILE");
+  flags.String("heads", &heads_file,
+               "with --verify: where each chain ended at the last audit; every chain must\n"
+               "extend it (else its newest messages were removed or the store rolled back),\n"
+               "and a clean audit rewrites it. Keep it off the broker's host",
+               "FILE");
   TlsClientOptions tls;
   DeclareTlsClientFlags(&flags, &tls, "tls-", "broker");
   if (auto exit_code = flags.ParseArguments(args, out, err)) return *exit_code;
@@ -271,6 +292,18 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (verify != !audit_key_file.empty()) {
     err << UsageError(flags.program(), "--verify and --audit-key go together");
     return 2;
+  }
+  if (!heads_file.empty() && !verify) {
+    err << UsageError(flags.program(), "--heads needs --verify");
+    return 2;
+  }
+  ChainHeads recorded;
+  if (!heads_file.empty()) {
+    Status h = LoadChainHeads(heads_file, &recorded);
+    if (!h.ok() && !h.IsNotFound()) {
+      err << "audit: " << h.message() << "\n";
+      return 2;
+    }
   }
   if (verify) {
     Status k = AuditKey::Load(audit_key_file, &key);
@@ -520,20 +553,43 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (verify) {
     std::vector<std::string> queues = {request_queue};
     queues.insert(queues.end(), reply_queues.begin(), reply_queues.end());
+    // A queue an earlier audit saw is verified even when no request kept names it now.
+    for (const auto& [q, head] : recorded) {
+      if (std::find(queues.begin(), queues.end(), q) == queues.end()) queues.push_back(q);
+    }
     uint64_t verified = 0, below_cut = 0, broken = 0;
+    ChainHeads heads;
     for (const std::string& q : queues) {
+      auto was = recorded.find(q);
       ChainVerdict v;
-      s = VerifyChain(client, *key, q, &v);
+      s = VerifyChain(client, *key, q, was == recorded.end() ? UINT64_MAX : was->second.offset, &v);
       if (!s.ok()) {
         err << "audit: verifying " << q << ": " << s.ToString() << "\n";
         return 2;
       }
       verified += v.verified;
       below_cut += v.below_cut;
+      if (v.first_bad.empty() && was != recorded.end()) {
+        // A head the retention has since trimmed past cannot be compared: the anchor, made
+        // with the key, vouches for the cut.
+        const ChainHead& h = was->second;
+        if (v.end < h.offset) {
+          v.first_bad_offset = v.end;
+          v.first_bad = "ends at " + std::to_string(v.end) + ", an earlier audit saw it end at " +
+                        std::to_string(h.offset) + ": its newest messages removed, or the store " +
+                        "rolled back";
+        } else if (v.start <= h.offset && v.digest_at != h.digest) {
+          v.first_bad_offset = h.offset;
+          v.first_bad = "the chain no longer passes the head an earlier audit recorded at " +
+                        std::to_string(h.offset) + ": rewritten or rolled back before it";
+        }
+      }
       if (!v.first_bad.empty()) {
         ++broken;
         out << "CHAIN-BROKEN " << q << "  offset " << v.first_bad_offset << "  " << v.first_bad
             << "\n";
+      } else {
+        heads[q] = ChainHead{v.end, v.head};
       }
     }
     out << "chain: " << verified << " stored messages verified in " << queues.size() << " queues, "
@@ -541,6 +597,14 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     if (below_cut > 0) out << ", " << below_cut << " below a trim anchor not verified";
     out << "\n";
     clean = clean && broken == 0;
+    if (!heads_file.empty() && broken == 0) {
+      // Only a clean chain becomes the next audit's baseline.
+      if (Status h = SaveChainHeads(heads_file, heads); !h.ok()) {
+        err << "audit: " << h.ToString() << "\n";
+        return 2;
+      }
+      out << "heads: " << heads.size() << " queues' chain heads written to " << heads_file << "\n";
+    }
   }
   return clean ? 0 : 1;
 }

@@ -107,14 +107,15 @@ class AuditChainTest : public ::testing::Test {
   }
 
   // `meshq-audit --verify`, or with `tool` the same through `meshq audit`.
-  int Verify(std::string* out, const std::string& key = {}, bool tool = false) {
+  int Verify(std::string* out, const std::string& key = {}, bool tool = false,
+             const std::string& extra = {}) {
     const std::string program =
         tool ? std::string(MESHQ_TOOL_PATH) + " audit" : std::string(MESHQ_AUDIT_PATH);
-    return RunProgram(
-        {"/bin/sh", "-c",
-         program + " --broker 127.0.0.1:" + std::to_string(broker_.port()) +
-             " --service svc --verify --audit-key " + (key.empty() ? key_ : key) + " 2>&1"},
-        out, 30s);
+    return RunProgram({"/bin/sh", "-c",
+                       program + " --broker 127.0.0.1:" + std::to_string(broker_.port()) +
+                           " --service svc --verify --audit-key " + (key.empty() ? key_ : key) +
+                           " " + extra + " 2>&1"},
+                      out, 30s);
   }
 
   // With the broker stopped: rewrites the block of `queue` holding `offset`, after `edit` changed
@@ -312,13 +313,64 @@ TEST_F(AuditChainTest, AStoreTheRetentionTrimmedVerifiesClean) {
   ASSERT_GT(start_of(kRequests), 0u);
   ASSERT_GT(start_of(kReplies), 0u);
   std::string out;
-  EXPECT_EQ(Verify(&out), 0) << out;
-  // The chain goes on from the anchors, also after a restart (heads found again from them).
+  const std::string heads = "--heads " + broker_.dir() + ".heads";
+  EXPECT_EQ(Verify(&out, {}, false, heads), 0) << out;
+  // The chain goes on from the anchors, also after a restart (heads found again from them), and
+  // extends the heads the audit recorded at the anchors.
   broker_.Stop(SIGTERM);
   ASSERT_TRUE(broker_.Start(Args()));
   MakeCalls(100);
-  EXPECT_EQ(Verify(&out), 0) << out;
+  EXPECT_EQ(Verify(&out, {}, false, heads), 0) << out;
   EXPECT_NE(out.find(" 0 broken"), std::string::npos) << out;
+  std::filesystem::remove(broker_.dir() + ".heads");
+}
+
+TEST_F(AuditChainTest, TheAuditorsHeadsFindARolledBackStore) {
+  // A copy of the whole store, taken after the first calls, put back after more: every file
+  // consistent, every chain intact — the newest messages are simply gone. Only an auditor who
+  // saw the chains longer can tell.
+  const std::string snapshot = broker_.dir() + ".snapshot";
+  const std::string heads_file = broker_.dir() + ".heads";
+  const std::string heads = "--heads " + heads_file;
+  MakeCalls();
+  ASSERT_EQ(broker_.Stop(SIGTERM), 0);
+  std::filesystem::copy(broker_.dir() + "/store", snapshot,
+                        std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(broker_.Start(Args()));
+  std::string out;
+  EXPECT_EQ(Verify(&out, {}, false, heads), 0) << out;  // the first audit: no heads yet
+  MakeCalls(100);
+  EXPECT_EQ(Verify(&out, {}, false, heads), 0) << out;  // the chains grew past the heads
+  EXPECT_NE(out.find("heads: 2 queues' chain heads written to " + heads_file), std::string::npos)
+      << out;
+  std::string recorded;
+  {
+    std::ifstream in(heads_file);
+    recorded.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_NE(recorded.find("rpc.req.svc 20 "), std::string::npos) << recorded;
+
+  ASSERT_EQ(broker_.Stop(SIGTERM), 0);
+  std::filesystem::remove_all(broker_.dir() + "/store");
+  std::filesystem::copy(snapshot, broker_.dir() + "/store",
+                        std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(broker_.Start(Args()));
+  EXPECT_EQ(Verify(&out), 0) << "the chain alone cannot see it: " << out;
+  EXPECT_EQ(Verify(&out, {}, false, heads), 1) << out;
+  EXPECT_NE(out.find("CHAIN-BROKEN rpc.req.svc  offset 10  ends at 10, an earlier audit saw it "
+                     "end at 20"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("CHAIN-BROKEN rpc.rep.cli  offset 10"), std::string::npos) << out;
+  // A broken audit is no baseline: the heads stay those of the longer chains.
+  std::string after;
+  {
+    std::ifstream in(heads_file);
+    after.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(after, recorded);
+  std::filesystem::remove_all(snapshot);
+  std::filesystem::remove(heads_file);
 }
 
 TEST_F(AuditChainTest, MessagesStoredWithoutTheKeyAreReportedNotChained) {
