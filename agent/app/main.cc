@@ -221,7 +221,8 @@ int main(int argc, char** argv) {
                "(default: the address the registry gives)",
                "NAME");
   flags.Bool("insecure-plaintext", &insecure_plaintext,
-             "provider (direct): listen on a non-loopback address without TLS");
+             "listen on a non-loopback address without TLS (a provider-agent in direct\n"
+             "mode without --tls-*, a consumer-agent's HTTP side)");
   meshq::DeclareTlsClientFlags(&flags, &etcd_access.tls, "etcd-tls-", "etcd (https:// --etcd)");
   flags.String("etcd-user", &etcd_access.user, "the etcd user to authenticate as (etcd auth)",
                "NAME");
@@ -291,6 +292,13 @@ int main(int argc, char** argv) {
   };
 
   if (role == "consumer") {
+    // The HTTP side has no TLS: it is the local application's, so it serves loopback only
+    // unless the operator says otherwise, like every plaintext meshq server.
+    std::string host;
+    uint16_t port = 0;
+    if (!SplitHostPort(listen, &host, &port)) Fail("bad --listen '" + listen + "'");
+    FailUnless(meshq::CheckPlaintextBind(
+        "meshq-agent", host, "a loopback --listen (the HTTP side has no TLS)", insecure_plaintext));
     ConsumerAgent::Options options;
     options.listen = listen;
     options.threads = threads;

@@ -648,6 +648,14 @@ TEST_F(MeshTlsTest, AgentRefusesToStartOnBadCertificatesOrPlaintextNonLoopback) 
                          pki_.dir() + "/open.log"));
   std::string address;
   EXPECT_TRUE(open.WaitForLine("listening on ", 10s, &address));
+  // The consumer-agent's HTTP side has no TLS at all: loopback unless --insecure-plaintext.
+  EXPECT_EQ(RunToExit({"--role", "consumer", "--etcd", "", "--listen", "0.0.0.0:0"}, &err), 2);
+  EXPECT_NE(err.find("--insecure-plaintext"), std::string::npos) << err;
+  ChildProcess open_consumer;
+  ASSERT_TRUE(open_consumer.Start({MESHQ_AGENT_BIN, "--role", "consumer", "--etcd", "", "--listen",
+                                   "0.0.0.0:0", "--insecure-plaintext"},
+                                  pki_.dir() + "/open-consumer.log"));
+  EXPECT_TRUE(open_consumer.WaitForLine("listening on ", 10s, &address));
 }
 
 TEST_F(MeshTlsTest, WrongRegistryPasswordDoesNotRegister) {
