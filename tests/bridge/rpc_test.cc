@@ -161,10 +161,10 @@ class RpcTest : public ::testing::TestWithParam<Backend> {
   // Waits (bounded) until the server's connection is a member of the service's group (over
   // NATS: connected, its consumer created, subscribed).
   void WaitForServer() {
-    for (int i = 0; i < 3000 && servers_up_->load() < servers_started_; ++i) {
+    for (int i = 0; i < 6000 && servers_up_->load() < servers_started_; ++i) {
       std::this_thread::sleep_for(10ms);
     }
-    EXPECT_EQ(servers_up_->load(), servers_started_) << "a responder did not come up in 30 s";
+    EXPECT_EQ(servers_up_->load(), servers_started_) << "a responder did not come up in 60 s";
     std::this_thread::sleep_for(150ms);
   }
 

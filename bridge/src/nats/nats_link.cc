@@ -186,7 +186,15 @@ void NatsLink::BecomeReady() {
   if (js_ == nullptr) return;
   Status s = EnsureStreams();
   if (s.ok() && options_.on_ready) s = options_.on_ready(*this);
-  if (!s.ok()) return RetryAfter(kReadyRetry, [this] { BecomeReady(); });
+  if (!s.ok()) {
+    // A cluster still electing its stream leaders answers slowly; say why the link is not up.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_not_ready_log_ >= std::chrono::seconds(5)) {
+      last_not_ready_log_ = now;
+      std::fprintf(stderr, "meshq nats: not ready yet, retrying: %s\n", s.ToString().c_str());
+    }
+    return RetryAfter(kReadyRetry, [this] { BecomeReady(); });
+  }
   {
     std::lock_guard lock(mu_);
     ready_ = true;

@@ -136,7 +136,9 @@ class NatsLink {
   std::deque<std::function<void()>> own_tasks_;
   std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> timers_;
   bool closing_ = false;
-  bool ready_ = false;   // written by the link thread under mu_
+  bool ready_ = false;  // written by the link thread under mu_
+  // When BecomeReady last said why it retries (link thread only): once every few seconds.
+  std::chrono::steady_clock::time_point last_not_ready_log_{};
   bool closed_ = false;  // the connection's closed callback ran; mu_
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
