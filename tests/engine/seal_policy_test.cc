@@ -22,7 +22,7 @@ TEST(SealPolicy, FullBlocksWhileTheQueuesFitTheBudgetThenSmallerDownToAUnit) {
   const SealPolicy p(8192, uint64_t{2} << 30);
   EXPECT_EQ(p.TargetBlockBytes(0), 8192u);
   EXPECT_EQ(p.TargetBlockBytes(100000), 8192u);     // 0.8 GB of full blocks fit
-  EXPECT_EQ(p.TargetBlockBytes(1000000), 4096u);    // 2 x 2 GiB / 1M = 4.29 KB, in units
+  EXPECT_EQ(p.TargetBlockBytes(1000000), 4096u);  // 2 x 2 GiB / 1M = 4.29 KB, in units
   EXPECT_EQ(p.TargetBlockBytes(3000000), 1024u);    // 1.43 KB
   EXPECT_EQ(p.TargetBlockBytes(100000000), 1024u);  // never below a unit
   EXPECT_EQ(p.FirstReadBytes(100000), 8192u);
