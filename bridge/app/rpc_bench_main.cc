@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <future>
 #include <memory>
 #include <string>
@@ -33,6 +34,14 @@ struct Flags {
   NatsConfig nats;  // --mq-url nats://...: the NATS JetStream backend instead of the broker
   int calls = 20000;
   int concurrency = 16;
+  // Callers, each its own RpcClient (connection), sharing --concurrency evenly; and responders,
+  // each its own RpcServer (group member) of the one service. 50 clients with one call each and
+  // 2 responders is the shape of issue 18's core-NATS baseline (meshq-nats-core-bench).
+  int clients = 1;
+  int responders = 1;
+  // Measure the bare PING first (the floor printed beside the calls); off when the broker's CPU
+  // is to be read from outside for the calls alone.
+  bool ping = true;
   PutDurability durability = PutDurability::kWritten;
   size_t payload = 50;
   // Start each next call from a fresh io handler instead of from the completion of the last
@@ -267,6 +276,11 @@ int main(int argc, char** argv) {
   meshq::DeclareTlsClientFlags(&flags, &tls, "tls-", "broker");
   flags.Int("calls", &f.calls, 1, 100'000'000, "calls to make");
   flags.Int("concurrency", &f.concurrency, 1, 1'000'000, "calls in flight");
+  flags.Int("clients", &f.clients, 1, 1000,
+            "callers, each its own connection, sharing --concurrency evenly");
+  flags.Int("responders", &f.responders, 1, 100, "responders of the service, each its own member");
+  int ping_flag = 1;
+  flags.Int("ping", &ping_flag, 0, 1, "1: measure the bare PING round trip first (the floor)");
   flags.Custom(
       "durability", "written|synced|stored", PutDurabilityName(f.durability),
       [&f](std::string_view v) {
@@ -288,6 +302,7 @@ int main(int argc, char** argv) {
             "seconds between a soak's progress lines (with the broker's STATS)");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   f.independent = independent != 0;
+  f.ping = ping_flag != 0;
   const bool nats = !f.nats.servers.empty();
   if (f.broker.port == 0 && !nats) {
     std::fputs(meshq::UsageError("meshq-rpc-bench", "--broker HOST:PORT is required").c_str(),
@@ -296,6 +311,18 @@ int main(int argc, char** argv) {
   }
   if (meshq::Status s = SetBrokerTls(tls, &f.broker); !s.ok()) {
     std::fprintf(stderr, "meshq-rpc-bench: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (f.concurrency % f.clients != 0) {
+    std::fputs(meshq::UsageError("meshq-rpc-bench", "--concurrency must be a multiple of --clients")
+                   .c_str(),
+               stderr);
+    return 2;
+  }
+  if (!f.ping && f.duration_s > 0) {
+    std::fputs(
+        meshq::UsageError("meshq-rpc-bench", "a soak reads STATS over its PING client").c_str(),
+        stderr);
     return 2;
   }
   if (nats && f.duration_s > 0) {
@@ -326,32 +353,51 @@ int main(int argc, char** argv) {
     std::memcpy(&i, payload.data(), sizeof(i));
     return i < timed_calls ? static_cast<int64_t>(i) : -1;
   };
-  auto server = CreateRpcResponder(
-      server_io, so, f.nats,
-      [&server_io, &hops, index_of, delay_ms](const RpcCall& call, RpcResponder::Respond r) {
-        const int64_t i = index_of(call.payload);
-        if (i >= 0) hops.handled[i].store(NowNs(), std::memory_order_relaxed);
-        if (delay_ms == 0) {
-          if (i >= 0) hops.responded[i].store(NowNs(), std::memory_order_relaxed);
-          return r(ReplyStatus::kOk, call.payload);
-        }
-        auto timer =
-            std::make_shared<asio::steady_timer>(server_io, std::chrono::milliseconds(delay_ms));
-        timer->async_wait([timer, &hops, i, r = std::move(r),
-                           payload = call.payload](const boost::system::error_code&) mutable {
-          if (i >= 0) hops.responded[i].store(NowNs(), std::memory_order_relaxed);
-          r(ReplyStatus::kOk, std::move(payload));
-        });
-      });
-  asio::post(server_io, [&] { server->Start(); });
+  auto handler = [&server_io, &hops, index_of, delay_ms](const RpcCall& call,
+                                                         RpcResponder::Respond r) {
+    const int64_t i = index_of(call.payload);
+    if (i >= 0) hops.handled[i].store(NowNs(), std::memory_order_relaxed);
+    if (delay_ms == 0) {
+      if (i >= 0) hops.responded[i].store(NowNs(), std::memory_order_relaxed);
+      return r(ReplyStatus::kOk, call.payload);
+    }
+    auto timer =
+        std::make_shared<asio::steady_timer>(server_io, std::chrono::milliseconds(delay_ms));
+    timer->async_wait([timer, &hops, i, r = std::move(r),
+                       payload = call.payload](const boost::system::error_code&) mutable {
+      if (i >= 0) hops.responded[i].store(NowNs(), std::memory_order_relaxed);
+      r(ReplyStatus::kOk, std::move(payload));
+    });
+  };
+  std::vector<std::shared_ptr<RpcResponder>> servers;
+  for (int i = 0; i < f.responders; ++i)
+    servers.push_back(CreateRpcResponder(server_io, so, f.nats, handler));
+  asio::post(server_io, [&] {
+    for (auto& server : servers) server->Start();
+  });
   RpcClientOptions co;
   co.broker = f.broker;
-  co.client_id = service + "-client";
   co.request_durability = f.durability;
-  auto client = CreateRpcRequester(client_io, co, f.nats);
-  auto ping = nats ? nullptr : BrokerClient::Create(client_io, f.broker);
+  std::vector<std::shared_ptr<RpcRequester>> clients;
+  // The clients not at their share of calls in flight, one entry per free slot; calls leave from
+  // the front, so each client keeps --concurrency / --clients in flight (client io thread only).
+  std::deque<size_t> free_slots;
+  for (int i = 0; i < f.clients; ++i) {
+    co.client_id = service + "-client" + (i == 0 ? "" : "-" + std::to_string(i));
+    clients.push_back(CreateRpcRequester(client_io, co, f.nats));
+  }
+  for (int k = 0; k < f.concurrency / f.clients; ++k) {
+    for (size_t i = 0; i < clients.size(); ++i) free_slots.push_back(i);
+  }
+  // Takes a free slot's client for a call; the call's completion gives the slot back.
+  auto take_slot = [&free_slots] {
+    const size_t i = free_slots.front();
+    free_slots.pop_front();
+    return i;
+  };
+  auto ping = nats || !f.ping ? nullptr : BrokerClient::Create(client_io, f.broker);
   asio::post(client_io, [&] {
-    client->Start();
+    for (auto& client : clients) client->Start();
     if (ping) ping->Start();
   });
   // Connect; the server joins the group (for NATS: the streams and its consumer are set up).
@@ -401,7 +447,9 @@ int main(int argc, char** argv) {
         [&](std::function<void(bool)> finished) {
           const uint64_t i = next_index++;
           std::memcpy(payload.data(), &i, sizeof(i));
-          client->Call(service, payload, options, [&, finished](CallResult r) {
+          const size_t slot = take_slot();
+          clients[slot]->Call(service, payload, options, [&, finished, slot](CallResult r) {
+            free_slots.push_back(slot);
             if (r.error != CallError::kNone) ++failed;
             finished(r.error == CallError::kNone);
           });
@@ -416,8 +464,10 @@ int main(int argc, char** argv) {
           const uint64_t i = next_index++;
           std::memcpy(payload.data(), &i, sizeof(i));
           hops.sent[i].store(NowNs(), std::memory_order_relaxed);
-          client->Call(service, payload, options, [&, done, i](CallResult r) {
+          const size_t slot = take_slot();
+          clients[slot]->Call(service, payload, options, [&, done, i, slot](CallResult r) {
             hops.answered[i].store(NowNs(), std::memory_order_relaxed);
+            free_slots.push_back(slot);
             if (r.error != CallError::kNone) ++failed;
             done(r.error == CallError::kNone);
           });
@@ -447,19 +497,19 @@ int main(int argc, char** argv) {
     }
     if (nats) {
       std::printf(
-          "nats %s (%zu servers, replicas=%d), %d calls, %d in flight, %zu-byte payload, "
-          "independent=%d, reply delay %d ms\n",
+          "nats %s (%zu servers, replicas=%d), %d calls, %d in flight, %d clients, %d "
+          "responders, %zu-byte payload, independent=%d, reply delay %d ms\n",
           f.nats.servers[0].c_str(), f.nats.servers.size(), f.nats.replicas, f.calls, f.concurrency,
-          f.payload, f.independent, f.reply_delay_ms);
+          f.clients, f.responders, f.payload, f.independent, f.reply_delay_ms);
     } else {
       std::printf(
-          "broker %s:%u, %d calls, %d in flight, %zu-byte payload, durability=%s, "
-          "independent=%d, reply delay %d ms, tls=%s\n",
-          f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.payload,
-          PutDurabilityName(f.durability), f.independent, f.reply_delay_ms,
+          "broker %s:%u, %d calls, %d in flight, %d clients, %d responders, %zu-byte payload, "
+          "durability=%s, independent=%d, reply delay %d ms, tls=%s\n",
+          f.broker.host.c_str(), f.broker.port, f.calls, f.concurrency, f.clients, f.responders,
+          f.payload, PutDurabilityName(f.durability), f.independent, f.reply_delay_ms,
           f.broker.tls ? "on" : "off");
-      Print("broker PING", ping_us, ping_s);
-      if (delay_ms > 0) Print("paced 2xPING", paced_ping_us, paced_ping_s);
+      if (ping) Print("broker PING", ping_us, ping_s);
+      if (ping && delay_ms > 0) Print("paced 2xPING", paced_ping_us, paced_ping_s);
     }
     Print("RPC call", call_us, call_s);
     Print("request hop", request_us, call_s);
@@ -469,10 +519,12 @@ int main(int argc, char** argv) {
   }
 
   asio::post(client_io, [&] {
-    client->Shutdown();
+    for (auto& client : clients) client->Shutdown();
     if (ping) ping->Close();
   });
-  asio::post(server_io, [&] { server->Shutdown(); });
+  asio::post(server_io, [&] {
+    for (auto& server : servers) server->Shutdown();
+  });
   client_guard.reset();
   server_guard.reset();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -131,6 +131,13 @@ std::vector<Program> Programs() {
                  {"--broker", "nowhere"},
                  "bad --broker 'nowhere': not HOST:PORT"});
 #endif
+#ifdef MESHQ_BIN_MESHQ_NATS_CORE_BENCH
+  all.push_back({MESHQ_BIN_MESHQ_NATS_CORE_BENCH,
+                 "meshq-nats-core-bench",
+                 {},
+                 {"--clients", "0"},
+                 "bad --clients '0': out of range 1..1000"});
+#endif
 #ifdef MESHQ_BIN_MESHQ
   all.push_back({MESHQ_BIN_MESHQ,
                  "meshq dump",
