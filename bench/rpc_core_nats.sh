@@ -7,7 +7,8 @@
 # than one client each call starts unbatched (--independent 1), like separate callers.
 # Each round runs every shape on both, the order of the two swapped every round; each run gets a
 # fresh server. One line per run (calls/s, call p50/p99 µs, the server's user+system CPU ms per
-# 1000 calls from /proc, the load average), then the medians per shape and backend.
+# 1000 calls from /proc, the load average), then the medians per shape and backend. Each round
+# starts with the machine's own limit: the bare loopback TCP round trip (bench/mesh/loopback_rtt).
 # usage: bench/rpc_core_nats.sh BUILD_DIR ROUNDS CALLS ["SHAPES"]   (default "1/1/1 16/1/1 128/1/1 50/50/2")
 set -u
 build=$1 rounds=$2 calls=$3
@@ -16,7 +17,8 @@ cd "$(dirname "$0")/.."
 bench=$build/bridge/meshq-rpc-bench
 core=$build/bridge/meshq-nats-core-bench
 broker=$build/bridge/meshq-broker
-for b in "$bench" "$core" "$broker"; do
+rtt=$build/bench/mesh/loopback_rtt
+for b in "$bench" "$core" "$broker" "$rtt"; do
   [ -x "$b" ] || { echo "rpc_core_nats.sh: $b is not built" >&2; exit 2; }
 done
 command -v nats-server > /dev/null || { echo "rpc_core_nats.sh: no nats-server (tools/setup.sh)" >&2; exit 2; }
@@ -56,6 +58,7 @@ stop_server() {
 out=$work/runs
 for r in $(seq 1 "$rounds"); do
   if [ $((r % 2)) = 1 ]; then order="meshq nats"; else order="nats meshq"; fi
+  echo "$r limit $("$rtt" --connections 1 --seconds 1 | tr '\n' ' ')load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$out"
   for shape in $shapes; do
     IFS=/ read -r conc clients responders <<< "$shape"
     indep=0
@@ -82,7 +85,8 @@ for r in $(seq 1 "$rounds"); do
     done
   done
 done
-echo "medians over $rounds rounds, $calls calls a run:"
+echo "medians over $rounds rounds, $calls calls a run (loopback round trip p50 $(grep " limit " "$out" |
+  sed 's#.*p50_us=\([0-9.]*\).*#\1#' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') us):"
 for shape in $shapes; do
   for v in meshq nats; do
     med() {
