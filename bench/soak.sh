@@ -127,7 +127,7 @@ while IFS= read -r line; do
       echo "$row" >>"$ROWS"
       IFS=, read -r t calls _ rate p99 _ _ index _ <<<"$row"
       commit_rate=$(awk -v c="$commits" -v lc="$LAST_COMMITS" -v t="$t" -v lt="$LAST_T" \
-        'BEGIN { printf "%.0f", t > lt ? (c - lc) / (t - lt) : 0 }')
+        'BEGIN { printf "%.0f", (t > lt) ? (c - lc) / (t - lt) : 0 }')
       LAST_T=$t
       LAST_COMMITS=$commits
       # shellcheck disable=SC2059

@@ -49,6 +49,10 @@ void Committer::Run() {
   auto last_offsets = Clock::now();
   // The earliest start of the next round that answers requests (after a busy round).
   std::optional<Clock::time_point> not_before;
+  // Requests per round, averaged over the last rounds (weight 1/8 each): a load that keeps the
+  // committer busy also makes some small rounds (one that starts just after a crowd was
+  // answered), which must not run unpaced.
+  double recent_requests = 0;
   for (;;) {
     std::vector<Done> batch;
     bool stopping;
@@ -93,7 +97,8 @@ void Committer::Run() {
         std::lock_guard lock(mu_);
         waiting = !waiting_.empty();
       }
-      if (batch.size() >= kBusyRound || waiting) {
+      recent_requests += (static_cast<double>(batch.size()) - recent_requests) / 8;
+      if (recent_requests >= kBusyRound || waiting) {
         not_before = start + pace_;
       } else {
         not_before.reset();
