@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 
+#include <cmath>
+
 namespace meshq::bridge {
 
 Committer::Committer(Round round, std::chrono::milliseconds interval,
@@ -49,10 +51,12 @@ void Committer::Run() {
   auto last_offsets = Clock::now();
   // The earliest start of the next round that answers requests (after a busy round).
   std::optional<Clock::time_point> not_before;
-  // Requests per round, averaged over the last rounds (weight 1/8 each): a load that keeps the
-  // committer busy also makes some small rounds (one that starts just after a crowd was
-  // answered), which must not run unpaced.
+  // Requests answered by rounds of two or more over about the last kLoadWindow paces (decayed
+  // with the time between rounds): under a load, arrivals bunch with the rounds (a round's
+  // answers set off the next requests), so a busy committer also runs small rounds now and
+  // then, which must not run unpaced; a lone producer's rounds of one never count.
   double recent_requests = 0;
+  Clock::time_point last_start = Clock::now();
   for (;;) {
     std::vector<Done> batch;
     bool stopping;
@@ -97,8 +101,12 @@ void Committer::Run() {
         std::lock_guard lock(mu_);
         waiting = !waiting_.empty();
       }
-      recent_requests += (static_cast<double>(batch.size()) - recent_requests) / 8;
-      if (recent_requests >= kBusyRound || waiting) {
+      const double since = std::chrono::duration<double>(start - last_start).count();
+      last_start = start;
+      recent_requests *=
+          std::exp(-since / std::chrono::duration<double>(pace_ * kLoadWindow).count());
+      if (batch.size() >= 2 || waiting) recent_requests += static_cast<double>(batch.size());
+      if (waiting || batch.size() >= kBusyRound || recent_requests >= kBusyRound * kLoadWindow) {
         not_before = start + pace_;
       } else {
         not_before.reset();

@@ -3,12 +3,13 @@
 // thread also waits that long after the first request of a round for more to join it. A round
 // also runs every `interval` to write changed consumer-group offsets.
 //
-// Under load the rounds are paced: after a busy round (the rounds answered kBusyRound requests or
-// more on average over the last ones, or this one had requests waiting when it ended) the next
-// starts no sooner than `pace` after the busy one started. Run back to back, the rounds per second would follow what a round costs at
-// the moment (the CPU left by other work, the disk), and with them the blocks the store seals
-// (each round's Flush seals one per queue written): a time-based retention, which keeps the
-// retention's worth of blocks, would then grow and shrink with the machine's load. Paced, the
+// Under load the rounds are paced: after a busy round (one that answered kBusyRound requests or
+// more, or had requests waiting when it ended, or came while rounds of two or more answered
+// kBusyRound requests a pace over the last kLoadWindow paces) the next starts no sooner than
+// `pace` after the busy one started. Run back to back, the rounds per second would follow what a
+// round costs at the moment (the CPU left by other work, the disk), and with them the blocks the
+// store seals (each round's Flush seals one per queue written): a time-based retention, which keeps
+// the retention's worth of blocks, would then grow and shrink with the machine's load. Paced, the
 // rounds per second are bounded by the load the broker carries. A producer that waits for each
 // acknowledgement makes rounds of one with nothing waiting: it is never paced.
 #pragma once
@@ -56,8 +57,10 @@ class Committer {
   // Rounds whose start the pace delayed.
   uint64_t paced_rounds() const { return paced_rounds_; }
 
-  // Rounds answering this many requests on average are busy (the next one is paced).
+  // A round answering this many requests is busy (the next one is paced), and so is any round
+  // while this many a pace were answered over the last kLoadWindow paces.
   static constexpr size_t kBusyRound = 8;
+  static constexpr int kLoadWindow = 8;
 
  private:
   void Run();

@@ -19,7 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class BrokerCoreTest : public ::testing::Test {
+// A store in a fresh directory, and the core the test starts on it.
+class CoreOnAStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string tmpl = ::testing::TempDir() + "/broker-core-XXXXXX";
@@ -28,17 +29,30 @@ class BrokerCoreTest : public ::testing::Test {
     StoreOptions o;
     o.dir = dir_;
     ASSERT_TRUE(QueueStore::Open(o, &store_).ok());
+  }
+  void TearDown() override {
+    core_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string dir_;
+  MetricsRegistry registry_;
+  BrokerMetrics metrics_{&registry_};
+  std::unique_ptr<QueueStore> store_;
+  std::unique_ptr<BrokerCore> core_;
+};
+
+class BrokerCoreTest : public CoreOnAStoreTest {
+ protected:
+  void SetUp() override {
+    CoreOnAStoreTest::SetUp();
     BrokerOptions b;
     b.dir = dir_;
     b.group_expiry = 100ms;
     b.offset_commit_interval = 1h;  // rounds run when the test says
     core_ = std::make_unique<BrokerCore>(store_.get(), b, false, &metrics_);
     ASSERT_TRUE(core_->Recover().ok());
-  }
-  void TearDown() override {
-    core_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void PutPlain(int n) {
     std::vector<std::string> payloads;
@@ -64,12 +78,6 @@ class BrokerCoreTest : public ::testing::Test {
     for (const Message& m : reply.messages) offsets->push_back(m.offset);
     return count;
   }
-
-  std::string dir_;
-  MetricsRegistry registry_;
-  BrokerMetrics metrics_{&registry_};
-  std::unique_ptr<QueueStore> store_;
-  std::unique_ptr<BrokerCore> core_;
 };
 
 TEST_F(BrokerCoreTest, AGroupWithoutMembersIsForgottenAndResumesWhereItWas) {
@@ -117,16 +125,8 @@ TEST_F(BrokerCoreTest, AGroupWithAMemberIsKept) {
 }
 
 // A broker with a 40 ms age retention whose sweeper is stopped: the test runs the rounds.
-class RetentionCoreTest : public ::testing::Test {
+class RetentionCoreTest : public CoreOnAStoreTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/retention-core-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    StoreOptions o;
-    o.dir = dir_;
-    ASSERT_TRUE(QueueStore::Open(o, &store_).ok());
-  }
   void StartBroker(bool own_rounds = false) {
     BrokerOptions b;
     b.dir = dir_;
@@ -135,11 +135,6 @@ class RetentionCoreTest : public ::testing::Test {
     core_ = std::make_unique<BrokerCore>(store_.get(), b, true, &metrics_);
     ASSERT_TRUE(core_->Recover().ok());
     if (!own_rounds) core_->sweeper().Stop();  // later posts run on the caller's thread
-  }
-  void TearDown() override {
-    core_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void Put(const std::string& queue, const std::string& payload) {
     PutRequest put{queue, {}, {{0, payload}}};
@@ -159,12 +154,6 @@ class RetentionCoreTest : public ::testing::Test {
     std::this_thread::sleep_for(50ms);
     core_->RetentionRound(std::chrono::steady_clock::now());
   }
-
-  std::string dir_;
-  MetricsRegistry registry_;
-  BrokerMetrics metrics_{&registry_};
-  std::unique_ptr<QueueStore> store_;
-  std::unique_ptr<BrokerCore> core_;
 };
 
 TEST_F(RetentionCoreTest, EachRoundMarksAndTrimsEveryQueue) {
