@@ -89,15 +89,24 @@ BENCH_PID=$!
 
 ROWS=$WORK/rows.csv
 # After the three judged ones, what explains them: the segments' own allocated and live bytes
-# (engine), the metadata database's files (RocksDB: its log grows until a memtable is flushed).
+# (engine), the metadata database's files (RocksDB: its log grows until a memtable is flushed),
+# then the retention's work: blocks the index holds, group commits (each seals a block per queue
+# written, so their rate sets what a time-based retention keeps), blocks released, and waiting
+# for the next Flush to release, bytes punched out, queues found in the catalogue.
 HEADER="t_s,calls,failed,rate,p99_us,store_alloc_bytes,broker_rss_bytes,index_bytes,segment_bytes,queues,messages,trimmed_messages,segment_alloc_bytes,live_bytes,meta_alloc_bytes,dedupe_ids"
+HEADER+=",blocks,commit_rounds,released_blocks,pending_release_blocks,punched_bytes,discovered_queues"
 echo "$HEADER" >"$ROWS"
 field() {  # field NAME LINE: the value of NAME=... in a progress line (0 when absent)
   local v
   v=$(grep -o " $1=[0-9.]*" <<<"$2" | head -1 | cut -d= -f2)
   echo "${v:-0}"
 }
-printf '%8s %12s %9s %8s %14s %14s %14s\n' t_s calls rate p99_us store_alloc broker_rss index_bytes
+COLUMNS_FMT='%8s %12s %9s %8s %14s %14s %12s %9s %9s %9s %14s\n'
+# shellcheck disable=SC2059
+printf "$COLUMNS_FMT" t_s calls rate p99_us store_alloc broker_rss index_bytes blocks commits/s \
+  pend_rel punched_bytes
+LAST_T=0
+LAST_COMMITS=0
 while IFS= read -r line; do
   case $line in
     progress*)
@@ -109,9 +118,21 @@ while IFS= read -r line; do
       row+=",$(field trimmed_messages "$line"),$(field allocated_bytes "$line")"
       row+=",$(field live_bytes "$line"),$(du -sB1 "$STORE/meta" 2>/dev/null | cut -f1)"
       row+=",$(field dedupe_ids "$line")"
+      blocks=$(field blocks "$line")
+      commits=$(field commit_rounds "$line")
+      pending=$(field pending_release_blocks "$line")
+      punched=$(field punched_bytes "$line")
+      row+=",$blocks,$commits,$(field released_blocks "$line"),$pending,$punched"
+      row+=",$(field discovered_queues "$line")"
       echo "$row" >>"$ROWS"
       IFS=, read -r t calls _ rate p99 _ _ index _ <<<"$row"
-      printf '%8s %12s %9s %8s %14s %14s %14s\n' "$t" "$calls" "$rate" "$p99" "$alloc" "$rss" "$index"
+      commit_rate=$(awk -v c="$commits" -v lc="$LAST_COMMITS" -v t="$t" -v lt="$LAST_T" \
+        'BEGIN { printf "%.0f", (t > lt) ? (c - lc) / (t - lt) : 0 }')
+      LAST_T=$t
+      LAST_COMMITS=$commits
+      # shellcheck disable=SC2059
+      printf "$COLUMNS_FMT" "$t" "$calls" "$rate" "$p99" "$alloc" "$rss" "$index" "$blocks" \
+        "$commit_rate" "$pending" "$punched"
       ;;
     *) echo "$line" ;;
   esac
@@ -147,8 +168,8 @@ awk -F, -v warmup="$WARMUP" -v tol="$TOLERANCE" '
       per_m = c1 > c0 ? (last[i] - ref[i]) / ((c1 - c0) / 1e6) : 0
       ok = up <= tol && down <= tol
       if (!ok) flat = 0
-      printf "  %-22s %15.0f -> %15.0f  range -%.1f%% +%.1f%%  growth %.0f bytes per million calls  %s\n",
-             name[i], ref[i], last[i], down, up, per_m, ok ? "flat" : "NOT FLAT"
+      printf "  %-22s %15.0f -> %15.0f  min %.0f max %.0f  range -%.1f%% +%.1f%%  growth %.0f bytes per million calls  %s\n",
+             name[i], ref[i], last[i], lo[i], hi[i], down, up, per_m, ok ? "flat" : "NOT FLAT"
     }
     print (flat ? "verdict: flat within " tol "%" : "verdict: NOT flat within " tol "%")
     exit flat ? 0 : 1

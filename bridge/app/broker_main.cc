@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   int64_t group_expiry_ms = options.group_expiry.count();
   int64_t commit_interval_ms = options.offset_commit_interval.count();
   int64_t commit_linger_us = options.commit_linger.count();
+  int64_t commit_pace_us = options.commit_pace.count();
   int64_t frame_timeout_ms = options.frame_timeout.count();
   int64_t idle_timeout_ms = options.idle_timeout.count();
   int64_t retention_ms = options.retention.count();
@@ -51,6 +52,9 @@ int main(int argc, char** argv) {
                      "how often consumer-group offsets are written");
   flags.Int<int64_t>("commit-linger-us", &commit_linger_us, 0, 1'000'000,
                      "how long a group commit waits for more to share it");
+  flags.Int<int64_t>("commit-pace-us", &commit_pace_us, 0, 1'000'000,
+                     "after a busy group commit, the next starts no sooner than this after\n"
+                     "it started (0: back to back)");
   // Limits on what one client may hold (docs/broker-protocol.md, "Limits").
   flags.Count<uint32_t>("max-frame-bytes", &options.max_frame_bytes, 1024, 16u << 20,
                         "a larger frame body is refused and the connection closed");
@@ -111,6 +115,7 @@ int main(int argc, char** argv) {
   options.group_expiry = std::chrono::milliseconds(group_expiry_ms);
   options.offset_commit_interval = std::chrono::milliseconds(commit_interval_ms);
   options.commit_linger = std::chrono::microseconds(commit_linger_us);
+  options.commit_pace = std::chrono::microseconds(commit_pace_us);
   options.bind_replies = !unbound_replies;
   // A bad security file is a usage error, said before anything is opened.
   if (meshq::Status s = meshq::bridge::Broker::CheckOptions(options); !s.ok()) {

@@ -16,9 +16,11 @@ namespace meshq::bridge {
 namespace {
 
 constexpr std::string_view kJournalFloorKey = "dedupe/first-generation";
-// Work of one retention round: stripes visited (of 64), trims, dedupe ids forgotten.
-constexpr size_t kStripesPerRound = 16;
-constexpr size_t kTrimsPerRound = 4096;
+// Work of one retention round: queues visited (whole stripes until this many; every queue of a
+// broker with fewer), catalogue positions looked at for queues not tracked yet, dedupe ids
+// forgotten.
+constexpr size_t kQueuesPerRound = size_t{1} << 16;
+constexpr size_t kListedPerRound = 4096;
 constexpr size_t kExpiredIdsPerRound = size_t{1} << 18;
 
 constexpr std::chrono::seconds kHeapTrimInterval{10};
@@ -58,7 +60,7 @@ BrokerCore::BrokerCore(QueueStore* store, const BrokerOptions& options, bool res
         return CommitRound(flush, write_offsets);
       },
       options.offset_commit_interval, options.commit_linger, metrics->commit_round_requests(),
-      metrics->commit_round_seconds());
+      metrics->commit_round_seconds(), options.commit_pace);
   sweeper_ = std::make_unique<Sweeper>(
       [this] { RetentionRound(std::chrono::steady_clock::now()); },
       retention_.enabled() ? options.retention_round : std::chrono::milliseconds(0));
@@ -836,6 +838,27 @@ void BrokerCore::TrackJournal(SteadyTime now) {
   journal_tracked_ = current;
 }
 
+void BrokerCore::DiscoverQueues(SteadyTime now) {
+  std::vector<std::string> names;
+  uint64_t next = 0;
+  if (!store_->ListQueues(list_cursor_, kListedPerRound, &names, &next).ok()) return;
+  // A short page is the end of the catalogue: the next round starts over.
+  list_cursor_ = next - list_cursor_ < kListedPerRound ? 0 : next;
+  for (const std::string& q : names) {
+    Stripe& stripe = StripeOf(q);
+    std::lock_guard lock(stripe.mu);
+    if (stripe.retained.contains(q)) continue;
+    const uint64_t size = store_->QueueSize(q);
+    if (store_->QueueStart(q) >= size) continue;  // holds nothing (a forgotten record's queue)
+    // What it holds counts as stored now. It may hold replies or journal records (kept while
+    // the dedupe window may need them), and groups may be listed for it (loaded before its
+    // first trim).
+    RetainedQueue& r = stripe.retained.emplace(q, RetainedQueue(size, now)).first->second;
+    r.window_bound = true;
+    ++discovered_queues_;
+  }
+}
+
 void BrokerCore::RetentionRound(SteadyTime now) {
   ++retention_rounds_;
   // Ids are remembered at least as long as the retention keeps their replies and records, and
@@ -856,10 +879,15 @@ void BrokerCore::RetentionRound(SteadyTime now) {
     std::vector<std::weak_ptr<ConsumerGroup>> groups;
     bool load_groups;
   };
+  DiscoverQueues(now);
   std::vector<Due> due;
-  for (size_t n = 0; n < kStripesPerRound && due.size() < kTrimsPerRound; ++n) {
+  // Every queue is marked once a round (so a trim never lags a mark by more than a round), and a
+  // broker with more queues than one round visits goes on where the last round stopped.
+  size_t visited = 0;
+  for (size_t n = 0; n < stripes_.size() && visited < kQueuesPerRound; ++n) {
     Stripe& stripe = stripes_[retention_cursor_++ % stripes_.size()];
     std::lock_guard lock(stripe.mu);
+    visited += stripe.retained.size();
     for (auto it = stripe.retained.begin(); it != stripe.retained.end();) {
       RetainedQueue& r = it->second;
       const uint64_t size = store_->QueueSize(it->first);
@@ -868,7 +896,7 @@ void BrokerCore::RetentionRound(SteadyTime now) {
       const uint64_t cut =
           r.Cut(retention_, now, r.window_bound ? window_floor : SteadyTime::max());
       const uint64_t start = store_->QueueStart(it->first);
-      if ((cut > start || !r.groups_loaded) && due.size() < kTrimsPerRound) {
+      if (cut > start || !r.groups_loaded) {
         due.push_back({it->first, cut, r.groups, !r.groups_loaded});
       } else if (start == size && r.groups.empty() && r.groups_loaded &&
                  now - r.last_write() > forget_after) {
@@ -930,6 +958,12 @@ BrokerStats BrokerCore::Stats() {
       {"dedupe_generation", dedupe_.generation()},
       {"trimmed_messages", trimmed_messages_.load()},
       {"retention_rounds", retention_rounds_.load()},
+      {"discovered_queues", discovered_queues_.load()},
+      {"commit_rounds", committer_->flushes()},
+      {"paced_commit_rounds", committer_->paced_rounds()},
+      {"released_blocks", st.released_blocks},
+      {"pending_release_blocks", st.pending_release_blocks},
+      {"punched_bytes", st.punched_bytes},
   };
   size_t retained = 0, marks = 0;
   for (Stripe& stripe : stripes_) {

@@ -92,9 +92,10 @@ class BrokerCore {
   size_t dedupe_ids() { return dedupe_.size(); }
 
   // One retention round (the sweeper runs it every BrokerOptions::retention_round): forgets
-  // dedupe ids older than the retention, marks the sizes of the queues written, and trims each
-  // queue as far as the policy lets it go and no consumer group still needs it, visiting a
-  // bounded number of queues per round. Exposed for tests.
+  // dedupe ids older than the retention, tracks queues found in the store's catalogue (a page a
+  // round), marks the sizes of the queues tracked, and trims each queue as far as the policy lets
+  // it go and no consumer group still needs it, visiting every queue (up to a bound per round,
+  // the rest in the next ones). Exposed for tests.
   void RetentionRound(SteadyTime now);
   // The counters of a STATS answer: the store's (a walk over every queue: call it from the
   // sweeper's thread, never an io thread) and the broker's own.
@@ -162,6 +163,9 @@ class BrokerCore {
                      const std::vector<std::weak_ptr<ConsumerGroup>>& groups);
   // Registers the dedupe journal's generations from `journal_floor_` on for retention.
   void TrackJournal(SteadyTime now);
+  // Tracks, from the next page of the store's catalogue, the queues that hold messages and were
+  // not written since the start (a restarted broker's idle queues): their age starts now.
+  void DiscoverQueues(SteadyTime now);
 
   QueueStore* const store_;
   BrokerMetrics* const metrics_;
@@ -178,10 +182,12 @@ class BrokerCore {
   const RetentionPolicy retention_;
   // The sweeper's (RetentionRound's) own state.
   size_t retention_cursor_ = 0;   // the next stripe a round visits
+  uint64_t list_cursor_ = 0;      // the catalogue position DiscoverQueues reads next
   uint64_t journal_floor_ = 0;    // the oldest journal generation not yet trimmed to empty
   uint64_t journal_tracked_ = 0;  // generations below this are registered
   std::atomic<uint64_t> trimmed_messages_{0};
   std::atomic<uint64_t> retention_rounds_{0};
+  std::atomic<uint64_t> discovered_queues_{0};
   SteadyTime last_heap_trim_{};
 
   std::mutex groups_mu_;

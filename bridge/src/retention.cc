@@ -9,11 +9,12 @@ void RetainedQueue::Mark(uint64_t size, SteadyTime now, std::chrono::millisecond
   const auto& last = marks_.back();
   if (size <= last.offset) return;
   last_write_ = std::max(last_write_, last.at);  // it grew since the last mark
-  if (now - last.at < gap) return;
+  if (now - last.at < gap * 3 / 4) return;
   marks_.push_back({size, now, bytes_});
   if (marks_.size() <= kMaxMarks) return;
   // Coarser, not shorter: the oldest mark (the next trim point) and the newest stay.
-  std::deque<SizeMark> kept;
+  std::vector<SizeMark> kept;
+  kept.reserve(kMaxMarks);
   const size_t half = marks_.size() / 2;
   for (size_t i = 0; i < marks_.size(); ++i) {
     if (i >= half || i % 2 == 0) kept.push_back(marks_[i]);
@@ -39,7 +40,9 @@ uint64_t RetainedQueue::Cut(const RetentionPolicy& policy, SteadyTime now,
 }
 
 void RetainedQueue::Trimmed(uint64_t offset) {
-  while (marks_.size() > 1 && marks_[1].offset <= offset) marks_.pop_front();
+  size_t drop = 0;
+  while (drop + 1 < marks_.size() && marks_[drop + 1].offset <= offset) ++drop;
+  marks_.erase(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(drop));
 }
 
 }  // namespace meshq::bridge

@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -36,8 +35,9 @@ class RetainedQueue {
   void Stored(uint64_t bytes) { bytes_ += bytes; }
   void Written(SteadyTime now) { last_write_ = now; }
   // Records the queue's size at `now` (read before `now`), when it grew and the last mark is at
-  // least `gap` old. Keeps at
-  // most kMaxMarks (dropping every other one of the older half: the rules then round coarser).
+  // least about `gap` old (3/4 of it: rounds that come every `gap` with a little jitter still
+  // mark each time, so trims come in one-round steps). Keeps at most kMaxMarks (dropping every
+  // other one of the older half: the rules then round coarser).
   void Mark(uint64_t size, SteadyTime now, std::chrono::milliseconds gap);
   // The offset below which `policy` lets messages go, considering only marks made at or before
   // `not_after` (the dedupe window's limit on queues holding replies or journal records).
@@ -67,8 +67,10 @@ class RetainedQueue {
     SteadyTime at;
     uint64_t bytes;  // bytes stored through the broker before `offset`, since tracking began
   };
-  std::deque<SizeMark> marks_;  // oldest first; never empty
-  uint64_t bytes_ = 0;          // stored since tracking began
+  // Oldest first; never empty. A vector, not a deque: most queues hold one or two marks (idle
+  // or discovered ones), and a deque's first chunk alone is 512 bytes.
+  std::vector<SizeMark> marks_;
+  uint64_t bytes_ = 0;  // stored since tracking began
   SteadyTime last_write_{};
 };
 

@@ -48,6 +48,9 @@ class QueueStoreImpl final : public QueueStore {
   Status Trim(std::string_view queue, uint64_t first_kept_offset) override;
   uint64_t QueueSize(std::string_view queue) override;
   uint64_t QueueStart(std::string_view queue) override;
+  // In queue_listing.cc.
+  Status ListQueues(uint64_t from, size_t max, std::vector<std::string>* names,
+                    uint64_t* next) override;
   StoreStats GetStats() override;
   Status BackgroundError() override;
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "meshq/message_batch.h"
 #include "meshq/options.h"
@@ -132,6 +133,16 @@ class QueueStore {
   // The first kept offset of `queue` (0 for a queue never trimmed or unknown). Messages
   // [QueueStart, QueueSize) are readable.
   virtual uint64_t QueueStart(std::string_view queue) = 0;
+  // The catalogue, a page at a time: replaces *names with the names of the queues at positions
+  // [from, *next), at most `max` positions, in the order the queues were created (a recovered
+  // store keeps its recorded order). Positions never change while the store is open and a queue
+  // created later gets a later one; some positions hold no queue (ids a crash left unused), so
+  // names->size() may be below *next - from. The next page starts at *next; *next == from means
+  // the walk is past the last queue created so far. A queue created during the call may be
+  // missed by it (and is listed by a later walk). Every queue ever created is listed, also one
+  // trimmed to empty. No lock is held between calls. Thread-safe. Errors: Closed.
+  virtual Status ListQueues(uint64_t from, size_t max, std::vector<std::string>* names,
+                            uint64_t* next) = 0;
   // Walks every queue (under each one's lock): cost grows with the number of queues.
   virtual StoreStats GetStats() = 0;
   // The failure of a background write that no retry has got through yet, during which Put

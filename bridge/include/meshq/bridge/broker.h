@@ -70,6 +70,12 @@ struct BrokerOptions {
   // (docs/BENCHMARKS.md); each acknowledgement waits up to that much longer. Puts are readable (and
   // delivered to consumers) before either way.
   std::chrono::microseconds commit_linger{0};
+  // After a busy group commit (8+ requests answered, or requests waiting at its end) the next
+  // starts no sooner than this after the busy one started, so that the rounds per second, and
+  // with them the blocks sealed per second (what a time-based retention keeps), follow the load
+  // the broker carries rather than how fast a round runs at the moment. A producer waiting for
+  // each acknowledgement is never paced. 0: rounds run back to back.
+  std::chrono::microseconds commit_pace{1000};
   // /metrics and /healthz (docs/metrics.md) on their own thread: -1 = off, 0 = an ephemeral
   // port (see Broker::metrics_port()).
   int metrics_port = -1;
