@@ -360,6 +360,72 @@ TEST_P(RpcTest, ARestartedRequesterCollectsItsReply) {
   EXPECT_EQ(r.payload, "re:keep-me");
 }
 
+// A requester dropped right after Shutdown, its calls still being sent: the publishes queued
+// on its backend's threads run or go, never on a freed requester (seen once as a segfault in
+// CI, ARestartedRequesterCollectsItsReply/Nats). Every call ends.
+TEST_P(RpcTest, ARequesterDroppedRightAfterShutdownWithCallsBeingSentEndsThem) {
+  StartServer("echo");
+  WaitForServer();
+  for (int round = 0; round < 5; ++round) {
+    RpcClientOptions o;
+    o.broker = broker_.address();
+    o.client_id = "dropped-" + std::to_string(round);
+    auto ended = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<RpcRequester> client = io_.Run([&] {
+      auto c = CreateRpcRequester(io_.io(), o, nats_);
+      c->Start();
+      return c;
+    });
+    ASSERT_EQ(CallSync(client, "echo", "warm").error, CallError::kNone);  // the service is live
+    io_.Run([&] {
+      CallOptions opts;
+      opts.timeout = 10s;
+      for (int i = 0; i < 500; ++i) {
+        client->Call("echo", "x", opts, [ended](CallResult) { ++*ended; });
+      }
+      client->Shutdown();
+      client.reset();
+    });
+    EXPECT_EQ(ended->load(), 500) << "round " << round;
+  }
+}
+
+// A responder dropped right after Shutdown in the middle of a run: its replies, acks and pull
+// requests queued for its backend's threads run or go, never on a freed responder.
+TEST_P(RpcTest, AResponderDroppedRightAfterShutdownMidRunStopsCleanly) {
+  auto holder = std::make_shared<std::shared_ptr<RpcResponder>>();
+  RpcServerOptions so = ServerOptions("dropped");
+  *holder = io_.Run([&] {
+    auto s = CreateRpcResponder(io_.io(), so, nats_,
+                                [this, holder](const RpcCall& call, RpcResponder::Respond respond) {
+                                  log_.Record(call.request_id);
+                                  respond(ReplyStatus::kOk, "re:" + call.payload);
+                                  if (log_.total.load() != 100) return;
+                                  asio::post(io_.io(), [holder] {
+                                    if (!*holder) return;
+                                    (*holder)->Shutdown();
+                                    holder->reset();
+                                  });
+                                });
+    s->Start();
+    return s;
+  });
+  WaitForServer();
+  auto client = StartClient("client-dropped");
+  std::vector<std::future<CallResult>> calls;
+  CallOptions opts;
+  opts.timeout = 3s;
+  for (int i = 0; i < 400; ++i) calls.push_back(CallAsync(client, "dropped", "y", opts));
+  int answered = 0;
+  for (auto& f : calls) {
+    ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
+    if (f.get().error == CallError::kNone) ++answered;
+  }
+  EXPECT_EQ(io_.Run([&] { return *holder == nullptr; }), true) << "it was dropped mid-run";
+  EXPECT_GE(answered, 1);
+  EXPECT_LE(answered, log_.total.load());
+}
+
 TEST_P(RpcTest, CompetingRespondersEachHandleDistinctRequests) {
   auto s1 = StartServer("shared", 5ms, 4);
   auto s2 = StartServer("shared", 5ms, 4);

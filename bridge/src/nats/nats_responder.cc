@@ -203,11 +203,11 @@ void NatsResponder::PullNow() {
   pulls_.push_back(PullRequest{SteadyClock::now() + kPullExpires + kPullSlack, batch});
   const std::string body = "{\"batch\":" + std::to_string(batch) + ",\"expires\":" +
                            std::to_string(std::chrono::nanoseconds(kPullExpires).count()) + "}";
-  link_->Post([this, body] {
+  link_->Post([this, body](NatsLink& link) {
     const std::string next = std::string("$JS.API.CONSUMER.MSG.NEXT.") + kRequestStream + "." +
                              ConsumerName(options_.service);
-    natsConnection_PublishRequest(link_->connection(), next.c_str(), pull_inbox_.c_str(),
-                                  body.data(), static_cast<int>(body.size()));
+    natsConnection_PublishRequest(link.connection(), next.c_str(), pull_inbox_.c_str(), body.data(),
+                                  static_cast<int>(body.size()));
   });
 }
 
@@ -287,17 +287,18 @@ void NatsResponder::OnRequest(Delivery d) {
   }
   if (d.delivered > 1 && !d.checked) {
     // Delivered before, maybe to another responder that answered it: its reply is stored.
-    link_->Post([this, d = std::move(d), subject = ReplySubject(r.reply_to, r.request_id)] {
-      const bool answered = link_->LastMessage(kReplyStream, subject) != nullptr;
-      asio::post(io_, [weak = weak_from_this(), d = std::move(d), answered]() mutable {
-        auto self = weak.lock();
-        if (!self) return;
-        d.checked = true;
-        if (!answered) return self->OnRequest(std::move(d));
-        ++self->stats_.replayed;
-        self->Ack(std::move(d.msg));
-      });
-    });
+    link_->Post(
+        [this, d = std::move(d), subject = ReplySubject(r.reply_to, r.request_id)](NatsLink& link) {
+          const bool answered = link.LastMessage(kReplyStream, subject) != nullptr;
+          asio::post(io_, [weak = weak_from_this(), d = std::move(d), answered]() mutable {
+            auto self = weak.lock();
+            if (!self) return;
+            d.checked = true;
+            if (!answered) return self->OnRequest(std::move(d));
+            ++self->stats_.replayed;
+            self->Ack(std::move(d.msg));
+          });
+        });
     return;
   }
   if (executing_.size() >= max_in_flight_) {
@@ -351,8 +352,9 @@ void NatsResponder::Finish(uint64_t request_id, ReplyStatus status, std::string 
 void NatsResponder::SendReply(uint64_t request_id, NatsMsgPtr request, const std::string& reply_to,
                               const std::string& encoded) {
   answered_[request_id] = Answered{std::move(request), reply_to};
-  link_->Post([this, request_id, subject = ReplySubject(reply_to, request_id), data = encoded] {
-    natsStatus s = link_->PublishAsync(subject, data, request_id);
+  link_->Post([this, request_id, subject = ReplySubject(reply_to, request_id),
+               data = encoded](NatsLink& link) {
+    natsStatus s = link.PublishAsync(subject, data, request_id);
     if (s == NATS_OK) return;
     PubAck failed;
     failed.id = request_id;
@@ -382,23 +384,23 @@ void NatsResponder::OnReplyAck(const PubAck& ack) {
 }
 
 void NatsResponder::Ack(NatsMsgPtr msg) {
-  link_->Post([this, msg = std::move(msg)] {
+  link_->Post([msg = std::move(msg)](NatsLink& link) {
     if (const char* reply = natsMsg_GetReply(msg.get())) {
-      natsConnection_Publish(link_->connection(), reply, "+ACK", 4);
+      natsConnection_Publish(link.connection(), reply, "+ACK", 4);
     }
   });
   Pull();
 }
 
 void NatsResponder::Nak(NatsMsgPtr msg, std::chrono::milliseconds delay) {
-  link_->Post([this, msg = std::move(msg), delay] {
+  link_->Post([msg = std::move(msg), delay](NatsLink& link) {
     const char* reply = natsMsg_GetReply(msg.get());
     if (reply == nullptr) return;
     const std::string nak =
         delay.count() == 0
             ? std::string("-NAK")
             : "-NAK {\"delay\":" + std::to_string(std::chrono::nanoseconds(delay).count()) + "}";
-    natsConnection_Publish(link_->connection(), reply, nak.data(), static_cast<int>(nak.size()));
+    natsConnection_Publish(link.connection(), reply, nak.data(), static_cast<int>(nak.size()));
   });
   Pull();
 }
@@ -431,8 +433,8 @@ void NatsResponder::ArmSweep() {
     self->ExpirePulls(now);
     if (now >= self->next_beat_) {
       self->next_beat_ = now + self->config_.responder_grace / 3;
-      self->link_->Post([link = self->link_.get(), subject = BeatSubject(self->options_.service)] {
-        natsConnection_Publish(link->connection(), subject.c_str(), "", 0);
+      self->link_->Post([subject = BeatSubject(self->options_.service)](NatsLink& link) {
+        natsConnection_Publish(link.connection(), subject.c_str(), "", 0);
       });
     }
     self->ArmSweep();
