@@ -24,6 +24,10 @@ constexpr auto kPullExpires = std::chrono::milliseconds(200);
 constexpr auto kPullSlack = std::chrono::milliseconds(100);
 // Pull requests one responder keeps waiting at once (more room asked for by another one).
 constexpr size_t kMaxPulls = 32;
+// A responder asks for max_in_flight / this + 1 requests beyond its free room, held in waiting_:
+// when a handler finishes, the next request is here already instead of one pull round trip
+// (through the consumer's leader) later, which left each slot idle for it.
+constexpr uint32_t kHeadroomDivisor = 8;
 
 std::string_view Data(natsMsg* m) {
   return {natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m))};
@@ -197,8 +201,9 @@ void NatsResponder::Pull() {
 void NatsResponder::PullNow() {
   if (!link_up_ || shut_down_ || draining_ || paused_ || pulls_.size() >= kMaxPulls) return;
   const uint64_t taken = executing_.size() + waiting_.size() + requested_;
-  if (taken >= max_in_flight_) return;
-  const uint32_t batch = static_cast<uint32_t>(max_in_flight_ - taken);
+  const uint64_t room = max_in_flight_ + Headroom();
+  if (taken >= room) return;
+  const uint32_t batch = static_cast<uint32_t>(room - taken);
   requested_ += batch;
   pulls_.push_back(PullRequest{SteadyClock::now() + kPullExpires + kPullSlack, batch});
   const std::string body = "{\"batch\":" + std::to_string(batch) + ",\"expires\":" +
@@ -209,6 +214,12 @@ void NatsResponder::PullNow() {
     natsConnection_PublishRequest(link.connection(), next.c_str(), pull_inbox_.c_str(), body.data(),
                                   static_cast<int>(body.size()));
   });
+}
+
+uint32_t NatsResponder::Headroom() const {
+  // Below the configured maximum (a provider tried again with one call) nothing is held back.
+  if (max_in_flight_ < options_.max_in_flight) return 0;
+  return max_in_flight_ / kHeadroomDivisor + 1;
 }
 
 void NatsResponder::OnPulled() {
