@@ -14,10 +14,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
+#include <memory>
 
 #include <gtest/gtest.h>
 
 #include "broker_process.h"
+#include "io_thread.h"
 
 namespace meshq::bridge::testing {
 
@@ -179,6 +182,26 @@ bool NatsCluster::KillNode(int n, int sig) {
   return rc == 0;
 }
 bool NatsCluster::StartNode(int n) { return Script("start-node", std::to_string(n)); }
+
+bool ARequesterComesUp(IoThread& io, const NatsConfig& config, const std::string& client_id) {
+  RpcClientOptions o;
+  o.client_id = client_id;
+  auto up = std::make_shared<std::promise<void>>();
+  o.on_connection = [up, once = std::make_shared<bool>(false)](bool is_up) {
+    if (is_up && !*once) *once = true, up->set_value();
+  };
+  auto r = io.Run([&] {
+    auto client = CreateRpcRequester(io.io(), o, config);
+    client->Start();
+    return client;
+  });
+  const bool ok = up->get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  io.Run([&] {
+    r->Shutdown();
+    r.reset();
+  });
+  return ok;
+}
 
 bool NatsAvailable() {
 #if MESHQ_HAVE_NATS

@@ -57,4 +57,10 @@ class NatsCluster {
 // True when this build has the NATS backend and nats-server is installed.
 bool NatsAvailable();
 
+class IoThread;
+// Starts a requester `client_id` on `config` (on `io`), waits (30 s at most) until it is up
+// (connected, with the streams, which it creates when missing), then shuts it down and drops
+// it. True when it came up.
+bool ARequesterComesUp(IoThread& io, const NatsConfig& config, const std::string& client_id);
+
 }  // namespace meshq::bridge::testing

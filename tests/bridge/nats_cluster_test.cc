@@ -28,24 +28,9 @@ uint16_t FirstPort(const NatsCluster& c) {
   return static_cast<uint16_t>(std::stoi(s.substr(s.rfind(':') + 1)));
 }
 
-// True once a requester on the cluster is up: connected, its streams created.
 bool Usable(const NatsCluster& c) {
   testing::IoThread io;
-  RpcClientOptions o;
-  o.client_id = "port-check";
-  auto up = std::make_shared<std::promise<void>>();
-  o.on_connection = [up, once = std::make_shared<bool>(false)](bool is_up) {
-    if (is_up && !*once) *once = true, up->set_value();
-  };
-  auto r = io.Run([&] {
-    auto client = CreateRpcRequester(io.io(), o, c.config());
-    client->Start();
-    return client;
-  });
-  const bool ok = up->get_future().wait_for(30s) == std::future_status::ready;
-  io.Run([&] { r->Shutdown(); });
-  io.Run([&] { r.reset(); });
-  return ok;
+  return testing::ARequesterComesUp(io, c.config(), "port-check");
 }
 
 TEST(NatsClusterTest, TwoClustersStartedAtOnceGetBlocksOfTheirOwn) {

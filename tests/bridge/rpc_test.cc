@@ -69,21 +69,7 @@ class RpcTest : public ::testing::TestWithParam<Backend> {
 
   // A deployment's streams exist before its callers: created here (by a requester, which makes
   // them when missing and reports "up" once they are there), not on a test's first call.
-  void CreateStreams() {
-    RpcClientOptions o;
-    o.client_id = "stream-maker";
-    auto up = std::make_shared<std::promise<void>>();
-    o.on_connection = [up, once = std::make_shared<bool>(false)](bool is_up) {
-      if (is_up && !*once) *once = true, up->set_value();
-    };
-    auto maker = io_.Run([&] {
-      auto c = CreateRpcRequester(io_.io(), o, nats_);
-      c->Start();
-      return c;
-    });
-    EXPECT_EQ(up->get_future().wait_for(30s), std::future_status::ready);
-    io_.Run([&] { maker->Shutdown(); });
-  }
+  void CreateStreams() { EXPECT_TRUE(testing::ARequesterComesUp(io_, nats_, "stream-maker")); }
 
   // Options of a responder of `service` that counts in servers_up_ once it is connected (over
   // NATS: with its consumer and probe subscription in place).
@@ -149,6 +135,18 @@ class RpcTest : public ::testing::TestWithParam<Backend> {
                    [promise](CallResult r) { promise->set_value(std::move(r)); });
     });
     return f;
+  }
+
+  // Starts `n` calls of `service` with `timeout` and returns their futures.
+  std::vector<std::future<CallResult>> CallMany(const std::shared_ptr<RpcRequester>& client,
+                                                const std::string& service,
+                                                const std::string& payload, int n,
+                                                std::chrono::milliseconds timeout) {
+    CallOptions opts;
+    opts.timeout = timeout;
+    std::vector<std::future<CallResult>> calls;
+    for (int i = 0; i < n; ++i) calls.push_back(CallAsync(client, service, payload, opts));
+    return calls;
   }
 
   CallResult CallSync(const std::shared_ptr<RpcRequester>& client, const std::string& service,
@@ -413,10 +411,7 @@ TEST_P(RpcTest, AResponderDroppedRightAfterShutdownMidRunStopsCleanly) {
   });
   WaitForServer();
   auto client = StartClient("client-dropped");
-  std::vector<std::future<CallResult>> calls;
-  CallOptions opts;
-  opts.timeout = 3s;
-  for (int i = 0; i < 400; ++i) calls.push_back(CallAsync(client, "dropped", "y", opts));
+  std::vector<std::future<CallResult>> calls = CallMany(client, "dropped", "y", 400, 3s);
   int answered = 0;
   for (auto& f : calls) {
     ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
@@ -432,10 +427,7 @@ TEST_P(RpcTest, CompetingRespondersEachHandleDistinctRequests) {
   auto s2 = StartServer("shared", 5ms, 4);
   WaitForServer();
   auto client = StartClient("client-c");
-  std::vector<std::future<CallResult>> calls;
-  CallOptions opts;
-  opts.timeout = 20s;
-  for (int i = 0; i < 200; ++i) calls.push_back(CallAsync(client, "shared", "c", opts));
+  std::vector<std::future<CallResult>> calls = CallMany(client, "shared", "c", 200, 20s);
   for (auto& f : calls) {
     ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
     EXPECT_EQ(f.get().error, CallError::kNone);
