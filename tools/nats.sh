@@ -11,6 +11,8 @@
 #   tools/nats.sh start-node DIR N          start node N again (same ports and store)
 #   tools/nats.sh url [DIR]                 print the --mq-url
 # DIR defaults to /tmp/meshq-nats, BASE_PORT to 4222. A DIR remembers its BASE_PORT.
+# Exit status 3 from start / start-node: a node could not bind one of its ports (taken by another
+# program); the caller may stop the cluster and start it on other ports.
 set -euo pipefail
 
 cmd=${1:-}
@@ -18,7 +20,7 @@ dir=${2:-/tmp/meshq-nats}
 NATS_SERVER=${NATS_SERVER:-nats-server}
 
 base_port() {
-  if [[ -f $dir/base_port ]]; then cat "$dir/base_port"; else echo "${1:-4222}"; fi
+  if [[ -f $dir/base_port ]]; then cat "$dir/base_port"; else echo 4222; fi
 }
 
 url() {
@@ -61,25 +63,42 @@ start_node() {
   local n=$1
   if node_running "$n"; then return 0; fi
   write_config "$n"
+  # Where this run's log starts: a bind failure is looked for in it, not in an earlier run's.
+  stat -c %s "$dir/n$n.log" 2>/dev/null >"$dir/n$n.logpos" || echo 0 >"$dir/n$n.logpos"
   "$NATS_SERVER" -c "$dir/n$n.conf" >>"$dir/n$n.log" 2>&1 &
   echo $! >"$dir/n$n.pid"
 }
 
-# JetStream is usable once every running node's /healthz answers ok (a meta leader is elected
-# and the node is current with it).
+# JetStream is usable once every node's /healthz answers ok (a meta leader is elected and the
+# node is current with it): the nodes named (just started), and the others running. A named node
+# that is gone (maybe before the wait began) fails it: with status 3 when it could not bind a port.
 wait_healthy() {
-  local b deadline=$((SECONDS + ${NATS_START_TIMEOUT:-30}))
+  local b deadline=$((SECONDS + ${NATS_START_TIMEOUT:-30})) nodes=("$@") n pending
   b=$(base_port)
   for n in 1 2 3; do
-    node_running "$n" || continue
-    until curl -fsS -m 1 "http://127.0.0.1:$((b + 19 + n))/healthz" 2>/dev/null | grep -q ok; do
-      if ((SECONDS > deadline)); then
-        echo "nats.sh: node n$n not healthy in time (see $dir/n$n.log)" >&2
+    [[ " ${nodes[*]} " == *" $n "* ]] || ! node_running "$n" || nodes+=("$n")
+  done
+  for (( ; ; )); do
+    pending=0
+    for n in "${nodes[@]}"; do
+      if ! node_running "$n"; then
+        if tail -c +"$(($(cat "$dir/n$n.logpos" 2>/dev/null || echo 0) + 1))" "$dir/n$n.log" |
+          grep -q 'address already in use'; then
+          echo "nats.sh: node n$n exited: a port of it is in use (see $dir/n$n.log)" >&2
+          return 3
+        fi
+        echo "nats.sh: node n$n exited (see $dir/n$n.log)" >&2
         return 1
       fi
-      node_running "$n" || { echo "nats.sh: node n$n exited (see $dir/n$n.log)" >&2; return 1; }
-      sleep 0.1
+      curl -fsS -m 1 "http://127.0.0.1:$((b + 19 + n))/healthz" 2>/dev/null | grep -q ok ||
+        pending=1
     done
+    ((pending == 0)) && return 0
+    if ((SECONDS > deadline)); then
+      echo "nats.sh: not healthy in time (see $dir/n*.log)" >&2
+      return 1
+    fi
+    sleep 0.1
   done
 }
 
@@ -101,7 +120,9 @@ case $cmd in
     mkdir -p "$dir"
     [[ -f $dir/base_port ]] || echo "${3:-4222}" >"$dir/base_port"
     for n in 1 2 3; do start_node "$n"; done
-    wait_healthy
+    rc=0
+    wait_healthy 1 2 3 || rc=$?
+    ((rc == 0)) || exit "$rc"
     url
     ;;
   stop)
@@ -113,13 +134,15 @@ case $cmd in
     ;;
   start-node)
     start_node "${3:?node number}"
-    wait_healthy
+    rc=0
+    wait_healthy "$3" || rc=$?
+    exit "$rc"
     ;;
   url)
     url
     ;;
   *)
-    sed -n '2,13p' "$0" >&2
+    sed -n '2,15p' "$0" >&2
     exit 2
     ;;
 esac

@@ -1,10 +1,14 @@
-// The NATS audit: direct gets through the streams, one subject filter each.
+// The NATS audit: each message read through its stream's leader, one subject filter each.
 #include "nats/nats_audit.h"
 
 #include <algorithm>
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/json.hpp>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include "meshq/bridge/rpc_message.h"
@@ -12,6 +16,9 @@
 
 namespace meshq::bridge::nats {
 namespace {
+
+namespace beast = boost::beast;
+namespace json = boost::json;
 
 struct Call {
   uint64_t sequence = 0;
@@ -27,30 +34,82 @@ struct Call {
   bool handler_error = false;
 };
 
-// Calls `each(data, sequence)` for every message of `stream` whose subject is `subject`, or
-// starts with it when it ends in '.', in order. Read from the stream's leader (a replica that
-// was down may still be catching up), one message at a time.
+// A member of a stream's group that has no leader (one that just rejoined, a group electing)
+// answers this; asked again.
+constexpr int64_t kNoLeaderErr = 10008;
+constexpr int64_t kNoMessageFoundErr = 10037;
+constexpr int64_t kRequestTimeoutMs = 2000;
+constexpr auto kRetryEvery = std::chrono::milliseconds(100);
+// How long one message's read may keep failing (no leader, timeouts, no responders).
+constexpr auto kRetryFor = std::chrono::seconds(15);
+
+std::string Unbase64(std::string_view in) {
+  std::string out(beast::detail::base64::decoded_size(in.size()), '\0');
+  out.resize(beast::detail::base64::decode(out.data(), in.data(), in.size()).first);
+  return out;
+}
+
+// Calls `each(data, sequence)` for every message of `stream` whose subject matches `filter` (a
+// subject, or a filter with wildcards), in order. Each is read by STREAM.MSG.GET, which the
+// stream's leader answers: stream info is not read, as a member that just rejoined may answer
+// that from its own state, not caught up yet, and the read would end early. Returns "" or
+// why the read did not reach the end.
 template <typename Fn>
-natsStatus ForEach(jsCtx* js, const char* stream, const std::string& subject, Fn each) {
-  jsStreamInfo* si = nullptr;
-  natsStatus s = js_GetStreamInfo(&si, js, stream, nullptr, nullptr);
-  if (s != NATS_OK) return s;
-  const uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
-  jsStreamInfo_Destroy(si);
-  const bool prefix = !subject.empty() && subject.back() == '.';
-  for (uint64_t seq = first; seq != 0 && seq <= last; ++seq) {
-    natsMsg* msg = nullptr;
-    s = js_GetMsg(&msg, js, stream, seq, nullptr, nullptr);
-    if (s == NATS_NOT_FOUND) continue;  // deleted (its age passed)
-    if (s != NATS_OK) return s;
-    const std::string_view got = natsMsg_GetSubject(msg);
-    if (prefix ? got.substr(0, subject.size()) == subject : got == subject) {
-      each(std::string_view(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))),
-           seq);
+std::string ForEach(natsConnection* nc, const char* stream, const std::string& filter, Fn each) {
+  const std::string api = std::string("$JS.API.STREAM.MSG.GET.") + stream;
+  uint64_t seq = 1;
+  auto failing_since = std::chrono::steady_clock::time_point::max();
+  std::string last_error;
+  for (;;) {
+    const std::string body = json::serialize(json::object{{"seq", seq}, {"next_by_subj", filter}});
+    natsMsg* reply = nullptr;
+    natsStatus s = natsConnection_Request(&reply, nc, api.c_str(), body.data(),
+                                          static_cast<int>(body.size()), kRequestTimeoutMs);
+    bool retry = false;
+    if (s == NATS_OK) {
+      json::value v;
+      boost::system::error_code ec;
+      v = json::parse(std::string_view(natsMsg_GetData(reply),
+                                       static_cast<size_t>(natsMsg_GetDataLength(reply))),
+                      ec);
+      natsMsg_Destroy(reply);
+      const json::object* o = ec ? nullptr : v.if_object();
+      if (o == nullptr) return stream + std::string(": an answer that is not JSON");
+      if (const json::value* e = o->if_contains("error")) {
+        const json::object* eo = e->if_object();
+        const json::value* code = eo ? eo->if_contains("err_code") : nullptr;
+        const int64_t err = code && code->is_int64() ? code->as_int64() : 0;
+        if (err == kNoMessageFoundErr) return "";
+        const json::value* d = eo ? eo->if_contains("description") : nullptr;
+        last_error = d && d->is_string() ? std::string(d->as_string()) : json::serialize(*e);
+        if (err != kNoLeaderErr) return stream + std::string(": ") + last_error;
+        retry = true;
+      } else {
+        const json::value* m = o->if_contains("message");
+        const json::object* mo = m ? m->if_object() : nullptr;
+        const json::value* got = mo ? mo->if_contains("seq") : nullptr;
+        const json::value* data = mo ? mo->if_contains("data") : nullptr;
+        if (got == nullptr || !got->is_number()) return stream + std::string(": no sequence");
+        const uint64_t at = got->to_number<uint64_t>();
+        if (at < seq) return stream + std::string(": an answer out of order");
+        each(data && data->is_string() ? Unbase64(data->as_string()) : std::string(), at);
+        seq = at + 1;
+        failing_since = std::chrono::steady_clock::time_point::max();
+        continue;
+      }
+    } else if (s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS) {
+      last_error = natsStatus_GetText(s);
+      retry = true;
+    } else {
+      return stream + std::string(": ") + natsStatus_GetText(s);
     }
-    natsMsg_Destroy(msg);
+    const auto now = std::chrono::steady_clock::now();
+    if (failing_since == std::chrono::steady_clock::time_point::max()) failing_since = now;
+    if (!retry || now - failing_since >= kRetryFor) {
+      return stream + std::string(": at sequence ") + std::to_string(seq) + ": " + last_error;
+    }
+    std::this_thread::sleep_for(kRetryEvery);
   }
-  return NATS_OK;
 }
 
 std::string Ms(uint64_t us) {
@@ -65,7 +124,6 @@ int RunNatsAudit(const NatsConfig& config, const std::string& service, uint64_t 
                  size_t limit, std::ostream& out, std::ostream& err) {
   natsOptions* opts = nullptr;
   natsConnection* nc = nullptr;
-  jsCtx* js = nullptr;
   std::vector<const char*> servers;
   for (const std::string& s : config.servers) servers.push_back(s.c_str());
   natsStatus s = natsOptions_Create(&opts);
@@ -75,7 +133,6 @@ int RunNatsAudit(const NatsConfig& config, const std::string& service, uint64_t 
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, 3000);
   if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
   natsOptions_Destroy(opts);
-  if (s == NATS_OK) s = natsConnection_JetStream(&js, nc, nullptr);
   if (s != NATS_OK) {
     err << "audit: " << config.servers.front() << ": " << natsStatus_GetText(s) << "\n";
     natsConnection_Destroy(nc);
@@ -84,26 +141,29 @@ int RunNatsAudit(const NatsConfig& config, const std::string& service, uint64_t 
 
   std::map<uint64_t, Call> calls;
   uint64_t malformed = 0;
-  s = ForEach(js, kRequestStream, RequestSubject(service),
-              [&](std::string_view data, uint64_t sequence) {
-                RpcRequest r;
-                if (!DecodeRpcRequest(data, &r).ok()) return ++malformed, void();
-                if (r.sent_us < since_us) return;
-                Call& c = calls[r.request_id];
-                if (++c.stored > 1) return;
-                c.sequence = sequence;
-                c.sent_us = r.sent_us;
-                c.deadline_us = r.deadline_us;
-                c.attempt = r.attempt;
-                c.reply_to = std::string(r.reply_to);
-              });
-  // One pass over the reply stream: a reply counts for the call with its request id.
-  std::vector<std::string> prefixes;  // the requesters that called this service
+  std::string error = ForEach(nc, kRequestStream, RequestSubject(service),
+                              [&](std::string_view data, uint64_t sequence) {
+                                RpcRequest r;
+                                if (!DecodeRpcRequest(data, &r).ok()) return ++malformed, void();
+                                if (r.sent_us < since_us) return;
+                                Call& c = calls[r.request_id];
+                                if (++c.stored > 1) return;
+                                c.sequence = sequence;
+                                c.sent_us = r.sent_us;
+                                c.deadline_us = r.deadline_us;
+                                c.attempt = r.attempt;
+                                c.reply_to = std::string(r.reply_to);
+                              });
+  // The replies of each requester that called this service (the server filters them by
+  // subject): a reply counts for the call with its request id.
+  std::vector<std::string> prefixes;
   for (const auto& [id, c] : calls) prefixes.push_back(c.reply_to);
   std::sort(prefixes.begin(), prefixes.end());
   prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
-  if (s == NATS_OK && !calls.empty()) {
-    s = ForEach(js, kReplyStream, "rpc.rep.", [&](std::string_view data, uint64_t) {
+  for (const std::string& prefix : prefixes) {
+    if (!error.empty()) break;
+    if (!ValidSubjectName(prefix)) continue;  // no reply can be stored under it
+    error = ForEach(nc, kReplyStream, prefix + ".*", [&](std::string_view data, uint64_t) {
       RpcReply r;
       if (!DecodeRpcReply(data, &r).ok()) return ++malformed, void();
       auto it = calls.find(r.request_id);
@@ -117,10 +177,9 @@ int RunNatsAudit(const NatsConfig& config, const std::string& service, uint64_t 
       }
     });
   }
-  jsCtx_Destroy(js);
   natsConnection_Destroy(nc);
-  if (s != NATS_OK) {
-    err << "audit: reading the streams: " << natsStatus_GetText(s) << "\n";
+  if (!error.empty()) {
+    err << "audit: reading the streams: " << error << "\n";
     return 2;
   }
 

@@ -67,7 +67,7 @@ NatsLink::~NatsLink() {
   if (thread_.joinable()) thread_.join();
 }
 
-void NatsLink::Post(std::function<void()> task) {
+void NatsLink::Post(Task task) {
   std::lock_guard lock(mu_);
   if (closing_) return;
   tasks_.push_back(std::move(task));
@@ -87,7 +87,8 @@ void NatsLink::Close() {
 }
 
 void NatsLink::Run() {
-  std::deque<std::function<void()>> own, batch;
+  std::deque<std::function<void()>> own;
+  std::deque<Task> batch;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -110,7 +111,7 @@ void NatsLink::Run() {
     }
     for (auto& task : own) task();
     own.clear();
-    for (auto& task : batch) task();
+    for (auto& task : batch) task(*this);
     batch.clear();
   }
   CloseSubscriptions();

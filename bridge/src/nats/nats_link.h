@@ -82,8 +82,11 @@ class NatsLink {
   ~NatsLink();
 
   // Runs `task` on the link thread, after the tasks posted before it, once the link is ready
-  // (connected, streams in place, on_ready done).
-  void Post(std::function<void()> task);
+  // (connected, streams in place, on_ready done). The task is given the link: it may run while
+  // the link is being destroyed (the tasks posted before Close), when the owner's pointer to
+  // the link may be null already.
+  using Task = std::function<void(NatsLink&)>;
+  void Post(Task task);
   // Waits for the async publishes in flight (bounded), then closes the connection on the link
   // thread; tasks posted after this do not run. Returns at once.
   void Close();
@@ -132,7 +135,7 @@ class NatsLink {
   std::mutex mu_;
   std::condition_variable cv_;
   // Guarded by mu_: the owners' tasks, the link's own (run before it is ready too), timers.
-  std::deque<std::function<void()>> tasks_;
+  std::deque<Task> tasks_;
   std::deque<std::function<void()>> own_tasks_;
   std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> timers_;
   bool closing_ = false;

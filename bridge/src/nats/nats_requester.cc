@@ -151,8 +151,8 @@ void NatsRequester::Publish(uint64_t id) {
   Pending& p = *calls_.Find(id);
   ++p.attempts;
   EncodeFixed32(p.request.data() + kRpcRequestAttemptOffset, p.attempts);
-  link_->Post([this, id, subject = RequestSubject(p.service), data = p.request] {
-    natsStatus s = link_->PublishAsync(subject, data, id);
+  link_->Post([this, id, subject = RequestSubject(p.service), data = p.request](NatsLink& link) {
+    natsStatus s = link.PublishAsync(subject, data, id);
     if (s == NATS_OK) return;
     PubAck failed;
     failed.id = id;
@@ -171,9 +171,9 @@ void NatsRequester::Probe(const std::string& service) {
   const uint64_t probe = ++next_probe_;
   state.probe = probe;
   probes_[probe] = service;
-  link_->Post([this, probe, service] {
+  link_->Post([this, probe, service](NatsLink& link) {
     const std::string reply = probe_inbox_ + "." + std::to_string(probe);
-    natsConnection_PublishRequest(link_->connection(), ProbeSubject(service).c_str(), reply.c_str(),
+    natsConnection_PublishRequest(link.connection(), ProbeSubject(service).c_str(), reply.c_str(),
                                   "", 0);
     asio::post(io_, [weak = weak_from_this(), probe, service] {
       auto self = weak.lock();
@@ -194,8 +194,8 @@ void NatsRequester::OnProbe(uint64_t probe, bool live) {
   if (live) return ServiceLive(state, Clock::now() + std::min(kLiveFor, config_.responder_grace));
   // Nobody subscribed now: a heartbeat within the grace period still makes it live.
   const int64_t grace_ns = config_.responder_grace.count() * 1'000'000;
-  link_->Post([this, service, grace_ns] {
-    NatsMsgPtr beat = link_->LastMessage(kBeatStream, BeatSubject(service));
+  link_->Post([this, service, grace_ns](NatsLink& link) {
+    NatsMsgPtr beat = link.LastMessage(kBeatStream, BeatSubject(service));
     const bool recent =
         beat && static_cast<int64_t>(UnixMicros()) * 1000 - natsMsg_GetTime(beat.get()) < grace_ns;
     asio::post(io_, [weak = weak_from_this(), service, recent] {
@@ -244,17 +244,17 @@ void NatsRequester::OnAck(const PubAck& ack) {
 }
 
 void NatsRequester::LookUpReply(uint64_t id, uint64_t request_sequence, std::string subject) {
-  link_->Post([this, id, request_sequence, subject = std::move(subject)]() mutable {
+  link_->Post([this, id, request_sequence, subject = std::move(subject)](NatsLink& link) mutable {
     if (request_sequence != 0) {
       // The stored request names the reply subject: another client's, when it sent it first.
-      if (NatsMsgPtr request = link_->MessageAt(kRequestStream, request_sequence)) {
+      if (NatsMsgPtr request = link.MessageAt(kRequestStream, request_sequence)) {
         RpcRequest r;
         if (DecodeRpcRequest(Data(request.get()), &r).ok() && r.request_id == id) {
           subject = ReplySubject(r.reply_to, id);
         }
       }
     }
-    NatsMsgPtr reply = link_->LastMessage(kReplyStream, subject);
+    NatsMsgPtr reply = link.LastMessage(kReplyStream, subject);
     std::string bytes = reply ? std::string(Data(reply.get())) : std::string();
     asio::post(io_, [weak = weak_from_this(), id, subject = std::move(subject),
                      found = reply != nullptr, bytes = std::move(bytes)] {

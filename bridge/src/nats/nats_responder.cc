@@ -24,6 +24,10 @@ constexpr auto kPullExpires = std::chrono::milliseconds(200);
 constexpr auto kPullSlack = std::chrono::milliseconds(100);
 // Pull requests one responder keeps waiting at once (more room asked for by another one).
 constexpr size_t kMaxPulls = 32;
+// A responder asks for max_in_flight / this + 1 requests beyond its free room, held in waiting_:
+// when a handler finishes, the next request is here already instead of one pull round trip
+// (through the consumer's leader) later, which left each slot idle for it.
+constexpr uint32_t kHeadroomDivisor = 8;
 
 std::string_view Data(natsMsg* m) {
   return {natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m))};
@@ -197,18 +201,25 @@ void NatsResponder::Pull() {
 void NatsResponder::PullNow() {
   if (!link_up_ || shut_down_ || draining_ || paused_ || pulls_.size() >= kMaxPulls) return;
   const uint64_t taken = executing_.size() + waiting_.size() + requested_;
-  if (taken >= max_in_flight_) return;
-  const uint32_t batch = static_cast<uint32_t>(max_in_flight_ - taken);
+  const uint64_t room = max_in_flight_ + Headroom();
+  if (taken >= room) return;
+  const uint32_t batch = static_cast<uint32_t>(room - taken);
   requested_ += batch;
   pulls_.push_back(PullRequest{SteadyClock::now() + kPullExpires + kPullSlack, batch});
   const std::string body = "{\"batch\":" + std::to_string(batch) + ",\"expires\":" +
                            std::to_string(std::chrono::nanoseconds(kPullExpires).count()) + "}";
-  link_->Post([this, body] {
+  link_->Post([this, body](NatsLink& link) {
     const std::string next = std::string("$JS.API.CONSUMER.MSG.NEXT.") + kRequestStream + "." +
                              ConsumerName(options_.service);
-    natsConnection_PublishRequest(link_->connection(), next.c_str(), pull_inbox_.c_str(),
-                                  body.data(), static_cast<int>(body.size()));
+    natsConnection_PublishRequest(link.connection(), next.c_str(), pull_inbox_.c_str(), body.data(),
+                                  static_cast<int>(body.size()));
   });
+}
+
+uint32_t NatsResponder::Headroom() const {
+  // Below the configured maximum (a provider tried again with one call) nothing is held back.
+  if (max_in_flight_ < options_.max_in_flight) return 0;
+  return max_in_flight_ / kHeadroomDivisor + 1;
 }
 
 void NatsResponder::OnPulled() {
@@ -287,17 +298,18 @@ void NatsResponder::OnRequest(Delivery d) {
   }
   if (d.delivered > 1 && !d.checked) {
     // Delivered before, maybe to another responder that answered it: its reply is stored.
-    link_->Post([this, d = std::move(d), subject = ReplySubject(r.reply_to, r.request_id)] {
-      const bool answered = link_->LastMessage(kReplyStream, subject) != nullptr;
-      asio::post(io_, [weak = weak_from_this(), d = std::move(d), answered]() mutable {
-        auto self = weak.lock();
-        if (!self) return;
-        d.checked = true;
-        if (!answered) return self->OnRequest(std::move(d));
-        ++self->stats_.replayed;
-        self->Ack(std::move(d.msg));
-      });
-    });
+    link_->Post(
+        [this, d = std::move(d), subject = ReplySubject(r.reply_to, r.request_id)](NatsLink& link) {
+          const bool answered = link.LastMessage(kReplyStream, subject) != nullptr;
+          asio::post(io_, [weak = weak_from_this(), d = std::move(d), answered]() mutable {
+            auto self = weak.lock();
+            if (!self) return;
+            d.checked = true;
+            if (!answered) return self->OnRequest(std::move(d));
+            ++self->stats_.replayed;
+            self->Ack(std::move(d.msg));
+          });
+        });
     return;
   }
   if (executing_.size() >= max_in_flight_) {
@@ -351,8 +363,9 @@ void NatsResponder::Finish(uint64_t request_id, ReplyStatus status, std::string 
 void NatsResponder::SendReply(uint64_t request_id, NatsMsgPtr request, const std::string& reply_to,
                               const std::string& encoded) {
   answered_[request_id] = Answered{std::move(request), reply_to};
-  link_->Post([this, request_id, subject = ReplySubject(reply_to, request_id), data = encoded] {
-    natsStatus s = link_->PublishAsync(subject, data, request_id);
+  link_->Post([this, request_id, subject = ReplySubject(reply_to, request_id),
+               data = encoded](NatsLink& link) {
+    natsStatus s = link.PublishAsync(subject, data, request_id);
     if (s == NATS_OK) return;
     PubAck failed;
     failed.id = request_id;
@@ -382,23 +395,23 @@ void NatsResponder::OnReplyAck(const PubAck& ack) {
 }
 
 void NatsResponder::Ack(NatsMsgPtr msg) {
-  link_->Post([this, msg = std::move(msg)] {
+  link_->Post([msg = std::move(msg)](NatsLink& link) {
     if (const char* reply = natsMsg_GetReply(msg.get())) {
-      natsConnection_Publish(link_->connection(), reply, "+ACK", 4);
+      natsConnection_Publish(link.connection(), reply, "+ACK", 4);
     }
   });
   Pull();
 }
 
 void NatsResponder::Nak(NatsMsgPtr msg, std::chrono::milliseconds delay) {
-  link_->Post([this, msg = std::move(msg), delay] {
+  link_->Post([msg = std::move(msg), delay](NatsLink& link) {
     const char* reply = natsMsg_GetReply(msg.get());
     if (reply == nullptr) return;
     const std::string nak =
         delay.count() == 0
             ? std::string("-NAK")
             : "-NAK {\"delay\":" + std::to_string(std::chrono::nanoseconds(delay).count()) + "}";
-    natsConnection_Publish(link_->connection(), reply, nak.data(), static_cast<int>(nak.size()));
+    natsConnection_Publish(link.connection(), reply, nak.data(), static_cast<int>(nak.size()));
   });
   Pull();
 }
@@ -431,8 +444,8 @@ void NatsResponder::ArmSweep() {
     self->ExpirePulls(now);
     if (now >= self->next_beat_) {
       self->next_beat_ = now + self->config_.responder_grace / 3;
-      self->link_->Post([link = self->link_.get(), subject = BeatSubject(self->options_.service)] {
-        natsConnection_Publish(link->connection(), subject.c_str(), "", 0);
+      self->link_->Post([subject = BeatSubject(self->options_.service)](NatsLink& link) {
+        natsConnection_Publish(link.connection(), subject.c_str(), "", 0);
       });
     }
     self->ArmSweep();

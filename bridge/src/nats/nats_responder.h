@@ -1,7 +1,7 @@
 // NatsResponder: RpcResponder over NATS JetStream. The responders of a service share its durable
 // pull consumer of the request stream: each asks it (pull requests) for as many requests as it
-// has room for, so each request goes to one of them and a responder takes no more than it can
-// run. Each answers the service's probes and publishes its heartbeat. A request is acknowledged
+// has room for and a few more (held until a slot frees), so each request goes to one of them
+// and a responder takes little more than it can run. Each answers the service's probes and publishes its heartbeat. A request is acknowledged
 // once its reply is stored in the reply stream; one not acknowledged within the consumer's ack
 // wait (this responder died, its ack was lost) is delivered again, maybe to another responder.
 //
@@ -59,6 +59,8 @@ class NatsResponder final : public RpcResponder,
   // with requests as they arrive).
   void Pull();
   void PullNow();
+  // Requests asked for beyond the free room (held in waiting_ until a slot frees).
+  uint32_t Headroom() const;
   void OnPulled();
   void OnPullEnded();
   void ExpirePulls(std::chrono::steady_clock::time_point now);
