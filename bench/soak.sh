@@ -52,6 +52,7 @@ WORK=$(mktemp -d "${MESHQ_SOAK_DIR:-/tmp}/meshq-soak-XXXXXX")
 STORE=$WORK/store
 BROKER_PID=""
 BENCH_PID=""
+# shellcheck disable=SC2317  # reached through the EXIT trap
 stop_pid() {  # TERM, a bounded wait, then KILL
   local pid=$1
   [[ -n $pid ]] || return 0
@@ -59,6 +60,7 @@ stop_pid() {  # TERM, a bounded wait, then KILL
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
 }
+# shellcheck disable=SC2317  # the EXIT trap
 cleanup() {
   stop_pid "$BENCH_PID"
   stop_pid "$BROKER_PID"
@@ -137,6 +139,7 @@ while IFS= read -r line; do
     *) echo "$line" ;;
   esac
 done <"$FIFO"
+VERDICT=0
 BENCH_STATUS=0
 wait "$BENCH_PID" || BENCH_STATUS=$?
 BENCH_PID=""
@@ -173,4 +176,7 @@ awk -F, -v warmup="$WARMUP" -v tol="$TOLERANCE" '
     }
     print (flat ? "verdict: flat within " tol "%" : "verdict: NOT flat within " tol "%")
     exit flat ? 0 : 1
-  }' "$ROWS"
+  }' "$ROWS" || VERDICT=$?
+# A bench that did not finish cleanly is a failure to run, whatever the samples say.
+((BENCH_STATUS == 0)) || exit 2
+exit "${VERDICT:-0}"

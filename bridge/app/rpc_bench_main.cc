@@ -240,6 +240,12 @@ uint64_t Soak(asio::io_context& io, std::chrono::seconds duration, std::chrono::
     for (int i = 0; i < concurrency; ++i) issue();
   });
   finished.get_future().wait();
+  // The handler that finished may still be running on the io thread (set_value wakes us before
+  // it returns), and calls posted before it may still be queued: all of them use this frame.
+  // One more post on the (single) io thread runs after them.
+  std::promise<void> drained;
+  asio::post(io, [&] { drained.set_value(); });
+  drained.get_future().wait();
   return st.completed;
 }
 
