@@ -1,9 +1,10 @@
 // NatsResponder: RpcResponder over NATS JetStream. The responders of a service share its durable
 // pull consumer of the request stream: each asks it (pull requests) for as many requests as it
 // has room for and a few more (held until a slot frees), so each request goes to one of them
-// and a responder takes little more than it can run. Each answers the service's probes and publishes its heartbeat. A request is acknowledged
-// once its reply is stored in the reply stream; one not acknowledged within the consumer's ack
-// wait (this responder died, its ack was lost) is delivered again, maybe to another responder.
+// and a responder takes little more than it can run. Each answers the service's probes and
+// publishes its heartbeat. A request is acknowledged once its reply is stored in the reply stream;
+// one not acknowledged within the consumer's ack wait (this responder died, its ack was lost) is
+// delivered again, maybe to another responder.
 //
 // Per request: past its deadline, dropped unexecuted; its reply remembered here (a
 // redelivery), that reply again; delivered before and its reply stored already (by another
