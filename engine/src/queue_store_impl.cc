@@ -19,6 +19,8 @@ namespace {
 
 std::atomic<uint64_t> g_next_store_uid{1};
 
+constexpr size_t kOpenBufferStep = 256;
+
 inline bool ValidQueueName(std::string_view queue) {
   return !queue.empty() && queue.size() <= kMaxQueueNameSize;
 }
@@ -56,6 +58,7 @@ Status ValidateOptions(const StoreOptions& o) {
     return bad("max_pending_bytes must be at least write_chunk_size");
   }
   if (o.max_get_bytes == 0) return bad("max_get_bytes must be positive");
+  if (o.open_block_budget_bytes == 0) return bad("open_block_budget_bytes must be positive");
   if (o.metadata_write_buffer_bytes < (64u << 10) || o.metadata_write_buffer_bytes > (1u << 30)) {
     return bad("metadata_write_buffer_bytes must be in [64 KiB, 1 GiB], got " +
                std::to_string(o.metadata_write_buffer_bytes));
@@ -93,7 +96,9 @@ std::string QueueStoreImpl::SegmentPath(const std::string& dir, uint32_t index) 
 }
 
 QueueStoreImpl::QueueStoreImpl(const StoreOptions& options)
-    : options_(options), uid_(g_next_store_uid.fetch_add(1)) {}
+    : options_(options),
+      uid_(g_next_store_uid.fetch_add(1)),
+      seal_policy_(options.block_size, options.open_block_budget_bytes) {}
 
 QueueStoreImpl::~QueueStoreImpl() { Close(); }
 
@@ -162,7 +167,7 @@ Status QueueStoreImpl::Init(bool short_of_space) {
   pool_ = std::make_unique<ChunkPool>(options_.write_chunk_size);
   flusher_ = std::make_unique<Flusher>(options_.flusher_threads, options_.max_pending_bytes);
   slots_ = std::make_unique<WriterSlots>(uid_, &segments_, pool_.get(), flusher_.get(), salt_);
-  reader_ = std::make_unique<QueueReader>(options_, &segments_, salt_);
+  reader_ = std::make_unique<QueueReader>(options_, &segments_, salt_, &seal_policy_, table_.get());
   checkpointer_ =
       std::make_unique<Checkpointer>(std::move(checkpoint), &meta_, &segments_, table_.get(),
                                      flusher_.get(), slots_.get(), releaser_.get());
@@ -284,14 +289,28 @@ Status QueueStoreImpl::PutLocked(Queue* q, std::string_view message, WriterSlot&
   if (q->count >= kMaxMessagesPerQueue) {
     return Status::InvalidArgument("queue " + q->name + " is full (2^32-1 messages)");
   }
-  const uint32_t capacity = options_.block_size - kBlockHeaderSize;
   const size_t framed = FramedMessageSize(message.size());
-  if (q->open_len + framed > capacity) {
+  if (q->open_len + framed > q->open_cap) [[unlikely]] {
+    bool done = false;
+    Status s = MakeRoom(q, message, framed, slot, &done);
+    if (!s.ok() || done) return s;
+  }
+  char* end = AppendFramedMessage(q->open_buf + q->open_len, message);
+  q->open_len = static_cast<uint32_t>(end - q->open_buf);
+  q->open_count++;
+  q->count++;
+  return Status::OK();
+}
+
+Status QueueStoreImpl::MakeRoom(Queue* q, std::string_view message, size_t framed, WriterSlot& slot,
+                                bool* done) {
+  const uint32_t limit = seal_policy_.PayloadLimit(*q, table_->id_limit());
+  if (q->open_len + framed > limit) {
     if (q->open_count > 0) {
-      Status s = slots_->SealOpenBlock(q, slot);
+      Status s = slots_->SealOpenBlock(q, slot, /*full=*/true);
       if (!s.ok()) return s;
     }
-    if (framed > capacity) {
+    if (framed > options_.block_size - kBlockHeaderSize) {
       // Larger than a block: it gets a block of its own, sized in whole units.
       char prefix[kMaxVarint32Length];
       char* end = EncodeVarint32(prefix, static_cast<uint32_t>(message.size()));
@@ -303,23 +322,21 @@ Status QueueStoreImpl::PutLocked(Queue* q, std::string_view message, WriterSlot&
       q->blocks.push_back({unit, static_cast<uint32_t>(q->count)});
       q->count++;
       q->sealed_end = q->count;
+      *done = true;
       return Status::OK();
     }
+    if (q->open_len + framed <= q->open_cap) return Status::OK();
   }
-  if (q->open_len + framed > q->open_cap) {
-    // Open blocks grow geometrically up to the block payload size: with a million queues most
-    // of them small, a full-size buffer per queue would cost block_size x queues of memory.
-    size_t cap = std::max<size_t>({size_t{q->open_cap} * 2, 256, q->open_len + framed});
-    cap = std::min<size_t>(cap, capacity);
-    char* grown = static_cast<char*>(std::realloc(q->open_buf, cap));
-    if (grown == nullptr) return Status::IOError("out of memory for an open block");
-    q->open_buf = grown;
-    q->open_cap = static_cast<uint32_t>(cap);
-  }
-  char* end = AppendFramedMessage(q->open_buf + q->open_len, message);
-  q->open_len = static_cast<uint32_t>(end - q->open_buf);
-  q->open_count++;
-  q->count++;
+  // Open blocks grow in steps of kOpenBufferStep up to the block's limit (a message over it still
+  // fits alone): with a million queues the open blocks are most of the memory, and what a buffer
+  // holds beyond its bytes is paid a million times; the copies of the small steps are not.
+  const size_t need = q->open_len + framed;
+  size_t cap = (need + kOpenBufferStep - 1) / kOpenBufferStep * kOpenBufferStep;
+  cap = std::max(std::min<size_t>(cap, std::max<size_t>(limit, need)), need);
+  char* grown = static_cast<char*>(std::realloc(q->open_buf, cap));
+  if (grown == nullptr) return Status::IOError("out of memory for an open block");
+  q->open_buf = grown;
+  q->open_cap = static_cast<uint32_t>(cap);
   return Status::OK();
 }
 

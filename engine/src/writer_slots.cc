@@ -1,6 +1,7 @@
 // Writer slots: assigning threads to slots and staging sealed blocks into their chunks.
 #include "writer_slots.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -32,7 +33,7 @@ __attribute__((noinline)) WriterSlot& WriterSlots::Assign() {
   return slots_[slot];
 }
 
-Status WriterSlots::SealOpenBlock(Queue* q, WriterSlot& slot) {
+Status WriterSlots::SealOpenBlock(Queue* q, WriterSlot& slot, bool full) {
   uint32_t unit = 0;
   Status s = StageBlock(slot, *q, q->sealed_end, q->open_count,
                         std::string_view(q->open_buf, q->open_len), {}, &unit);
@@ -41,6 +42,12 @@ Status WriterSlots::SealOpenBlock(Queue* q, WriterSlot& slot) {
   q->sealed_end += q->open_count;
   q->open_count = 0;
   q->open_len = 0;
+  // Freed, not kept for the next block: a kept buffer stays at full size, which is block_size x
+  // queues of memory however full the open blocks are.
+  std::free(q->open_buf);
+  q->open_buf = nullptr;
+  q->open_cap = 0;
+  q->stagger_next = !full;
   return Status::OK();
 }
 

@@ -55,8 +55,9 @@ class WriterSlots {
     return Assign();
   }
 
-  // Seals q's open block into `slot` (q->mu held).
-  Status SealOpenBlock(Queue* q, WriterSlot& slot);
+  // Seals q's open block into `slot` and frees its buffer (q->mu held). `full`: sealed because
+  // the next message did not fit (SealPolicy), not early by a Flush.
+  Status SealOpenBlock(Queue* q, WriterSlot& slot, bool full);
   // Stages one block of q into the slot's chunk for q's segment; *unit gets its location. A full
   // chunk goes to the flusher and a fresh one is reserved at the end of the segment.
   Status StageBlock(WriterSlot& slot, const Queue& q, uint64_t first, uint32_t count,
