@@ -32,7 +32,7 @@ struct Queue {
 
   // --- the Put path ---
   const std::string name;    // inline (no second miss) up to 15 bytes
-  char* open_buf = nullptr;  // varint-framed payload of the open block; freed when it is sealed
+  char* open_buf = nullptr;  // varint-framed payload of the open block (see SealPolicy)
   uint64_t count = 0;        // messages in the queue
   uint32_t open_count = 0;   // messages in the open block
   uint32_t open_len = 0;     // payload bytes in the open block

@@ -19,8 +19,6 @@ namespace {
 
 std::atomic<uint64_t> g_next_store_uid{1};
 
-constexpr size_t kOpenBufferStep = 256;
-
 inline bool ValidQueueName(std::string_view queue) {
   return !queue.empty() && queue.size() <= kMaxQueueNameSize;
 }
@@ -166,7 +164,8 @@ Status QueueStoreImpl::Init(bool short_of_space) {
 
   pool_ = std::make_unique<ChunkPool>(options_.write_chunk_size);
   flusher_ = std::make_unique<Flusher>(options_.flusher_threads, options_.max_pending_bytes);
-  slots_ = std::make_unique<WriterSlots>(uid_, &segments_, pool_.get(), flusher_.get(), salt_);
+  slots_ = std::make_unique<WriterSlots>(uid_, &segments_, pool_.get(), flusher_.get(), salt_,
+                                         &seal_policy_, table_.get());
   reader_ = std::make_unique<QueueReader>(options_, &segments_, salt_, &seal_policy_, table_.get());
   checkpointer_ =
       std::make_unique<Checkpointer>(std::move(checkpoint), &meta_, &segments_, table_.get(),
@@ -304,7 +303,8 @@ Status QueueStoreImpl::PutLocked(Queue* q, std::string_view message, WriterSlot&
 
 Status QueueStoreImpl::MakeRoom(Queue* q, std::string_view message, size_t framed, WriterSlot& slot,
                                 bool* done) {
-  const uint32_t limit = seal_policy_.PayloadLimit(*q, table_->id_limit());
+  const uint32_t queues = table_->id_limit();
+  const uint32_t limit = seal_policy_.PayloadLimit(*q, queues);
   if (q->open_len + framed > limit) {
     if (q->open_count > 0) {
       Status s = slots_->SealOpenBlock(q, slot, /*full=*/true);
@@ -327,12 +327,8 @@ Status QueueStoreImpl::MakeRoom(Queue* q, std::string_view message, size_t frame
     }
     if (q->open_len + framed <= q->open_cap) return Status::OK();
   }
-  // Open blocks grow in steps of kOpenBufferStep up to the block's limit (a message over it still
-  // fits alone): with a million queues the open blocks are most of the memory, and what a buffer
-  // holds beyond its bytes is paid a million times; the copies of the small steps are not.
-  const size_t need = q->open_len + framed;
-  size_t cap = (need + kOpenBufferStep - 1) / kOpenBufferStep * kOpenBufferStep;
-  cap = std::max(std::min<size_t>(cap, std::max<size_t>(limit, need)), need);
+  // Past the limit only when one message alone is larger (see SealPolicy::GrownCapacity).
+  const size_t cap = seal_policy_.GrownCapacity(q->open_cap, q->open_len + framed, limit, queues);
   char* grown = static_cast<char*>(std::realloc(q->open_buf, cap));
   if (grown == nullptr) return Status::IOError("out of memory for an open block");
   q->open_buf = grown;

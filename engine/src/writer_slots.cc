@@ -14,8 +14,15 @@ namespace meshq {
 constinit thread_local SlotCache tl_slot_cache __attribute__((tls_model("initial-exec"))) = {0, 0};
 
 WriterSlots::WriterSlots(uint64_t store_uid, const std::vector<std::unique_ptr<Segment>>* segments,
-                         ChunkPool* pool, Flusher* flusher, uint64_t salt)
-    : store_uid_(store_uid), segments_(*segments), pool_(pool), flusher_(flusher), salt_(salt) {
+                         ChunkPool* pool, Flusher* flusher, uint64_t salt, const SealPolicy* policy,
+                         const QueueTable* table)
+    : store_uid_(store_uid),
+      segments_(*segments),
+      pool_(pool),
+      flusher_(flusher),
+      salt_(salt),
+      policy_(*policy),
+      table_(*table) {
   for (WriterSlot& slot : slots_) slot.chunks.resize(segments_.size());
 }
 
@@ -42,12 +49,11 @@ Status WriterSlots::SealOpenBlock(Queue* q, WriterSlot& slot, bool full) {
   q->sealed_end += q->open_count;
   q->open_count = 0;
   q->open_len = 0;
-  // Freed, not kept for the next block: a kept buffer stays at full size, which is block_size x
-  // queues of memory however full the open blocks are.
+  q->stagger_next = !full;
+  if (policy_.KeepsOpenBuffers(table_.id_limit())) return Status::OK();
   std::free(q->open_buf);
   q->open_buf = nullptr;
   q->open_cap = 0;
-  q->stagger_next = !full;
   return Status::OK();
 }
 

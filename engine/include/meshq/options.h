@@ -34,8 +34,10 @@ struct StoreOptions {
   // with the number of queues (to about 2 x budget / queues, at least 1 KiB) and start out of
   // step, so the open blocks of queues that grow alike stay near the budget (a skewed workload,
   // with some queues' blocks far fuller than others', may hold up to twice it). E.g. 1M queues
-  // get 3 KiB blocks under the default, 100k queues full ones. Less memory costs cold reads:
-  // smaller blocks, more read I/Os a message.
+  // get 3 KiB blocks under the default, 100k queues full ones. While the queues fit, each keeps
+  // its open buffer at up to block_size through seals (no allocation per block); past it the
+  // buffers are freed when sealed. Less memory costs cold reads: smaller blocks, more read I/Os
+  // a message.
   uint64_t open_block_budget_bytes = uint64_t{3} << 29;
   // Size of each per-thread, per-segment staging chunk written to disk in one pwrite.
   uint32_t write_chunk_size = 256 * 1024;
