@@ -101,6 +101,9 @@ void DeclareFlags(FlagSet* flags, BenchConfig* config, std::string* profile) {
               "drop the page cache between phases (drop_caches as root, else fadvise)");
   flags->Bool("direct-io", &config->direct_io,
               "open meshq with StoreOptions::direct_io (O_DIRECT segment I/O)");
+  flags->Int<uint32_t>("block-size", &config->block_size, 0, 1u << 20,
+                       "meshq's StoreOptions::block_size (a multiple of 1024; 0 = its default),\n"
+                       "for A/B runs of the block size");
   flags->Bool("reference-machine", &config->reference_machine,
               "run inside cgroup v1 limits of the contest's machine: 8 GiB of memory\n"
               "(page cache included), the data disk throttled to 200 MB/s and 10k IOPS\n"

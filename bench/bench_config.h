@@ -26,6 +26,7 @@ struct BenchConfig {
   bool send = true, check = true, consume = true;
   bool drop_caches = false;
   bool direct_io = false;          // meshq's StoreOptions::direct_io
+  uint32_t block_size = 0;         // meshq's StoreOptions::block_size; 0 = its default
   bool reference_machine = false;  // cgroup limits of the contest's machine; implies direct_io
   std::string json_path;
   std::vector<StoreKind> stores = {StoreKind::kMeshq};

@@ -20,8 +20,8 @@ const char* PhaseName(Phase phase) {
 }
 
 Status OpenBenchStore(StoreKind kind, const std::string& dir, std::unique_ptr<BenchStore>* out,
-                      bool direct_io) {
-  return kind == StoreKind::kMeshq ? OpenMeshqBenchStore(dir, out, direct_io)
+                      bool direct_io, uint32_t block_size) {
+  return kind == StoreKind::kMeshq ? OpenMeshqBenchStore(dir, out, direct_io, block_size)
                                    : OpenRocksdbBenchStore(dir, out);
 }
 

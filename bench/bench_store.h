@@ -35,13 +35,13 @@ class BenchStore {
   virtual Status Close() = 0;
 };
 
-// Opens (creating) the store of `kind` in `dir`; `direct_io` sets meshq's StoreOptions::direct_io
-// (RocksDB ignores it).
+// Opens (creating) the store of `kind` in `dir`; `direct_io` and `block_size` (0: the default)
+// set meshq's StoreOptions (RocksDB ignores them).
 Status OpenBenchStore(StoreKind kind, const std::string& dir, std::unique_ptr<BenchStore>* out,
-                      bool direct_io = false);
+                      bool direct_io = false, uint32_t block_size = 0);
 
 Status OpenMeshqBenchStore(const std::string& dir, std::unique_ptr<BenchStore>* out,
-                           bool direct_io = false);
+                           bool direct_io = false, uint32_t block_size = 0);
 Status OpenRocksdbBenchStore(const std::string& dir, std::unique_ptr<BenchStore>* out);
 
 }  // namespace meshq::bench

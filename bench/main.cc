@@ -48,7 +48,7 @@ StoreRun RunStore(const BenchConfig& config, StoreKind kind, const std::string& 
   StoreRun run;
   run.store = kind;
   std::unique_ptr<BenchStore> store;
-  run.status = OpenBenchStore(kind, store_dir, &store, config.direct_io);
+  run.status = OpenBenchStore(kind, store_dir, &store, config.direct_io, config.block_size);
   if (!run.status.ok()) return run;
   FaultInjectingStore* faulty = nullptr;
   if (config.fault != FaultKind::kNone) {

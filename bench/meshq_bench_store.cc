@@ -1,5 +1,6 @@
 // MeshqBenchStore: the harness's view of meshq::QueueStore (engine/include/meshq/queue_store.h),
-// opened with its default options — the configuration a user gets — or with direct I/O.
+// opened with its default options — the configuration a user gets — or with direct I/O or
+// another block size.
 #include <memory>
 
 #include "bench_store.h"
@@ -28,11 +29,12 @@ class MeshqBenchStore final : public BenchStore {
 
 }  // namespace
 
-Status OpenMeshqBenchStore(const std::string& dir, std::unique_ptr<BenchStore>* out,
-                           bool direct_io) {
+Status OpenMeshqBenchStore(const std::string& dir, std::unique_ptr<BenchStore>* out, bool direct_io,
+                           uint32_t block_size) {
   StoreOptions options;
   options.dir = dir;
   options.direct_io = direct_io;
+  if (block_size != 0) options.block_size = block_size;
   std::unique_ptr<QueueStore> store;
   Status s = QueueStore::Open(options, &store);
   if (s.ok()) *out = std::make_unique<MeshqBenchStore>(std::move(store));

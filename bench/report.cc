@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "meshq/options.h"
 #include "progress_meter.h"
 
 namespace meshq::bench {
@@ -356,6 +357,7 @@ boost::json::value ReportToJson(const BenchReport& report) {
                       {"fs", l.fs}};
   }
   root["direct_io"] = c.direct_io;
+  root["block_size"] = c.block_size != 0 ? c.block_size : StoreOptions{}.block_size;
   if (report.reference) {
     const ReferenceReport& r = *report.reference;
     const ReferenceLimits& l = r.limits;

@@ -12,6 +12,7 @@ PACKAGES=(
   etcd-server etcd-client wrk fio procps
   prometheus tmux libboost-program-options1.81-dev
   libssl-dev openssl
+  gnuplot-nox jq
   nats-server libnats-dev curl
 )
 

@@ -149,7 +149,7 @@ Status Checkpointer::SealAndCollect(const std::vector<Queue*>& dirty,
   for (Queue* q : dirty) {
     std::lock_guard<SpinLock> lock(q->mu);
     if (q->open_count > 0) {
-      Status s = slots_->SealOpenBlock(q, *seal_into[q->segment]);
+      Status s = slots_->SealOpenBlock(q, *seal_into[q->segment], /*full=*/false);
       if (!s.ok()) return s;
     }
     CollectQueue(q, trimmed.count(q) != 0, sync, record);

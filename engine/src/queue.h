@@ -32,7 +32,7 @@ struct Queue {
 
   // --- the Put path ---
   const std::string name;    // inline (no second miss) up to 15 bytes
-  char* open_buf = nullptr;  // varint-framed payload of the open block
+  char* open_buf = nullptr;  // varint-framed payload of the open block (see SealPolicy)
   uint64_t count = 0;        // messages in the queue
   uint32_t open_count = 0;   // messages in the open block
   uint32_t open_len = 0;     // payload bytes in the open block
@@ -42,6 +42,9 @@ struct Queue {
   // On a list of queues a Flush has to visit (a writer slot's or the store's retained list):
   // set by the Put that makes a clean queue dirty, cleared by the Flush that leaves it clean.
   bool listed = false;
+  // The next block is sized by SealPolicy's stagger: the queue's first block, and the first
+  // after a Flush sealed one early (both would otherwise start in step with every other queue).
+  bool stagger_next = true;
 
   // --- sealing, reads, Flush ---
   const uint32_t id;

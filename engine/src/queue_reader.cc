@@ -45,10 +45,12 @@ struct QueueReader::FileBlock {
 };
 
 QueueReader::QueueReader(const StoreOptions& options,
-                         const std::vector<std::unique_ptr<Segment>>* segments, uint64_t salt)
+                         const std::vector<std::unique_ptr<Segment>>* segments, uint64_t salt,
+                         const SealPolicy* policy, const QueueTable* table)
     : segments_(*segments),
       salt_(salt),
-      block_size_(options.block_size),
+      policy_(*policy),
+      table_(*table),
       read_ahead_blocks_(options.read_ahead_blocks),
       max_get_bytes_(options.max_get_bytes),
       cache_(options.read_cache_bytes) {}
@@ -142,8 +144,9 @@ void QueueReader::AppendOpenBlock(const ReadPlan& plan, const std::string& copy,
 Status QueueReader::ReadSealed(const Queue* q, const ReadPlan& plan, const CachedBlock* cached,
                                Fill* fill, FileBlock* last, size_t* failed_block) {
   Segment* seg = segments_[q->segment].get();
+  const uint32_t first_read = FirstReadBytes();
   for (size_t j = 0; j < plan.nprefetch; ++j) {
-    seg->file().WillNeed(uint64_t{plan.prefetch[j].unit} * kBlockUnit, block_size_);
+    seg->file().WillNeed(uint64_t{plan.prefetch[j].unit} * kBlockUnit, first_read);
   }
   for (size_t r = 0; r < plan.nblocks && fill->remaining > 0 && !fill->full; ++r) {
     const BlockRef& ref = plan.blocks[r];
@@ -189,7 +192,7 @@ Status QueueReader::ReadSealed(const Queue* q, const ReadPlan& plan, const Cache
 Status QueueReader::ReadBlockOf(const Queue* q, const BlockRef& ref, std::string* buf,
                                 BlockHeader* h) {
   Segment* seg = segments_[q->segment].get();
-  Status s = seg->ReadBlock(uint64_t{ref.unit} * kBlockUnit, salt_, buf, h, block_size_);
+  Status s = seg->ReadBlock(uint64_t{ref.unit} * kBlockUnit, salt_, buf, h, FirstReadBytes());
   if (!s.ok()) return s;
   if (h->queue_id != q->id || h->first_offset != ref.first_offset) {
     return Status::Corruption(seg->path() + " at offset " +

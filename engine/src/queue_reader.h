@@ -14,17 +14,20 @@
 #include "meshq/options.h"
 #include "meshq/status.h"
 #include "queue.h"
+#include "queue_table.h"
 #include "read_cache.h"
 #include "read_plan.h"
+#include "seal_policy.h"
 #include "segment.h"
 
 namespace meshq {
 
 class QueueReader {
  public:
-  // Blocks are read from `segments` (which outlive the reader) and verified with `salt`.
+  // Blocks are read from `segments` and verified with `salt`; `policy` and `table` (the
+  // store's queues) tell how much of a block to read first. All outlive the reader.
   QueueReader(const StoreOptions& options, const std::vector<std::unique_ptr<Segment>>* segments,
-              uint64_t salt);
+              uint64_t salt, const SealPolicy* policy, const QueueTable* table);
   QueueReader(const QueueReader&) = delete;
   QueueReader& operator=(const QueueReader&) = delete;
 
@@ -67,7 +70,11 @@ class QueueReader {
 
   const std::vector<std::unique_ptr<Segment>>& segments_;
   const uint64_t salt_;
-  const uint32_t block_size_;
+  // Bytes read first of a block (SealPolicy::FirstReadBytes for the store's queues now).
+  uint32_t FirstReadBytes() const { return policy_.FirstReadBytes(table_.id_limit()); }
+
+  const SealPolicy& policy_;
+  const QueueTable& table_;
   const uint32_t read_ahead_blocks_;
   const size_t max_get_bytes_;
   ReadCache cache_;

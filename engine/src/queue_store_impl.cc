@@ -56,6 +56,7 @@ Status ValidateOptions(const StoreOptions& o) {
     return bad("max_pending_bytes must be at least write_chunk_size");
   }
   if (o.max_get_bytes == 0) return bad("max_get_bytes must be positive");
+  if (o.open_block_budget_bytes == 0) return bad("open_block_budget_bytes must be positive");
   if (o.metadata_write_buffer_bytes < (64u << 10) || o.metadata_write_buffer_bytes > (1u << 30)) {
     return bad("metadata_write_buffer_bytes must be in [64 KiB, 1 GiB], got " +
                std::to_string(o.metadata_write_buffer_bytes));
@@ -93,7 +94,9 @@ std::string QueueStoreImpl::SegmentPath(const std::string& dir, uint32_t index) 
 }
 
 QueueStoreImpl::QueueStoreImpl(const StoreOptions& options)
-    : options_(options), uid_(g_next_store_uid.fetch_add(1)) {}
+    : options_(options),
+      uid_(g_next_store_uid.fetch_add(1)),
+      seal_policy_(options.block_size, options.open_block_budget_bytes) {}
 
 QueueStoreImpl::~QueueStoreImpl() { Close(); }
 
@@ -161,8 +164,9 @@ Status QueueStoreImpl::Init(bool short_of_space) {
 
   pool_ = std::make_unique<ChunkPool>(options_.write_chunk_size);
   flusher_ = std::make_unique<Flusher>(options_.flusher_threads, options_.max_pending_bytes);
-  slots_ = std::make_unique<WriterSlots>(uid_, &segments_, pool_.get(), flusher_.get(), salt_);
-  reader_ = std::make_unique<QueueReader>(options_, &segments_, salt_);
+  slots_ = std::make_unique<WriterSlots>(uid_, &segments_, pool_.get(), flusher_.get(), salt_,
+                                         &seal_policy_, table_.get());
+  reader_ = std::make_unique<QueueReader>(options_, &segments_, salt_, &seal_policy_, table_.get());
   checkpointer_ =
       std::make_unique<Checkpointer>(std::move(checkpoint), &meta_, &segments_, table_.get(),
                                      flusher_.get(), slots_.get(), releaser_.get());
@@ -284,14 +288,29 @@ Status QueueStoreImpl::PutLocked(Queue* q, std::string_view message, WriterSlot&
   if (q->count >= kMaxMessagesPerQueue) {
     return Status::InvalidArgument("queue " + q->name + " is full (2^32-1 messages)");
   }
-  const uint32_t capacity = options_.block_size - kBlockHeaderSize;
   const size_t framed = FramedMessageSize(message.size());
-  if (q->open_len + framed > capacity) {
+  if (q->open_len + framed > q->open_cap) [[unlikely]] {
+    bool done = false;
+    Status s = MakeRoom(q, message, framed, slot, &done);
+    if (!s.ok() || done) return s;
+  }
+  char* end = AppendFramedMessage(q->open_buf + q->open_len, message);
+  q->open_len = static_cast<uint32_t>(end - q->open_buf);
+  q->open_count++;
+  q->count++;
+  return Status::OK();
+}
+
+Status QueueStoreImpl::MakeRoom(Queue* q, std::string_view message, size_t framed, WriterSlot& slot,
+                                bool* done) {
+  const uint32_t queues = table_->id_limit();
+  const uint32_t limit = seal_policy_.PayloadLimit(*q, queues);
+  if (q->open_len + framed > limit) {
     if (q->open_count > 0) {
-      Status s = slots_->SealOpenBlock(q, slot);
+      Status s = slots_->SealOpenBlock(q, slot, /*full=*/true);
       if (!s.ok()) return s;
     }
-    if (framed > capacity) {
+    if (framed > options_.block_size - kBlockHeaderSize) {
       // Larger than a block: it gets a block of its own, sized in whole units.
       char prefix[kMaxVarint32Length];
       char* end = EncodeVarint32(prefix, static_cast<uint32_t>(message.size()));
@@ -303,23 +322,17 @@ Status QueueStoreImpl::PutLocked(Queue* q, std::string_view message, WriterSlot&
       q->blocks.push_back({unit, static_cast<uint32_t>(q->count)});
       q->count++;
       q->sealed_end = q->count;
+      *done = true;
       return Status::OK();
     }
+    if (q->open_len + framed <= q->open_cap) return Status::OK();
   }
-  if (q->open_len + framed > q->open_cap) {
-    // Open blocks grow geometrically up to the block payload size: with a million queues most
-    // of them small, a full-size buffer per queue would cost block_size x queues of memory.
-    size_t cap = std::max<size_t>({size_t{q->open_cap} * 2, 256, q->open_len + framed});
-    cap = std::min<size_t>(cap, capacity);
-    char* grown = static_cast<char*>(std::realloc(q->open_buf, cap));
-    if (grown == nullptr) return Status::IOError("out of memory for an open block");
-    q->open_buf = grown;
-    q->open_cap = static_cast<uint32_t>(cap);
-  }
-  char* end = AppendFramedMessage(q->open_buf + q->open_len, message);
-  q->open_len = static_cast<uint32_t>(end - q->open_buf);
-  q->open_count++;
-  q->count++;
+  // Past the limit only when one message alone is larger (see SealPolicy::GrownCapacity).
+  const size_t cap = seal_policy_.GrownCapacity(q->open_cap, q->open_len + framed, limit, queues);
+  char* grown = static_cast<char*>(std::realloc(q->open_buf, cap));
+  if (grown == nullptr) return Status::IOError("out of memory for an open block");
+  q->open_buf = grown;
+  q->open_cap = static_cast<uint32_t>(cap);
   return Status::OK();
 }
 

@@ -20,6 +20,7 @@
 #include "queue_reader.h"
 #include "queue_table.h"
 #include "recovery.h"
+#include "seal_policy.h"
 #include "segment.h"
 #include "space_release.h"
 #include "write_chunk.h"
@@ -74,6 +75,10 @@ class QueueStoreImpl final : public QueueStore {
   // for a new one. A format 1 store (before trims) is read as is and marked format 2.
   Status OpenFormat();
   Status PutLocked(Queue* q, std::string_view message, WriterSlot& slot);
+  // Out of PutLocked's fast path: seals q's open block when `framed` more bytes would pass its
+  // SealPolicy limit, and grows its buffer to fit them; *done when the message was stored in a
+  // block of its own (larger than a block).
+  Status MakeRoom(Queue* q, std::string_view message, size_t framed, WriterSlot& slot, bool* done);
   // read(queue) under the queue's lock; 0 for a bad name, an unknown queue, a closed store.
   template <typename F>
   uint64_t ReadQueue(std::string_view queue, F&& read);
@@ -83,6 +88,7 @@ class QueueStoreImpl final : public QueueStore {
   const uint64_t uid_;
   uint64_t salt_ = 0;
   RecoveryCounts recovery_counts_;
+  const SealPolicy seal_policy_;
 
   // Declared first so it outlives every chunk held by the members below.
   std::unique_ptr<ChunkPool> pool_;

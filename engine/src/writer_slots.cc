@@ -1,6 +1,7 @@
 // Writer slots: assigning threads to slots and staging sealed blocks into their chunks.
 #include "writer_slots.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -13,8 +14,15 @@ namespace meshq {
 constinit thread_local SlotCache tl_slot_cache __attribute__((tls_model("initial-exec"))) = {0, 0};
 
 WriterSlots::WriterSlots(uint64_t store_uid, const std::vector<std::unique_ptr<Segment>>* segments,
-                         ChunkPool* pool, Flusher* flusher, uint64_t salt)
-    : store_uid_(store_uid), segments_(*segments), pool_(pool), flusher_(flusher), salt_(salt) {
+                         ChunkPool* pool, Flusher* flusher, uint64_t salt, const SealPolicy* policy,
+                         const QueueTable* table)
+    : store_uid_(store_uid),
+      segments_(*segments),
+      pool_(pool),
+      flusher_(flusher),
+      salt_(salt),
+      policy_(*policy),
+      table_(*table) {
   for (WriterSlot& slot : slots_) slot.chunks.resize(segments_.size());
 }
 
@@ -32,7 +40,7 @@ __attribute__((noinline)) WriterSlot& WriterSlots::Assign() {
   return slots_[slot];
 }
 
-Status WriterSlots::SealOpenBlock(Queue* q, WriterSlot& slot) {
+Status WriterSlots::SealOpenBlock(Queue* q, WriterSlot& slot, bool full) {
   uint32_t unit = 0;
   Status s = StageBlock(slot, *q, q->sealed_end, q->open_count,
                         std::string_view(q->open_buf, q->open_len), {}, &unit);
@@ -41,6 +49,11 @@ Status WriterSlots::SealOpenBlock(Queue* q, WriterSlot& slot) {
   q->sealed_end += q->open_count;
   q->open_count = 0;
   q->open_len = 0;
+  q->stagger_next = !full;
+  if (policy_.KeepsOpenBuffers(table_.id_limit())) return Status::OK();
+  std::free(q->open_buf);
+  q->open_buf = nullptr;
+  q->open_cap = 0;
   return Status::OK();
 }
 

@@ -12,6 +12,8 @@
 #include "flusher.h"
 #include "meshq/metrics.h"
 #include "queue.h"
+#include "queue_table.h"
+#include "seal_policy.h"
 #include "segment.h"
 #include "spin_lock.h"
 #include "write_chunk.h"
@@ -42,9 +44,11 @@ class WriterSlots {
   static constexpr uint32_t kCount = 64;
 
   // Chunks come from `pool`, are reserved in `segments` and go to `flusher` when full; blocks are
-  // checksummed with `salt`. All of them outlive the slots.
+  // checksummed with `salt`; `policy` and `table` (the store's queues) tell whether a sealed
+  // block's buffer is kept. All of them outlive the slots.
   WriterSlots(uint64_t store_uid, const std::vector<std::unique_ptr<Segment>>* segments,
-              ChunkPool* pool, Flusher* flusher, uint64_t salt);
+              ChunkPool* pool, Flusher* flusher, uint64_t salt, const SealPolicy* policy,
+              const QueueTable* table);
   WriterSlots(const WriterSlots&) = delete;
   WriterSlots& operator=(const WriterSlots&) = delete;
 
@@ -55,8 +59,10 @@ class WriterSlots {
     return Assign();
   }
 
-  // Seals q's open block into `slot` (q->mu held).
-  Status SealOpenBlock(Queue* q, WriterSlot& slot);
+  // Seals q's open block into `slot` (q->mu held); its buffer is kept for the next block or
+  // freed, as SealPolicy::KeepsOpenBuffers says. `full`: sealed because the next message did not
+  // fit (SealPolicy), not early by a Flush.
+  Status SealOpenBlock(Queue* q, WriterSlot& slot, bool full);
   // Stages one block of q into the slot's chunk for q's segment; *unit gets its location. A full
   // chunk goes to the flusher and a fresh one is reserved at the end of the segment.
   Status StageBlock(WriterSlot& slot, const Queue& q, uint64_t first, uint32_t count,
@@ -85,6 +91,8 @@ class WriterSlots {
   ChunkPool* const pool_;
   Flusher* const flusher_;
   const uint64_t salt_;
+  const SealPolicy& policy_;
+  const QueueTable& table_;
   std::atomic<uint32_t> next_slot_{0};
   Counter blocks_staged_;
   WriterSlot slots_[kCount];

@@ -243,14 +243,14 @@ TEST(QueueStore, StatsCountPutsGetsBlocksWritesAndCacheHits) {
   StoreStats st = store->GetStats();
   EXPECT_EQ(st.puts, 0u);
   EXPECT_EQ(st.bytes_written, 0u);
-  const int n = 1000;  // 50-byte messages: several 4 KiB blocks
+  const int n = 1000;  // 50-byte messages: several blocks
   for (int i = 0; i < n; ++i) ASSERT_TRUE(store->Put("q", Msg("q", i, 50)).ok());
   EXPECT_FALSE(store->Put("", "refused").ok());  // not counted
   ASSERT_TRUE(store->Flush().ok());
   st = store->GetStats();
   EXPECT_EQ(st.puts, uint64_t{n});
   EXPECT_EQ(st.gets, 0u);
-  EXPECT_GE(st.blocks_sealed, uint64_t{n} * 50 / 4096);
+  EXPECT_GE(st.blocks_sealed, uint64_t{n} * 50 / StoreOptions{}.block_size);
   EXPECT_EQ(st.blocks_sealed, st.blocks);
   EXPECT_GE(st.bytes_written, uint64_t{n} * 50);  // every block written by the Flush
   EXPECT_EQ(st.pending_write_bytes, 0u);

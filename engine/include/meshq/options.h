@@ -23,10 +23,22 @@ struct StoreOptions {
   bool create_if_missing = true;
   // Number of segment files; a power of two. Fixed when the store is created.
   uint32_t segment_count = 32;
-  // Target size of a block (header included), a multiple of 1024. Larger blocks mean fewer
-  // index entries and fewer reads for consumers; smaller ones cost less memory per open queue
-  // (each written queue keeps one open block in memory) and less bytes per random read.
-  uint32_t block_size = 4096;
+  // Largest target size of a block (header included), a multiple of 1024. Larger blocks mean
+  // fewer index entries and fewer read I/Os for consumers (a cold reader gets a block per read);
+  // smaller ones cost less memory per open queue (each written queue keeps one open block in
+  // memory, growing as it fills) and less bytes per random read. Blocks are sealed smaller than
+  // this once the queues would not fit open_block_budget_bytes at this size.
+  uint32_t block_size = 8192;
+  // Memory for the open blocks (messages not yet sealed into a block, one block a written
+  // queue). While queues x block_size fits it, blocks are block_size; past that they shrink
+  // with the number of queues (to about 2 x budget / queues, at least 1 KiB) and start out of
+  // step, so the open blocks of queues that grow alike stay near the budget (a skewed workload,
+  // with some queues' blocks far fuller than others', may hold up to twice it). E.g. 1M queues
+  // get 3 KiB blocks under the default, 100k queues full ones. While the queues fit, each keeps
+  // its open buffer at up to block_size through seals (no allocation per block); past it the
+  // buffers are freed when sealed. Less memory costs cold reads: smaller blocks, more read I/Os
+  // a message.
+  uint64_t open_block_budget_bytes = uint64_t{3} << 29;
   // Size of each per-thread, per-segment staging chunk written to disk in one pwrite.
   uint32_t write_chunk_size = 256 * 1024;
   // Threads that write staged chunks to the segment files.
@@ -38,9 +50,10 @@ struct StoreOptions {
   uint32_t read_ahead_blocks = 4;
   // Memory for keeping, per queue being read forward, the block its reader is in, so that a
   // consumer's small Gets read and verify each block once (one block a queue: size it for the
-  // number of queues read at once, ~4 KiB each; over it, further queues are read uncached).
-  // 0 = off.
-  uint64_t read_cache_bytes = 256u << 20;
+  // number of queues read at once, a block each — the contest's 200k queues read at once at a
+  // million queues' 3 KiB blocks take 600 MB; over it, further queues are read uncached, a
+  // read per Get). Only what is cached is allocated. 0 = off.
+  uint64_t read_cache_bytes = uint64_t{1} << 30;
   // Write and read the segment files with direct I/O (O_DIRECT), bypassing the page cache:
   // the store's data then costs no page-cache memory, and all its disk traffic is issued by
   // the calling process (so per-process I/O limits such as a cgroup's apply to it). The price:
