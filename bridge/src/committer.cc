@@ -95,7 +95,7 @@ void Committer::Run() {
     if (offsets) last_offsets = Clock::now();
     if (!batch.empty() && pace_.count() > 0) {
       // Looked at before the answers go out: a producer waiting for its acknowledgement cannot
-      // have sent its next request yet, so rounds of one are never busy.
+      // have sent its next request yet, so a lone producer's rounds of one are never busy.
       bool waiting;
       {
         std::lock_guard lock(mu_);
