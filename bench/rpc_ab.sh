@@ -4,7 +4,11 @@
 # serves metrics (--metrics-port) it is scraped every second during its run. One line per run:
 # calls/s, call p50/p99, the bare PING p50 (the loopback limit of that run), the broker's CPU
 # (user+system, from /proc) per call, and the load average.
+# Each line also gives the calls that failed: a run with failures measured something else (e.g.
+# the dedupe window's refusals past `--dedupe-window / --dedupe-min-age-ms` new ids a second,
+# 26k/s at the defaults: raise it for long fast runs with AB_BROKER_FLAGS).
 # usage: bench/rpc_ab.sh A_BROKER B_BROKER RPC_BENCH ROUNDS CALLS CONCURRENCY DURABILITY [B flags]
+# AB_BROKER_FLAGS: broker flags for both A and B, e.g. AB_BROKER_FLAGS="--dedupe-window 4194304".
 # B_BENCH_FLAGS: extra meshq-rpc-bench flags for B's runs, e.g. TLS against a TLS broker:
 #   d=$(mktemp -d); tools/certs.sh $d
 #   B_BENCH_FLAGS="--tls-ca $d/ca.pem --tls-cert $d/alice.pem --tls-key $d/alice-key.pem" \
@@ -21,9 +25,11 @@ for r in $(seq 1 "$rounds"); do
   for v in $order; do
     dir=$(mktemp -d /tmp/meshq-rpc-ab-XXXXXX)
     if [ "$v" = A ]; then
-      "$a" --dir "$dir/s" --port 0 > "$dir/out" 2>&1 &
+      # shellcheck disable=SC2086
+      "$a" --dir "$dir/s" --port 0 ${AB_BROKER_FLAGS:-} > "$dir/out" 2>&1 &
     else
-      "$b" --dir "$dir/s" --port 0 "$@" > "$dir/out" 2>&1 &
+      # shellcheck disable=SC2086
+      "$b" --dir "$dir/s" --port 0 ${AB_BROKER_FLAGS:-} "$@" > "$dir/out" 2>&1 &
     fi
     pid=$!
     for _ in $(seq 100); do grep -q "listening on" "$dir/out" && break; sleep 0.1; done
@@ -47,6 +53,7 @@ for r in $(seq 1 "$rounds"); do
     echo "$r $v calls/s=$(field 'RPC call' rate) p50_us=$(field 'RPC call' p50)" \
       "p99_us=$(field 'RPC call' p99) ping_p50_us=$(field 'broker PING' p50)" \
       "broker_cpu_us_per_call=$(echo "scale=2; ($t1 - $t0) * $tick_us / $calls" | bc)" \
+      "failed=$(echo "$res" | grep "^failed calls" | sed 's/.*: //')" \
       "load=$(cut -d' ' -f1 /proc/loadavg)"
     rm -rf "$dir"
   done
