@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "meshq/log.h"
+
 namespace meshq::bridge::nats {
 
 namespace {
@@ -19,6 +21,18 @@ constexpr auto kReadyRetry = std::chrono::milliseconds(200);
 constexpr int64_t kDuplicateWindowMs = 120'000;
 
 std::string Status_(natsStatus s) { return natsStatus_GetText(s); }
+
+// Waits until `done()`: nats.c promises the callback that makes it true (a subscription's
+// complete handler, the connection's closed one), and the memory those callbacks touch is freed
+// right after, so the wait has no bound — a bounded one let a late callback (a loaded machine)
+// write into a freed link. A wait past a few seconds is logged once.
+template <typename Done>
+void WaitForCallbacks(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                      const char* what, Done done) {
+  if (cv.wait_for(lock, std::chrono::seconds(2), done)) return;
+  LogEvent(LogLevel::kWarn, "nats", "still waiting for nats.c callbacks").Field("for", what);
+  cv.wait(lock, done);
+}
 
 }  // namespace
 
@@ -129,7 +143,7 @@ void NatsLink::Run() {
     natsConnection_Close(nc_);
     // The connection's callbacks refer to this link: the closed one comes last.
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(2), [this] { return closed_; });
+    WaitForCallbacks(cv_, lock, "connection closed", [this] { return closed_; });
     lock.unlock();
     natsConnection_Destroy(nc_);
     nc_ = nullptr;
@@ -280,13 +294,13 @@ Status NatsLink::Subscribe(const std::string& subject, const char* queue, MsgHan
   return Track(sub, s, subject);
 }
 
-// Unsubscribes everything and waits (bounded) until no handler runs any more: the handlers
-// refer to their owners, which may go away after the link.
+// Unsubscribes everything and waits until no handler runs any more: the handlers refer to
+// their owners, which may go away after the link.
 void NatsLink::CloseSubscriptions() {
   for (Sub& s : subs_) natsSubscription_Unsubscribe(s.sub);
   {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(2), [this] {
+    WaitForCallbacks(cv_, lock, "subscriptions complete", [this] {
       for (const Sub& s : subs_) {
         if (!s.complete) return false;
       }
